@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs the whole test suite on a fresh machine: fetches what the tests need (stories15M through npm),
+# builds in Release and runs every test project, then prints the totals as "N passed, N failed".
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo"
+
+command -v dotnet >/dev/null || { echo "the .NET 10 SDK (dotnet) is required" >&2; exit 1; }
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+
+models=${GRANARY_MODELS:-$repo/models}
+export GRANARY_STORIES15M=${GRANARY_STORIES15M:-$models/stories15M}
+bash scripts/fetch-stories15m.sh "$GRANARY_STORIES15M"
+
+results=$(mktemp -d)
+trap 'rm -rf "$results"' EXIT
+status=0
+dotnet test Granary.slnx -c Release --logger "trx" --results-directory "$results" -- RunConfiguration.TestSessionTimeout=3000000 || status=$?
+
+passed=0; failed=0; total=0
+for trx in "$results"/*.trx; do
+  [ -f "$trx" ] || continue
+  counters=$(grep -o '<Counters [^>]*>' "$trx" | head -1)
+  p=$(sed -n 's/.* passed="\([0-9]*\)".*/\1/p' <<<"$counters"); f=$(sed -n 's/.* failed="\([0-9]*\)".*/\1/p' <<<"$counters")
+  t=$(sed -n 's/.* total="\([0-9]*\)".*/\1/p' <<<"$counters")
+  passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0})); total=$((total + ${t:-0}))
+done
+echo "$passed passed, $failed failed"
+if [ "$total" -eq 0 ]; then echo "no test ran" >&2; exit 1; fi
+if [ "$failed" -ne 0 ] || [ "$status" -ne 0 ]; then exit 1; fi

@@ -1,0 +1,1 @@
+return await Granary.Silo.Cli.GranaryCli.RunAsync(args);

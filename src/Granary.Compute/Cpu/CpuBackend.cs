@@ -1,0 +1,216 @@
+using System.Numerics.Tensors;
+
+namespace Granary.Compute.Cpu;
+
+/// <summary>
+/// The backend on host memory: float32 activations and KV cache, F32/BF16/F16 weights, SIMD kernels run
+/// on a pool of persistent threads. Operations run synchronously on the calling thread's order.
+/// </summary>
+public sealed unsafe class CpuBackend : IBackend
+{
+    private readonly WorkerPool _pool;
+    private readonly MatMulJob _matMul = new();
+    private readonly AttentionJob _attention = new();
+    private readonly RowJob _rows = new();
+
+    public CpuBackend(CpuBackendOptions? options = null)
+    {
+        _pool = new WorkerPool(Math.Max(1, (options ?? new CpuBackendOptions()).Threads));
+    }
+
+    public string Name => "cpu";
+
+    public DType ActivationType => DType.F32;
+
+    /// <summary>Kernel threads, the caller included.</summary>
+    public int Threads => _pool.Threads;
+
+    public DeviceBuffer Allocate(DType dtype, long length) => new CpuBuffer(dtype, length);
+
+    public DeviceBuffer Upload(DType dtype, ReadOnlySpan<byte> data)
+    {
+        if (data.Length % dtype.Size() != 0) throw new ArgumentException($"{data.Length} bytes is not a whole number of {dtype} elements", nameof(data));
+        var buffer = new CpuBuffer(dtype, data.Length / dtype.Size());
+        data.CopyTo(new Span<byte>(buffer.Pointer, data.Length));
+        return buffer;
+    }
+
+    public void CopyFromHost(ReadOnlySpan<float> source, DeviceBuffer destination, long offset = 0)
+    {
+        CheckRange(destination, offset, source.Length, DType.F32);
+        source.CopyTo(new Span<float>(Floats(destination) + offset, source.Length));
+    }
+
+    public void CopyToHost(DeviceBuffer source, Span<float> destination, long offset = 0)
+    {
+        CheckRange(source, offset, destination.Length, DType.F32);
+        new ReadOnlySpan<float>(Floats(source) + offset, destination.Length).CopyTo(destination);
+    }
+
+    public void Zero(DeviceBuffer buffer, long length)
+    {
+        CheckRange(buffer, 0, length, buffer.DType);
+        new Span<byte>(Cpu(buffer).Pointer, checked((int)(length * buffer.DType.Size()))).Clear();
+    }
+
+    public void Embedding(DeviceBuffer table, int vocabStart, int vocabRows, int dim, BatchLayout batch, DeviceBuffer output)
+    {
+        float* outRows = Floats(output);
+        for (int r = 0; r < batch.Rows; r++)
+        {
+            int local = batch.TokenIds[r] - vocabStart;
+            float* destination = outRows + (long)r * dim;
+            if ((uint)local >= (uint)vocabRows)
+            {
+                new Span<float>(destination, dim).Clear();
+                continue;
+            }
+            WeightRows.ToFloat(table.DType, (byte*)Cpu(table).Pointer + (long)local * dim * table.DType.Size(), destination, dim);
+        }
+    }
+
+    public void RmsNorm(DeviceBuffer x, DeviceBuffer weight, DeviceBuffer output, int rows, int dim, float eps)
+    {
+        SetRows(RowJob.Kind.RmsNorm, x, weight, output, rows, dim, eps);
+        _pool.Run(_rows, RowJob.Chunks(rows));
+    }
+
+    public void AddRmsNorm(DeviceBuffer residual, DeviceBuffer x, DeviceBuffer weight, DeviceBuffer output, int rows, int dim, float eps)
+    {
+        SetRows(RowJob.Kind.AddRmsNorm, x, weight, output, rows, dim, eps);
+        _rows.Residual = Floats(residual);
+        _pool.Run(_rows, RowJob.Chunks(rows));
+    }
+
+    public void MatMul(DeviceBuffer x, DeviceBuffer weight, DeviceBuffer? bias, DeviceBuffer y, int rows, int inFeatures, int outFeatures)
+    {
+        CheckRange(weight, 0, (long)inFeatures * outFeatures, weight.DType);
+        CheckRange(x, 0, (long)rows * inFeatures, DType.F32);
+        CheckRange(y, 0, (long)rows * outFeatures, DType.F32);
+        var job = _matMul;
+        job.X = Floats(x);
+        job.W = Cpu(weight).Pointer;
+        job.WType = weight.DType;
+        job.Bias = bias is null ? null : Floats(bias);
+        job.Y = Floats(y);
+        job.Rows = rows;
+        job.In = inFeatures;
+        job.Out = outFeatures;
+        _pool.Run(job, MatMulJob.Chunks(outFeatures));
+    }
+
+    public void Rope(DeviceBuffer x, int rows, int heads, int headDim, BatchLayout batch, DeviceBuffer cosSin)
+    {
+        var job = _rows;
+        job.Operation = RowJob.Kind.Rope;
+        job.X = Floats(x);
+        job.CosSin = Floats(cosSin);
+        job.Rows = rows;
+        job.Heads = heads;
+        job.HeadDim = headDim;
+        job.Batch = batch;
+        _pool.Run(job, RowJob.Chunks(rows));
+    }
+
+    public void SiluMul(DeviceBuffer gate, DeviceBuffer up, DeviceBuffer output, long length)
+    {
+        float* g = Floats(gate), u = Floats(up), o = Floats(output);
+        // silu(g) * u = sigmoid(g) * g * u, in chunks through a stack buffer so output may alias gate or up.
+        Span<float> chunk = stackalloc float[256];
+        for (long i = 0; i < length; i += chunk.Length)
+        {
+            int n = (int)Math.Min(chunk.Length, length - i);
+            var t = chunk[..n];
+            var gi = new ReadOnlySpan<float>(g + i, n);
+            TensorPrimitives.Sigmoid(gi, t);
+            TensorPrimitives.Multiply(t, gi, t);
+            TensorPrimitives.Multiply(t, new ReadOnlySpan<float>(u + i, n), new Span<float>(o + i, n));
+        }
+    }
+
+    public void Add(DeviceBuffer target, DeviceBuffer source, long length)
+    {
+        int n = checked((int)length);
+        var t = new Span<float>(Floats(target), n);
+        TensorPrimitives.Add(t, new ReadOnlySpan<float>(Floats(source), n), t);
+    }
+
+    public void WriteKv(DeviceBuffer k, DeviceBuffer v, DeviceBuffer kCache, DeviceBuffer vCache, int kvDim, BatchLayout batch)
+    {
+        float* kc = Floats(kCache), vc = Floats(vCache), ks = Floats(k), vs = Floats(v);
+        long slots = kCache.Length / kvDim;
+        for (int r = 0; r < batch.Rows; r++)
+        {
+            long slot = batch.SlotMapping[r];
+            if ((ulong)slot >= (ulong)slots) throw new ArgumentOutOfRangeException(nameof(batch), $"row {r} maps to KV slot {slot} outside the cache's {slots} slots");
+            new ReadOnlySpan<float>(ks + (long)r * kvDim, kvDim).CopyTo(new Span<float>(kc + slot * kvDim, kvDim));
+            new ReadOnlySpan<float>(vs + (long)r * kvDim, kvDim).CopyTo(new Span<float>(vc + slot * kvDim, kvDim));
+        }
+    }
+
+    public void Attention(DeviceBuffer q, DeviceBuffer kCache, DeviceBuffer vCache, DeviceBuffer output, int heads, int kvHeads, int headDim, int blockSize, float scale, BatchLayout batch)
+    {
+        if (heads % kvHeads != 0) throw new ArgumentException($"{heads} query heads cannot share {kvHeads} KV heads evenly");
+        var job = _attention;
+        job.Q = Floats(q);
+        job.KCache = Floats(kCache);
+        job.VCache = Floats(vCache);
+        job.Output = Floats(output);
+        job.Heads = heads;
+        job.KvHeads = kvHeads;
+        job.HeadDim = headDim;
+        job.BlockSize = blockSize;
+        job.Scale = scale;
+        job.Batch = batch;
+        _pool.Run(job, batch.Rows * heads);
+    }
+
+    public void GatherRows(DeviceBuffer source, DeviceBuffer destination, int cols, ReadOnlySpan<int> rows)
+    {
+        float* s = Floats(source), d = Floats(destination);
+        for (int i = 0; i < rows.Length; i++)
+            new ReadOnlySpan<float>(s + (long)rows[i] * cols, cols).CopyTo(new Span<float>(d + (long)i * cols, cols));
+    }
+
+    public void ScaleAddRows(DeviceBuffer source, DeviceBuffer destination, int cols, ReadOnlySpan<int> rows, ReadOnlySpan<float> scales)
+    {
+        float* s = Floats(source), d = Floats(destination);
+        for (int i = 0; i < rows.Length; i++)
+        {
+            var target = new Span<float>(d + (long)rows[i] * cols, cols);
+            TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(s + (long)i * cols, cols), scales[i], target, target);
+        }
+    }
+
+    public void Synchronize() { }
+
+    public void Dispose() => _pool.Dispose();
+
+    private void SetRows(RowJob.Kind kind, DeviceBuffer x, DeviceBuffer weight, DeviceBuffer output, int rows, int dim, float eps)
+    {
+        var job = _rows;
+        job.Operation = kind;
+        job.X = Floats(x);
+        job.Weight = Floats(weight);
+        job.Output = Floats(output);
+        job.Rows = rows;
+        job.Dim = dim;
+        job.Eps = eps;
+    }
+
+    private static CpuBuffer Cpu(DeviceBuffer buffer) =>
+        buffer as CpuBuffer ?? throw new ArgumentException($"buffer of another backend ({buffer.GetType().Name}) passed to the CPU backend");
+
+    private static float* Floats(DeviceBuffer buffer)
+    {
+        if (buffer.DType != DType.F32) throw new ArgumentException($"the CPU backend expects float32 here, got {buffer.DType}");
+        return Cpu(buffer).Floats;
+    }
+
+    private static void CheckRange(DeviceBuffer buffer, long offset, long length, DType dtype)
+    {
+        if (buffer.DType != dtype) throw new ArgumentException($"expected a {dtype} buffer, got {buffer.DType}");
+        if (offset < 0 || length < 0 || offset + length > buffer.Length)
+            throw new ArgumentOutOfRangeException(nameof(length), $"elements [{offset}, {offset + length}) outside a buffer of {buffer.Length}");
+    }
+}

@@ -1,0 +1,8 @@
+namespace Granary.Compute.Cpu;
+
+/// <summary>Settings of the CPU backend.</summary>
+public sealed class CpuBackendOptions
+{
+    /// <summary>Threads that run kernels, the calling thread included. Default: every core (<see cref="Environment.ProcessorCount"/>).</summary>
+    public int Threads { get; set; } = Environment.ProcessorCount;
+}

@@ -1,0 +1,53 @@
+using System.Numerics.Tensors;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Granary.Compute.Cpu;
+
+/// <summary>Widens rows of BF16 or F16 weights to float32 for the f32 kernels.</summary>
+internal static unsafe class WeightRows
+{
+    /// <summary>Converts <paramref name="count"/> elements at <paramref name="source"/> (of <paramref name="dtype"/>) to floats.</summary>
+    public static void ToFloat(DType dtype, void* source, float* destination, int count)
+    {
+        switch (dtype)
+        {
+            case DType.F32:
+                new ReadOnlySpan<float>(source, count).CopyTo(new Span<float>(destination, count));
+                break;
+            case DType.F16:
+                TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>(source, count), new Span<float>(destination, count));
+                break;
+            case DType.BF16:
+                Bf16ToFloat((ushort*)source, destination, count);
+                break;
+            default:
+                throw new NotSupportedException($"weights of type {dtype} are not supported");
+        }
+    }
+
+    /// <summary>bf16 is the top half of a float32: widen and shift.</summary>
+    public static void Bf16ToFloat(ushort* source, float* destination, int count)
+    {
+        int i = 0;
+        if (Avx2.IsSupported)
+        {
+            for (; i + 8 <= count; i += 8)
+            {
+                var halves = Sse2.LoadVector128(source + i);
+                var widened = Avx2.ConvertToVector256Int32(halves);
+                Avx.Store(destination + i, Avx2.ShiftLeftLogical(widened, 16).AsSingle());
+            }
+        }
+        for (; i < count; i++) destination[i] = BitConverter.Int32BitsToSingle(source[i] << 16);
+    }
+
+    /// <summary>Rounds float32 to bf16 (round to nearest even), as PyTorch does.</summary>
+    public static ushort FloatToBf16(float value)
+    {
+        uint bits = BitConverter.SingleToUInt32Bits(value);
+        if (float.IsNaN(value)) return 0x7FC0;
+        uint rounding = 0x7FFF + ((bits >> 16) & 1);
+        return (ushort)((bits + rounding) >> 16);
+    }
+}

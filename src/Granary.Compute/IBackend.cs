@@ -1,0 +1,72 @@
+namespace Granary.Compute;
+
+/// <summary>
+/// The operations a transformer forward pass needs, implemented once per kind of device (CPU here; CUDA
+/// later). Model code calls only these, so it runs unchanged on any backend. Matrices are row-major;
+/// activations are [rows, features] in <see cref="ActivationType"/>; weights are [out, in] in F32, BF16 or F16.
+/// Calls are ordered: an op sees the results of the ops issued before it.
+/// </summary>
+public interface IBackend : IDisposable
+{
+    /// <summary>"cpu" or "cuda:N".</summary>
+    string Name { get; }
+
+    /// <summary>Element type of activations and the KV cache.</summary>
+    DType ActivationType { get; }
+
+    DeviceBuffer Allocate(DType dtype, long length);
+
+    /// <summary>Copies raw little-endian elements of <paramref name="dtype"/> to a new buffer (weights).</summary>
+    DeviceBuffer Upload(DType dtype, ReadOnlySpan<byte> data);
+
+    /// <summary>Copies host floats into an activation buffer at an element offset.</summary>
+    void CopyFromHost(ReadOnlySpan<float> source, DeviceBuffer destination, long offset = 0);
+
+    /// <summary>Reads an activation buffer (from an element offset) into host floats; waits for pending work.</summary>
+    void CopyToHost(DeviceBuffer source, Span<float> destination, long offset = 0);
+
+    /// <summary>Sets the first <paramref name="length"/> elements to zero.</summary>
+    void Zero(DeviceBuffer buffer, long length);
+
+    /// <summary>output[r] = table[batch.TokenIds[r] - vocabStart], or zeros where the id is outside this shard's rows.</summary>
+    void Embedding(DeviceBuffer table, int vocabStart, int vocabRows, int dim, BatchLayout batch, DeviceBuffer output);
+
+    /// <summary>output = x / rms(x) * weight, per row.</summary>
+    void RmsNorm(DeviceBuffer x, DeviceBuffer weight, DeviceBuffer output, int rows, int dim, float eps);
+
+    /// <summary>residual += x, then output = RmsNorm(residual): the residual add fused with the next norm.</summary>
+    void AddRmsNorm(DeviceBuffer residual, DeviceBuffer x, DeviceBuffer weight, DeviceBuffer output, int rows, int dim, float eps);
+
+    /// <summary>y[rows, outFeatures] = x[rows, inFeatures] * weight[outFeatures, inFeatures]^T (+ bias).</summary>
+    void MatMul(DeviceBuffer x, DeviceBuffer weight, DeviceBuffer? bias, DeviceBuffer y, int rows, int inFeatures, int outFeatures);
+
+    /// <summary>
+    /// Rotates [rows, heads * headDim] in place by each row's position (rotate-half layout, pairs i and
+    /// i + headDim/2); <paramref name="cosSin"/> holds per position headDim/2 cosines then headDim/2 sines.
+    /// </summary>
+    void Rope(DeviceBuffer x, int rows, int heads, int headDim, BatchLayout batch, DeviceBuffer cosSin);
+
+    /// <summary>output = silu(gate) * up, elementwise over [rows, features].</summary>
+    void SiluMul(DeviceBuffer gate, DeviceBuffer up, DeviceBuffer output, long length);
+
+    /// <summary>target += source, elementwise.</summary>
+    void Add(DeviceBuffer target, DeviceBuffer source, long length);
+
+    /// <summary>Stores each row's key and value ([rows, kvDim]) at its slot of the layer's paged caches.</summary>
+    void WriteKv(DeviceBuffer k, DeviceBuffer v, DeviceBuffer kCache, DeviceBuffer vCache, int kvDim, BatchLayout batch);
+
+    /// <summary>
+    /// Causal attention of every row over its sequence's cached keys and values at positions 0..position
+    /// (paged: block tables of <paramref name="blockSize"/> slots), grouped-query heads; output [rows, heads * headDim].
+    /// </summary>
+    void Attention(DeviceBuffer q, DeviceBuffer kCache, DeviceBuffer vCache, DeviceBuffer output, int heads, int kvHeads, int headDim, int blockSize, float scale, BatchLayout batch);
+
+    /// <summary>destination[i] = source[rows[i]] for rows of <paramref name="cols"/> elements.</summary>
+    void GatherRows(DeviceBuffer source, DeviceBuffer destination, int cols, ReadOnlySpan<int> rows);
+
+    /// <summary>destination[rows[i]] += scales[i] * source[i]: recombines expert outputs.</summary>
+    void ScaleAddRows(DeviceBuffer source, DeviceBuffer destination, int cols, ReadOnlySpan<int> rows, ReadOnlySpan<float> scales);
+
+    /// <summary>Waits until all issued work is done.</summary>
+    void Synchronize();
+}

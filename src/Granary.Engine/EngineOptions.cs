@@ -1,0 +1,26 @@
+namespace Granary.Engine;
+
+/// <summary>Settings of an engine (bound from configuration section "Engine").</summary>
+public sealed class EngineOptions
+{
+    /// <summary>Token slots per KV block. Default 16.</summary>
+    public int BlockSize { get; set; } = 16;
+
+    /// <summary>KV blocks to allocate; 0 sizes the cache from <see cref="KvCacheBytes"/>, capped at what <see cref="MaxSequences"/> full-length sequences can use. Default 0.</summary>
+    public int KvCacheBlocks { get; set; }
+
+    /// <summary>Memory for the KV cache when <see cref="KvCacheBlocks"/> is 0 (on the busiest rank). Default 1 GiB.</summary>
+    public long KvCacheBytes { get; set; } = 1L << 30;
+
+    /// <summary>Longest prompt plus output; 0 means the model's max_position_embeddings. Default 0.</summary>
+    public int MaxModelLength { get; set; }
+
+    /// <summary>Most sequences in one step. Default 64.</summary>
+    public int MaxSequences { get; set; } = 64;
+
+    /// <summary>Most tokens in one step (the chunked-prefill budget). Default 512.</summary>
+    public int MaxBatchedTokens { get; set; } = 512;
+
+    /// <summary>Seed of the generator used by requests without a seed; null seeds from the clock.</summary>
+    public int? Seed { get; set; }
+}

@@ -1,0 +1,29 @@
+using Granary.Compute;
+
+namespace Granary.Engine;
+
+/// <summary>
+/// Runs forward steps of one model replica, whatever its layout: a single rank, or a tensor/pipeline
+/// parallel group whose rank 0 gathers the logits.
+/// </summary>
+public interface IModelExecutor : IDisposable
+{
+    int VocabSize { get; }
+
+    /// <summary>Most rows (tokens) one step may hold.</summary>
+    int MaxRows { get; }
+
+    /// <summary>Longest sequence the executor was sized for.</summary>
+    int MaxPositions { get; }
+
+    /// <summary>KV cache bytes one token slot takes on the busiest rank.</summary>
+    long KvBytesPerToken { get; }
+
+    /// <summary>Allocates the paged KV cache on every rank.</summary>
+    void AllocateKvCache(int blocks, int blockSize);
+
+    /// <summary>Runs one step; afterwards <see cref="ReadLogits"/> serves the batch's logit rows.</summary>
+    void Execute(BatchLayout batch);
+
+    void ReadLogits(int logitRow, Span<float> destination);
+}

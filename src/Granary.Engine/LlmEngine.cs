@@ -1,0 +1,134 @@
+using Granary.Tokenizers;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Granary.Engine;
+
+/// <summary>
+/// The step loop of one model replica: requests join a scheduler, and each <see cref="Step"/> runs one
+/// batched forward pass and advances every scheduled sequence. Not thread-safe: one thread drives it.
+/// </summary>
+public sealed partial class LlmEngine : IDisposable
+{
+    private readonly IModelExecutor _executor;
+    private readonly ITokenizer? _tokenizer;
+    private readonly BlockManager _blocks;
+    private readonly Scheduler _scheduler;
+    private readonly ModelRunner _runner;
+    private readonly HashSet<int> _eos;
+    private readonly List<Sequence> _advanced = [];
+    private readonly Action<Sequence, int, GeneratedTokenLogprobs?> _onToken;
+    private readonly ILogger _logger;
+    private long _nextId;
+
+    public LlmEngine(IModelExecutor executor, ITokenizer? tokenizer, IEnumerable<int> eosTokenIds, EngineOptions options, ILogger? logger = null)
+    {
+        _executor = executor;
+        _tokenizer = tokenizer;
+        _logger = logger ?? NullLogger.Instance;
+        _eos = [.. eosTokenIds];
+        MaxModelLength = options.MaxModelLength > 0 ? Math.Min(options.MaxModelLength, executor.MaxPositions) : executor.MaxPositions;
+        int blocks = options.KvCacheBlocks > 0 ? options.KvCacheBlocks : AutoBlocks(executor, options, MaxModelLength);
+        if ((long)blocks * options.BlockSize < MaxModelLength)
+        {
+            // A sequence must always fit once the others are preempted, or it could never finish.
+            LogContextCappedByCache(MaxModelLength, blocks * options.BlockSize);
+            MaxModelLength = blocks * options.BlockSize;
+        }
+        executor.AllocateKvCache(blocks, options.BlockSize);
+        _blocks = new BlockManager(blocks, options.BlockSize);
+        _scheduler = new Scheduler(new SchedulerOptions { MaxSequences = options.MaxSequences, MaxBatchedTokens = Math.Min(options.MaxBatchedTokens, executor.MaxRows) }, _blocks);
+        _runner = new ModelRunner(executor, options.BlockSize, options.MaxSequences, options.Seed);
+        _onToken = OnToken;
+        LogKvCache(blocks, options.BlockSize, (long)blocks * options.BlockSize, executor.KvBytesPerToken * blocks * options.BlockSize / (1024.0 * 1024.0), MaxModelLength);
+    }
+
+    /// <summary>
+    /// As many blocks as the memory budget allows, but no more than every sequence slot at full length
+    /// could use: a small model should not reserve a gigabyte it can never fill.
+    /// </summary>
+    private static int AutoBlocks(IModelExecutor executor, EngineOptions options, int maxModelLength)
+    {
+        long byBudget = options.KvCacheBytes / Math.Max(1, executor.KvBytesPerToken * options.BlockSize);
+        long byUse = (long)options.MaxSequences * ((maxModelLength + options.BlockSize - 1) / options.BlockSize);
+        return (int)Math.Clamp(Math.Min(byBudget, byUse), 1, int.MaxValue / options.BlockSize);
+    }
+
+    /// <summary>Longest prompt plus output a sequence may reach.</summary>
+    public int MaxModelLength { get; private set; }
+
+    public BlockManager Blocks => _blocks;
+    public Scheduler Scheduler => _scheduler;
+    public bool HasWork => _scheduler.HasWork;
+    public ITokenizer? Tokenizer => _tokenizer;
+
+    /// <summary>Logits of the most recently sampled row.</summary>
+    public ReadOnlySpan<float> LastLogits => _runner.LastLogits;
+
+    /// <summary>Queues a request. Throws <see cref="ArgumentException"/> for a prompt that cannot run here.</summary>
+    public Sequence Add(IReadOnlyList<int> promptIds, SamplingParams sampling)
+    {
+        sampling.Validate();
+        if (promptIds.Count == 0) throw new ArgumentException("the prompt is empty");
+        if (promptIds.Count >= MaxModelLength)
+            throw new ArgumentException($"the prompt has {promptIds.Count} tokens; this model's context is {MaxModelLength} tokens, prompt plus at least one generated token");
+        foreach (int id in promptIds)
+        {
+            if ((uint)id >= (uint)_executor.VocabSize) throw new ArgumentException($"token id {id} is outside the vocabulary of {_executor.VocabSize}");
+        }
+        if (_blocks.BlocksFor(promptIds.Count + 1) > _blocks.TotalBlocks)
+            throw new ArgumentException($"the prompt needs {_blocks.BlocksFor(promptIds.Count + 1)} KV blocks; the cache has {_blocks.TotalBlocks}");
+        var sequence = new Sequence(Interlocked.Increment(ref _nextId), promptIds, sampling, _tokenizer);
+        _scheduler.Add(sequence);
+        return sequence;
+    }
+
+    /// <summary>Ends a sequence early (a cancelled request) and frees its blocks.</summary>
+    public void Abort(Sequence sequence) => _scheduler.Finish(sequence, FinishReason.Abort);
+
+    /// <summary>
+    /// Runs one forward step. Returns the sequences that got a token or finished this step; the list is
+    /// reused by the next call.
+    /// </summary>
+    public IReadOnlyList<Sequence> Step()
+    {
+        _advanced.Clear();
+        var step = _scheduler.Schedule();
+        if (step.Count == 0)
+        {
+            if (_scheduler.HasWork) throw new InvalidOperationException("no sequence fits in the KV cache");
+            return _advanced;
+        }
+        _runner.Run(step, _onToken);
+        return _advanced;
+    }
+
+    /// <summary>Runs the given requests to completion (one process, no server): the CLI and tests use it.</summary>
+    public void RunToCompletion(CancellationToken cancellationToken = default)
+    {
+        while (_scheduler.HasWork)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            Step();
+        }
+    }
+
+    private void OnToken(Sequence sequence, int token, GeneratedTokenLogprobs? logprobs)
+    {
+        bool stopString = sequence.Append(token, logprobs);
+        var p = sequence.Sampling;
+        FinishReason? reason = null;
+        if (stopString || !p.IgnoreEos && _eos.Contains(token) || p.StopTokenIds.Contains(token)) reason = FinishReason.Stop;
+        else if (sequence.OutputLength >= p.MaxTokens || sequence.Length >= MaxModelLength) reason = FinishReason.Length;
+        if (reason is { } r) _scheduler.Finish(sequence, r);
+        _advanced.Add(sequence);
+    }
+
+    public void Dispose() => _executor.Dispose();
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The KV cache holds {Slots} tokens, less than the max model length {MaxModelLength}: sequences are capped at {Slots} tokens; give the cache more memory for longer ones")]
+    private partial void LogContextCappedByCache(int maxModelLength, int slots);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "KV cache: {Blocks} blocks of {BlockSize} tokens = {Tokens} token slots ({MiB:F1} MiB); max model length {MaxModelLength}")]
+    private partial void LogKvCache(int blocks, int blockSize, long tokens, double miB, int maxModelLength);
+}

@@ -1,0 +1,11 @@
+namespace Granary.Engine;
+
+/// <summary>How <see cref="LocalModel"/> loads a model folder in this process.</summary>
+public sealed class LocalModelOptions
+{
+    /// <summary>Engine limits and KV cache size.</summary>
+    public EngineOptions Engine { get; set; } = new();
+
+    /// <summary>CPU kernel threads; 0 means every core. Default 0.</summary>
+    public int Threads { get; set; }
+}

@@ -1,0 +1,81 @@
+namespace Granary.Engine;
+
+/// <summary>
+/// Continuous batching: every step, running sequences go first (one decode token each, or the next chunk
+/// of a long prompt), then waiting ones join while the token budget, the sequence limit and the KV
+/// blocks allow. When blocks run out, the most recently admitted sequence is preempted: its blocks are
+/// freed and it waits to be recomputed.
+/// </summary>
+public sealed class Scheduler(SchedulerOptions options, BlockManager blocks)
+{
+    private readonly LinkedList<Sequence> _waiting = new();
+    private readonly List<Sequence> _running = [];
+    private readonly List<ScheduledSequence> _step = [];
+
+    public int Waiting => _waiting.Count;
+    public int Running => _running.Count;
+    public bool HasWork => _waiting.Count > 0 || _running.Count > 0;
+
+    /// <summary>Sequences preempted since the scheduler started.</summary>
+    public long Preemptions { get; private set; }
+
+    public void Add(Sequence sequence) => _waiting.AddLast(sequence);
+
+    /// <summary>Chooses this step's sequences and token counts, growing their block tables to fit.</summary>
+    public IReadOnlyList<ScheduledSequence> Schedule()
+    {
+        _step.Clear();
+        int budget = options.MaxBatchedTokens;
+        bool preempted = false;
+        for (int i = 0; i < _running.Count && budget > 0; i++)
+        {
+            var sequence = _running[i];
+            int tokens = Math.Min(sequence.PendingLength, budget);
+            while (!blocks.CanGrow(sequence, sequence.ComputedLength + tokens))
+            {
+                var victim = _running[^1];
+                Preempt(victim);
+                preempted = true;
+                if (victim == sequence) break;
+            }
+            if (sequence.Status != SequenceStatus.Running) break;
+            blocks.Grow(sequence, sequence.ComputedLength + tokens);
+            _step.Add(new ScheduledSequence(sequence, tokens));
+            budget -= tokens;
+        }
+        while ((!preempted || _running.Count == 0) && budget > 0 && _waiting.First is { } node && _running.Count < options.MaxSequences)
+        {
+            var sequence = node.Value;
+            int tokens = Math.Min(sequence.PendingLength, budget);
+            if (!blocks.CanGrow(sequence, sequence.ComputedLength + tokens)) break;
+            _waiting.RemoveFirst();
+            blocks.Grow(sequence, sequence.ComputedLength + tokens);
+            sequence.Status = SequenceStatus.Running;
+            _running.Add(sequence);
+            _step.Add(new ScheduledSequence(sequence, tokens));
+            budget -= tokens;
+        }
+        return _step;
+    }
+
+    /// <summary>Removes a finished or aborted sequence and frees its blocks.</summary>
+    public void Finish(Sequence sequence, FinishReason reason)
+    {
+        if (sequence.Status == SequenceStatus.Finished) return;
+        if (!_running.Remove(sequence)) _waiting.Remove(sequence);
+        blocks.Release(sequence);
+        sequence.Status = SequenceStatus.Finished;
+        sequence.FinishReason = reason;
+        sequence.FlushText();
+    }
+
+    private void Preempt(Sequence sequence)
+    {
+        _running.Remove(sequence);
+        blocks.Release(sequence);
+        sequence.ComputedLength = 0;
+        sequence.Status = SequenceStatus.Waiting;
+        _waiting.AddFirst(sequence);
+        Preemptions++;
+    }
+}

@@ -1,0 +1,8 @@
+namespace Granary.Engine;
+
+public enum SequenceStatus
+{
+    Waiting,
+    Running,
+    Finished,
+}

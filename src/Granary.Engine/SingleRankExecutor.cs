@@ -1,0 +1,34 @@
+using Granary.Compute;
+using Granary.Models;
+using Granary.Models.Llama;
+
+namespace Granary.Engine;
+
+/// <summary>The whole model on one backend.</summary>
+public sealed class SingleRankExecutor(LlamaModel model, IBackend backend) : IModelExecutor
+{
+    private KvCache? _cache;
+
+    public LlamaModel Model => model;
+    public int VocabSize => model.VocabSize;
+    public int MaxRows => model.MaxRows;
+    public int MaxPositions => model.MaxPositions;
+    public long KvBytesPerToken => model.KvBytesPerToken;
+
+    public void AllocateKvCache(int blocks, int blockSize)
+    {
+        _cache?.Dispose();
+        _cache = model.CreateKvCache(blocks, blockSize);
+    }
+
+    public void Execute(BatchLayout batch) => model.Forward(batch, _cache ?? throw new InvalidOperationException("allocate the KV cache first"));
+
+    public void ReadLogits(int logitRow, Span<float> destination) => model.ReadLogits(logitRow, destination);
+
+    public void Dispose()
+    {
+        _cache?.Dispose();
+        model.Dispose();
+        backend.Dispose();
+    }
+}

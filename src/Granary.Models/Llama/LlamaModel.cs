@@ -1,0 +1,231 @@
+using Granary.Compute;
+using Granary.Models.Checkpoints;
+
+namespace Granary.Models.Llama;
+
+/// <summary>
+/// The Llama family (Llama 2/3, Mistral, Qwen2 with q/k/v bias, Mixtral with top-k experts) for one
+/// rank's shard, written only against <see cref="IBackend"/>. Megatron-style tensor parallelism: q/k/v
+/// and gate/up are split by output rows, o and down by input columns with one all-reduce after each;
+/// KV heads are split (or replicated when there are more ranks than KV heads); the embedding and LM
+/// head are split by vocabulary.
+/// </summary>
+public sealed class LlamaModel : IDisposable
+{
+    private readonly IBackend _backend;
+    private readonly ICommunicator? _tp;
+    private readonly LayerWeights[] _layers;
+    private readonly DeviceBuffer _embedding;
+    private readonly DeviceBuffer _finalNorm;
+    private readonly DeviceBuffer _lmHead;
+    private readonly DeviceBuffer _rope;
+    private readonly bool _ownsLmHead;
+    private readonly int _vocabStart;
+    private readonly int _vocabRows;
+    private readonly Workspace _work;
+    private readonly MixtureRouter? _router;
+
+    private LlamaModel(ModelConfig config, ShardSpec shard, IBackend backend, ICommunicator? tp, ShardLoader loader, int maxRows, int maxPositions)
+    {
+        Config = config;
+        Shard = shard;
+        _backend = backend;
+        _tp = shard.TpSize > 1 ? tp ?? throw new ArgumentException("a tensor-parallel shard needs a communicator", nameof(tp)) : null;
+        Heads = TensorParallelPlan.LocalHeads(config, shard);
+        (KvHeadStart, KvHeads) = TensorParallelPlan.LocalKvHeads(config, shard);
+        HeadDim = config.HeadDim;
+        (_vocabStart, _vocabRows) = TensorParallelPlan.VocabSlice(config.VocabSize, shard);
+        Intermediate = config.IntermediateSize / shard.TpSize;
+        MaxRows = maxRows;
+        MaxPositions = maxPositions;
+
+        int hidden = config.HiddenSize;
+        _embedding = loader.Rows("model.embed_tokens.weight", config.VocabSize, hidden, _vocabStart, _vocabRows);
+        _layers = new LayerWeights[shard.LayerCount];
+        for (int i = 0; i < _layers.Length; i++) _layers[i] = LoadLayer(loader, shard.FirstLayer + i);
+        _finalNorm = loader.Vector("model.norm.weight", hidden, 0, hidden);
+        if (config.TieWordEmbeddings || !loader.Contains("lm_head.weight"))
+        {
+            if (!config.TieWordEmbeddings) throw new InvalidDataException($"{loader}: missing tensor 'lm_head.weight' and tie_word_embeddings is false");
+            _lmHead = _embedding;
+        }
+        else
+        {
+            _lmHead = loader.Rows("lm_head.weight", config.VocabSize, hidden, _vocabStart, _vocabRows);
+            _ownsLmHead = true;
+        }
+        WeightBytes = loader.Bytes;
+        _rope = backend.Upload(DType.F32, System.Runtime.InteropServices.MemoryMarshal.AsBytes(RopeTable.Build(config.Rope, HeadDim, maxPositions).AsSpan()));
+        if (backend.ActivationType != DType.F32) throw new NotSupportedException($"RoPE tables are float32; backend {backend.Name} wants {backend.ActivationType}");
+        _work = new Workspace(backend, this);
+        if (config.NumExperts > 0) _router = new MixtureRouter(config.NumExperts, config.NumExpertsPerToken, maxRows);
+    }
+
+    /// <summary>Loads the shard's slices of the checkpoint's tensors onto the backend.</summary>
+    /// <param name="maxRows">Most tokens in one forward step (sizes the activation buffers).</param>
+    /// <param name="maxPositions">Longest sequence (sizes the RoPE table); at most the model's context.</param>
+    public static LlamaModel Load(ModelConfig config, Checkpoint checkpoint, IBackend backend, ShardSpec shard, int maxRows, int maxPositions, ICommunicator? tp = null)
+    {
+        TensorParallelPlan.Validate(config, shard);
+        if (config.MlpBias) throw new NotSupportedException($"{checkpoint.Directory}/config.json: mlp_bias is not supported");
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxRows, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxPositions, 1);
+        return new LlamaModel(config, shard, backend, tp, new ShardLoader(checkpoint, backend), maxRows, maxPositions);
+    }
+
+    public ModelConfig Config { get; }
+    public ShardSpec Shard { get; }
+
+    /// <summary>Query heads on this rank.</summary>
+    public int Heads { get; }
+    /// <summary>KV heads on this rank and the first one's global index.</summary>
+    public int KvHeads { get; }
+    public int KvHeadStart { get; }
+    public int HeadDim { get; }
+    public int Intermediate { get; }
+    public int MaxRows { get; }
+    public int MaxPositions { get; }
+
+    /// <summary>Weight bytes this rank holds.</summary>
+    public long WeightBytes { get; }
+
+    /// <summary>KV cache bytes per token slot on this rank (keys and values of every local layer).</summary>
+    public long KvBytesPerToken => 2L * _layers.Length * KvHeads * HeadDim * _backend.ActivationType.Size();
+
+    public int VocabSize => Config.VocabSize;
+
+    public KvCache CreateKvCache(int blocks, int blockSize) => new(_backend, _layers.Length, blocks, blockSize, KvHeads * HeadDim);
+
+    /// <summary>
+    /// Runs the batch through the model, writing its keys and values into <paramref name="cache"/>;
+    /// afterwards <see cref="ReadLogits"/> gives the logits of the batch's logit rows.
+    /// </summary>
+    public void Forward(BatchLayout batch, KvCache cache)
+    {
+        int rows = batch.Rows;
+        if (rows > MaxRows) throw new ArgumentOutOfRangeException(nameof(batch), $"{rows} rows exceed the {MaxRows} this model was sized for");
+        for (int r = 0; r < rows; r++)
+        {
+            if ((uint)batch.Positions[r] >= (uint)MaxPositions) throw new ArgumentOutOfRangeException(nameof(batch), $"position {batch.Positions[r]} is beyond the context of {MaxPositions}");
+        }
+        var w = _work;
+        int hidden = Config.HiddenSize;
+        float eps = (float)Config.RmsNormEps;
+
+        _backend.Embedding(_embedding, _vocabStart, _vocabRows, hidden, batch, w.Residual);
+        AllReduce(w.Residual, (long)rows * hidden);
+        for (int i = 0; i < _layers.Length; i++)
+        {
+            var layer = _layers[i];
+            if (i == 0) _backend.RmsNorm(w.Residual, layer.InputNorm, w.Normed, rows, hidden, eps);
+            else _backend.AddRmsNorm(w.Residual, w.MlpOut, layer.InputNorm, w.Normed, rows, hidden, eps);
+            Attend(layer, batch, cache.Keys[i], cache.Values[i], cache.BlockSize);
+            _backend.AddRmsNorm(w.Residual, w.AttentionOut, layer.PostAttentionNorm, w.Normed, rows, hidden, eps);
+            if (layer.Mlp is { } mlp) Mlp(mlp, w.Normed, w.MlpOut, rows);
+            else _router!.Run(this, layer, rows);
+            AllReduce(w.MlpOut, (long)rows * hidden);
+        }
+        _backend.AddRmsNorm(w.Residual, w.MlpOut, _finalNorm, w.Normed, rows, hidden, eps);
+        int logitRows = batch.LogitRowCount;
+        _backend.GatherRows(w.Normed, w.LastHidden, hidden, batch.LogitRows.AsSpan(0, logitRows));
+        _backend.MatMul(w.LastHidden, _lmHead, null, w.Logits, logitRows, hidden, _vocabRows);
+        _tp?.AllGather(w.Logits, w.GatheredLogits!, (long)logitRows * _vocabRows);
+        LogitRows = logitRows;
+    }
+
+    /// <summary>Rows of logits the last <see cref="Forward"/> produced.</summary>
+    public int LogitRows { get; private set; }
+
+    /// <summary>Copies the logits of one logit row (the full vocabulary) to the host.</summary>
+    public void ReadLogits(int row, Span<float> destination)
+    {
+        if ((uint)row >= (uint)LogitRows) throw new ArgumentOutOfRangeException(nameof(row));
+        if (_tp is null)
+        {
+            _backend.CopyToHost(_work.Logits, destination[..VocabSize], (long)row * _vocabRows);
+            return;
+        }
+        // The all-gather left each rank's [rows, vocab slice] block in rank order.
+        long block = (long)LogitRows * _vocabRows;
+        for (int rank = 0; rank < Shard.TpSize; rank++)
+            _backend.CopyToHost(_work.GatheredLogits!, destination.Slice(rank * _vocabRows, _vocabRows), rank * block + (long)row * _vocabRows);
+    }
+
+    private void Attend(LayerWeights layer, BatchLayout batch, DeviceBuffer keyCache, DeviceBuffer valueCache, int blockSize)
+    {
+        var w = _work;
+        int rows = batch.Rows, hidden = Config.HiddenSize;
+        int qDim = Heads * HeadDim, kvDim = KvHeads * HeadDim;
+        _backend.MatMul(w.Normed, layer.Q, layer.QBias, w.Q, rows, hidden, qDim);
+        _backend.MatMul(w.Normed, layer.K, layer.KBias, w.K, rows, hidden, kvDim);
+        _backend.MatMul(w.Normed, layer.V, layer.VBias, w.V, rows, hidden, kvDim);
+        _backend.Rope(w.Q, rows, Heads, HeadDim, batch, _rope);
+        _backend.Rope(w.K, rows, KvHeads, HeadDim, batch, _rope);
+        _backend.WriteKv(w.K, w.V, keyCache, valueCache, kvDim, batch);
+        _backend.Attention(w.Q, keyCache, valueCache, w.Context, Heads, KvHeads, HeadDim, blockSize, 1f / MathF.Sqrt(HeadDim), batch);
+        _backend.MatMul(w.Context, layer.O, layer.OBias, w.AttentionOut, rows, qDim, hidden);
+        AllReduce(w.AttentionOut, (long)rows * hidden);
+    }
+
+    /// <summary>down(silu(gate(x)) * up(x)); partial sums across TP ranks until the caller's all-reduce.</summary>
+    internal void Mlp(ExpertWeights mlp, DeviceBuffer input, DeviceBuffer output, int rows)
+    {
+        var w = _work;
+        int hidden = Config.HiddenSize;
+        _backend.MatMul(input, mlp.Gate, null, w.Gate, rows, hidden, Intermediate);
+        _backend.MatMul(input, mlp.Up, null, w.Up, rows, hidden, Intermediate);
+        _backend.SiluMul(w.Gate, w.Up, w.Gate, (long)rows * Intermediate);
+        _backend.MatMul(w.Gate, mlp.Down, null, output, rows, Intermediate, hidden);
+    }
+
+    internal IBackend Backend => _backend;
+    internal Workspace Work => _work;
+
+    private void AllReduce(DeviceBuffer buffer, long length) => _tp?.AllReduceSum(buffer, length);
+
+    private LayerWeights LoadLayer(ShardLoader loader, int index)
+    {
+        var c = Config;
+        string p = $"model.layers.{index}.";
+        int hidden = c.HiddenSize, hd = HeadDim;
+        long qRows = (long)c.NumHeads * hd, kvRows = (long)c.NumKvHeads * hd;
+        long qStart = (long)Shard.TpRank * Heads * hd, qCount = (long)Heads * hd;
+        long kvStart = (long)KvHeadStart * hd, kvCount = (long)KvHeads * hd;
+        bool bias = c.AttentionBias;
+        var (interStart, interCount) = (Shard.TpRank * (long)Intermediate, (long)Intermediate);
+        ExpertWeights Dense(string gate, string up, string down) => new(
+            loader.Rows(gate, c.IntermediateSize, hidden, interStart, interCount),
+            loader.Rows(up, c.IntermediateSize, hidden, interStart, interCount),
+            loader.Columns(down, hidden, c.IntermediateSize, interStart, interCount));
+        bool moe = c.NumExperts > 0;
+        return new LayerWeights
+        {
+            InputNorm = loader.Vector(p + "input_layernorm.weight", hidden, 0, hidden),
+            PostAttentionNorm = loader.Vector(p + "post_attention_layernorm.weight", hidden, 0, hidden),
+            Q = loader.Rows(p + "self_attn.q_proj.weight", qRows, hidden, qStart, qCount),
+            K = loader.Rows(p + "self_attn.k_proj.weight", kvRows, hidden, kvStart, kvCount),
+            V = loader.Rows(p + "self_attn.v_proj.weight", kvRows, hidden, kvStart, kvCount),
+            QBias = bias ? loader.Vector(p + "self_attn.q_proj.bias", qRows, qStart, qCount) : null,
+            KBias = bias ? loader.Vector(p + "self_attn.k_proj.bias", kvRows, kvStart, kvCount) : null,
+            VBias = bias ? loader.Vector(p + "self_attn.v_proj.bias", kvRows, kvStart, kvCount) : null,
+            O = loader.Columns(p + "self_attn.o_proj.weight", hidden, qRows, qStart, qCount),
+            // The output projection's bias is added once: by rank 0, before the all-reduce sums the ranks.
+            OBias = c.AttentionOutputBias && Shard.TpRank == 0 ? loader.Vector(p + "self_attn.o_proj.bias", hidden, 0, hidden) : null,
+            Mlp = moe ? null : Dense(p + "mlp.gate_proj.weight", p + "mlp.up_proj.weight", p + "mlp.down_proj.weight"),
+            Router = moe ? loader.Whole(p + "block_sparse_moe.gate.weight", c.NumExperts, hidden) : null,
+            Experts = moe
+                ? Enumerable.Range(0, c.NumExperts).Select(e => $"{p}block_sparse_moe.experts.{e}.").Select(e => Dense(e + "w1.weight", e + "w3.weight", e + "w2.weight")).ToArray()
+                : [],
+        };
+    }
+
+    public void Dispose()
+    {
+        foreach (var layer in _layers) layer.Dispose();
+        _embedding.Dispose();
+        if (_ownsLmHead) _lmHead.Dispose();
+        _finalNorm.Dispose();
+        _rope.Dispose();
+        _work.Dispose();
+    }
+}

@@ -1,0 +1,191 @@
+using Granary.Compute;
+using Granary.Compute.Cpu;
+
+namespace Granary.Compute.Tests;
+
+/// <summary>Each CPU kernel against a plain double-precision loop on random data.</summary>
+public class CpuBackendTests : IDisposable
+{
+    private readonly CpuBackend _backend = new(new CpuBackendOptions { Threads = 2 });
+    private readonly Random _random = new(42);
+
+    public void Dispose() => _backend.Dispose();
+
+    private float[] RandomFloats(int n) => Enumerable.Range(0, n).Select(_ => (float)(_random.NextDouble() * 2 - 1)).ToArray();
+
+    private DeviceBuffer Upload(float[] values) => _backend.Upload(DType.F32, System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()));
+
+    private float[] Read(DeviceBuffer buffer, int n)
+    {
+        var result = new float[n];
+        _backend.CopyToHost(buffer, result);
+        return result;
+    }
+
+    [Theory]
+    [InlineData(1, 64, 64, DType.F32)]
+    [InlineData(3, 37, 129, DType.F32)]
+    [InlineData(16, 288, 768, DType.F32)]
+    [InlineData(5, 100, 67, DType.BF16)]
+    [InlineData(9, 72, 130, DType.F16)]
+    public void MatMulMatchesReference(int rows, int inFeatures, int outFeatures, DType weightType)
+    {
+        float[] x = RandomFloats(rows * inFeatures);
+        float[] w = RandomFloats(outFeatures * inFeatures);
+        float[] bias = RandomFloats(outFeatures);
+        byte[] wBytes = HostConversions.FromFloat(w, weightType);
+        float[] wRounded = HostConversions.ToFloat(weightType, wBytes);
+        using var xb = Upload(x);
+        using var wb = _backend.Upload(weightType, wBytes);
+        using var bb = Upload(bias);
+        using var yb = _backend.Allocate(DType.F32, rows * outFeatures);
+        _backend.MatMul(xb, wb, bb, yb, rows, inFeatures, outFeatures);
+        float[] y = Read(yb, rows * outFeatures);
+        for (int r = 0; r < rows; r++)
+        for (int o = 0; o < outFeatures; o++)
+        {
+            double expected = bias[o];
+            for (int k = 0; k < inFeatures; k++) expected += (double)x[r * inFeatures + k] * wRounded[o * inFeatures + k];
+            Assert.True(Math.Abs(expected - y[r * outFeatures + o]) < 1e-4, $"y[{r},{o}] = {y[r * outFeatures + o]}, expected {expected}");
+        }
+    }
+
+    [Fact]
+    public void RmsNormAndFusedResidualMatchReference()
+    {
+        int rows = 3, dim = 50;
+        float[] x = RandomFloats(rows * dim), residual = RandomFloats(rows * dim), weight = RandomFloats(dim);
+        using var xb = Upload(x);
+        using var rb = Upload(residual);
+        using var wb = Upload(weight);
+        using var ob = _backend.Allocate(DType.F32, rows * dim);
+        _backend.AddRmsNorm(rb, xb, wb, ob, rows, dim, 1e-5f);
+        float[] sum = Read(rb, rows * dim), output = Read(ob, rows * dim);
+        for (int r = 0; r < rows; r++)
+        {
+            double squares = 0;
+            for (int i = 0; i < dim; i++)
+            {
+                double s = residual[r * dim + i] + x[r * dim + i];
+                Assert.Equal(s, sum[r * dim + i], 5);
+                squares += s * s;
+            }
+            double inverse = 1 / Math.Sqrt(squares / dim + 1e-5);
+            for (int i = 0; i < dim; i++) Assert.Equal(sum[r * dim + i] * inverse * weight[i], output[r * dim + i], 4);
+        }
+    }
+
+    [Fact]
+    public void SiluMulMatchesReference()
+    {
+        float[] gate = RandomFloats(37), up = RandomFloats(37);
+        using var g = Upload(gate);
+        using var u = Upload(up);
+        using var o = _backend.Allocate(DType.F32, 37);
+        _backend.SiluMul(g, u, o, 37);
+        float[] output = Read(o, 37);
+        for (int i = 0; i < 37; i++) Assert.Equal(gate[i] / (1 + Math.Exp(-gate[i])) * up[i], output[i], 5);
+    }
+
+    [Fact]
+    public void RopeRotatesHalvesByPosition()
+    {
+        int heads = 2, headDim = 8, rows = 2;
+        float[] x = RandomFloats(rows * heads * headDim);
+        var table = new float[10 * headDim];
+        for (int p = 0; p < 10; p++)
+        for (int i = 0; i < headDim / 2; i++)
+        {
+            table[p * headDim + i] = MathF.Cos(p * (i + 1) * 0.1f);
+            table[p * headDim + headDim / 2 + i] = MathF.Sin(p * (i + 1) * 0.1f);
+        }
+        var batch = new BatchLayout(rows, 1, 1);
+        batch.Positions[0] = 3;
+        batch.Positions[1] = 7;
+        batch.Commit(rows, 1, 0);
+        using var xb = Upload(x);
+        using var tb = Upload(table);
+        _backend.Rope(xb, rows, heads, headDim, batch, tb);
+        float[] y = Read(xb, x.Length);
+        for (int r = 0; r < rows; r++)
+        for (int h = 0; h < heads; h++)
+        for (int i = 0; i < headDim / 2; i++)
+        {
+            int at = (r * heads + h) * headDim;
+            double angle = batch.Positions[r] * (i + 1) * 0.1;
+            double a = x[at + i], b = x[at + i + headDim / 2];
+            Assert.Equal(a * Math.Cos(angle) - b * Math.Sin(angle), y[at + i], 5);
+            Assert.Equal(b * Math.Cos(angle) + a * Math.Sin(angle), y[at + i + headDim / 2], 5);
+        }
+    }
+
+    [Fact]
+    public void PagedAttentionMatchesDenseCausalAttention()
+    {
+        int heads = 4, kvHeads = 2, headDim = 8, blockSize = 4, length = 11, kvDim = kvHeads * headDim;
+        float[] q = RandomFloats(length * heads * headDim), k = RandomFloats(length * kvDim), v = RandomFloats(length * kvDim);
+        // Blocks deliberately out of order: the table, not the layout, decides where positions live.
+        int[] blocks = [5, 2, 7];
+        var batch = new BatchLayout(length, 1, 3);
+        for (int t = 0; t < length; t++)
+        {
+            batch.Positions[t] = t;
+            batch.SlotMapping[t] = blocks[t / blockSize] * blockSize + t % blockSize;
+        }
+        blocks.CopyTo(batch.BlockTables, 0);
+        batch.Commit(length, 1, 0);
+        using var kc = _backend.Allocate(DType.F32, 8 * blockSize * kvDim);
+        using var vc = _backend.Allocate(DType.F32, 8 * blockSize * kvDim);
+        using var qb = Upload(q);
+        using var kb = Upload(k);
+        using var vb = Upload(v);
+        using var ob = _backend.Allocate(DType.F32, q.Length);
+        _backend.WriteKv(kb, vb, kc, vc, kvDim, batch);
+        _backend.Attention(qb, kc, vc, ob, heads, kvHeads, headDim, blockSize, 0.5f, batch);
+        float[] output = Read(ob, q.Length);
+        for (int t = 0; t < length; t++)
+        for (int h = 0; h < heads; h++)
+        {
+            int kvh = h / (heads / kvHeads);
+            var scores = new double[t + 1];
+            for (int s = 0; s <= t; s++)
+            {
+                double dot = 0;
+                for (int d = 0; d < headDim; d++) dot += q[(t * heads + h) * headDim + d] * k[s * kvDim + kvh * headDim + d];
+                scores[s] = dot * 0.5;
+            }
+            double max = scores.Max(), z = scores.Sum(s => Math.Exp(s - max));
+            for (int d = 0; d < headDim; d++)
+            {
+                double expected = 0;
+                for (int s = 0; s <= t; s++) expected += Math.Exp(scores[s] - max) / z * v[s * kvDim + kvh * headDim + d];
+                Assert.Equal(expected, output[(t * heads + h) * headDim + d], 5);
+            }
+        }
+    }
+
+    [Fact]
+    public void EmbeddingZeroesRowsOutsideTheShard()
+    {
+        float[] table = RandomFloats(4 * 3);
+        var batch = new BatchLayout(3, 1, 1);
+        batch.TokenIds[0] = 10; batch.TokenIds[1] = 12; batch.TokenIds[2] = 3;
+        batch.Commit(3, 1, 0);
+        using var tb = Upload(table);
+        using var ob = _backend.Allocate(DType.F32, 9);
+        _backend.Embedding(tb, 10, 4, 3, batch, ob);
+        float[] output = Read(ob, 9);
+        Assert.Equal(table[..3], output[..3]);
+        Assert.Equal(table[6..9], output[3..6]);
+        Assert.Equal(new float[3], output[6..9]);
+    }
+
+    [Fact]
+    public void BufferOfWrongTypeIsRejectedClearly()
+    {
+        using var bf16 = _backend.Allocate(DType.BF16, 4);
+        using var f32 = _backend.Allocate(DType.F32, 4);
+        var error = Assert.Throws<ArgumentException>(() => _backend.Add(bf16, f32, 4));
+        Assert.Contains("float32", error.Message);
+    }
+}
