@@ -8,7 +8,7 @@ namespace Granary.Compute;
 /// </summary>
 public interface IBackend : IDisposable
 {
-    /// <summary>"cpu" or "cuda:N".</summary>
+    /// <summary>The device in words, e.g. "cpu (16 threads)" or "cuda:0 (NVIDIA H100)".</summary>
     string Name { get; }
 
     /// <summary>Element type of activations and the KV cache.</summary>
@@ -42,7 +42,8 @@ public interface IBackend : IDisposable
 
     /// <summary>
     /// Rotates [rows, heads * headDim] in place by each row's position (rotate-half layout, pairs i and
-    /// i + headDim/2); <paramref name="cosSin"/> holds per position headDim/2 cosines then headDim/2 sines.
+    /// i + headDim/2); <paramref name="cosSin"/> (float32 on every backend) holds per position headDim/2
+    /// cosines then headDim/2 sines.
     /// </summary>
     void Rope(DeviceBuffer x, int rows, int heads, int headDim, BatchLayout batch, DeviceBuffer cosSin);
 

@@ -1,5 +1,4 @@
 using Granary.ChatTemplates;
-using Granary.Compute.Cpu;
 using Granary.Models;
 using Granary.Models.Checkpoints;
 using Granary.Models.Llama;
@@ -49,7 +48,7 @@ public sealed partial class LocalModel : IDisposable
         var template = ChatTemplates.ChatTemplate.FromModelDirectory(directory);
 
         int maxPositions = options.Engine.MaxModelLength > 0 ? Math.Min(options.Engine.MaxModelLength, config.MaxPositionEmbeddings) : config.MaxPositionEmbeddings;
-        var backend = new CpuBackend(new CpuBackendOptions { Threads = options.Threads > 0 ? options.Threads : Environment.ProcessorCount });
+        var backend = BackendFactory.Create(options.Device, options.Threads);
         LlamaModel model;
         using (var checkpoint = Checkpoint.Open(directory))
         {
@@ -63,7 +62,7 @@ public sealed partial class LocalModel : IDisposable
                 throw;
             }
         }
-        LogLoaded(logger, config.Architecture.ToString(), config.NumLayers, config.HiddenSize, model.WeightBytes / (1024.0 * 1024.0), backend.Name, backend.Threads);
+        LogLoaded(logger, config.Architecture.ToString(), config.NumLayers, config.HiddenSize, model.WeightBytes / (1024.0 * 1024.0), backend.Name);
 
         var eos = new SortedSet<int>(config.EosTokenIds);
         eos.UnionWith(generation?.EosTokenIds ?? []);
@@ -82,6 +81,6 @@ public sealed partial class LocalModel : IDisposable
 
     public void Dispose() => Engine.Dispose();
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Loaded {Architecture}: {Layers} layers, hidden {Hidden}, {WeightMiB:F1} MiB of weights on {Backend} ({Threads} threads)")]
-    private static partial void LogLoaded(ILogger logger, string architecture, int layers, int hidden, double weightMiB, string backend, int threads);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Loaded {Architecture}: {Layers} layers, hidden {Hidden}, {WeightMiB:F1} MiB of weights on {Backend}")]
+    private static partial void LogLoaded(ILogger logger, string architecture, int layers, int hidden, double weightMiB, string backend);
 }

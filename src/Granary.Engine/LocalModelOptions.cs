@@ -6,6 +6,9 @@ public sealed class LocalModelOptions
     /// <summary>Engine limits and KV cache size.</summary>
     public EngineOptions Engine { get; set; } = new();
 
+    /// <summary>Device to compute on: "cpu" (default) or, with the CUDA backend, "cuda:N".</summary>
+    public string Device { get; set; } = "cpu";
+
     /// <summary>CPU kernel threads; 0 means every core. Default 0.</summary>
     public int Threads { get; set; }
 }

@@ -18,7 +18,7 @@ public sealed unsafe class CpuBackend : IBackend
         _pool = new WorkerPool(Math.Max(1, (options ?? new CpuBackendOptions()).Threads));
     }
 
-    public string Name => "cpu";
+    public string Name => $"cpu ({_pool.Threads} threads)";
 
     public DType ActivationType => DType.F32;
 

@@ -56,7 +56,6 @@ public sealed class LlamaModel : IDisposable
         }
         WeightBytes = loader.Bytes;
         _rope = backend.Upload(DType.F32, System.Runtime.InteropServices.MemoryMarshal.AsBytes(RopeTable.Build(config.Rope, HeadDim, maxPositions).AsSpan()));
-        if (backend.ActivationType != DType.F32) throw new NotSupportedException($"RoPE tables are float32; backend {backend.Name} wants {backend.ActivationType}");
         _work = new Workspace(backend, this);
         if (config.NumExperts > 0) _router = new MixtureRouter(config.NumExperts, config.NumExpertsPerToken, maxRows);
     }
