@@ -16,7 +16,7 @@ public static class GranaryCli
     /// <summary>Parses and runs <paramref name="args"/>; returns the exit code (1 with one line on the error writer for user errors).</summary>
     public static Task<int> RunAsync(string[] args, TextWriter? output = null, TextWriter? error = null, CancellationToken cancellationToken = default)
     {
-        var invocation = new InvocationConfiguration { Output = output ?? Console.Out, Error = error ?? Console.Error };
+        var invocation = new InvocationConfiguration { Output = output ?? Console.Out, Error = error ?? Console.Error, EnableDefaultExceptionHandler = false };
         return CliErrors.RunAsync(invocation.Error, () => Create().Parse(args).InvokeAsync(invocation, cancellationToken));
     }
 }

@@ -95,6 +95,6 @@ internal sealed class WorkerPool : IDisposable
     public void Dispose()
     {
         _disposed = true;
-        _wake.Release(_threads.Length);
+        if (_threads.Length > 0) _wake.Release(_threads.Length);
     }
 }

@@ -1,0 +1,122 @@
+using System.IO.Compression;
+using System.Text.Json;
+using Granary.Tests.Shared;
+
+namespace Granary.Engine.Tests;
+
+/// <summary><c>granary generate</c> and <c>granary tokenize</c> against Hugging Face and llama.cpp references.</summary>
+public class CliTests
+{
+    [Theory]
+    [MemberData(nameof(TestData.Fixtures), MemberType = typeof(TestData))]
+    public void GenerateJsonReproducesTransformersGreedyAndLogprobs(string fixture)
+    {
+        float tolerance = FixtureModelTests.Tolerance(fixture);
+        foreach (var prompt in TestData.Reference(fixture).GetProperty("prompts").EnumerateArray())
+        {
+            int[] ids = TestData.Ints(prompt.GetProperty("ids"));
+            var (code, output, error) = CliRunner.Run("generate", "--model", TestData.Fixture(fixture), "--prompt-ids", string.Join(',', ids),
+                "--max-tokens", "12", "--temperature", "0", "--ignore-eos", "--logprobs", "5", "--output", "json");
+            Assert.True(code == 0, error);
+            var json = JsonDocument.Parse(output).RootElement;
+            Assert.Equal(ids, TestData.Ints(json.GetProperty("prompt_ids")));
+            Assert.Equal(TestData.Ints(prompt.GetProperty("greedy")), TestData.Ints(json.GetProperty("token_ids")));
+            float[] expected = TestData.LogSoftmax(TestData.Floats(prompt.GetProperty("last_logits")));
+            foreach (var alternative in json.GetProperty("logprobs")[0].GetProperty("top").EnumerateArray())
+            {
+                float logprob = alternative.GetProperty("logprob").GetSingle();
+                float reference = expected[alternative.GetProperty("token_id").GetInt32()];
+                Assert.True(Math.Abs(logprob - reference) <= tolerance, $"{fixture}: logprob {logprob} vs {reference}");
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData("ggml-vocab-llama-spm")]
+    [InlineData("ggml-vocab-gpt-2")]
+    [InlineData("ggml-vocab-llama-bpe")]
+    public void TokenizeEncodesEveryLlamaCppVectorOfAGgufVocabulary(string vocab)
+    {
+        string directory = Path.Combine(TestData.Root, "tokenizers");
+        string work = Directory.CreateTempSubdirectory("granary-vocab").FullName;
+        try
+        {
+            string gguf = Path.Combine(work, vocab + ".gguf");
+            using (var source = new GZipStream(File.OpenRead(Path.Combine(directory, vocab + ".gguf.gz")), CompressionMode.Decompress))
+            using (var target = File.Create(gguf))
+                source.CopyTo(target);
+            string textFile = Path.Combine(work, "input.txt");
+            var cases = LlamaCppVocabTests.Read(directory, vocab + ".gguf");
+            Assert.NotEmpty(cases);
+            foreach (var (text, ids) in cases)
+            {
+                File.WriteAllText(textFile, text);
+                var (code, output, error) = CliRunner.Run("tokenize", "--model", gguf, "--text-file", textFile, "--no-special", "--output", "json");
+                Assert.True(code == 0, error);
+                Assert.True(ids.SequenceEqual(TestData.Ints(JsonDocument.Parse(output).RootElement.GetProperty("ids"))), $"{vocab}: '{text}'");
+            }
+        }
+        finally
+        {
+            Directory.Delete(work, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void BrokenModelFolderGivesOneClearErrorNamingTheTensor()
+    {
+        string work = Directory.CreateTempSubdirectory("granary-broken").FullName;
+        try
+        {
+            foreach (var file in Directory.GetFiles(TestData.Fixture("llama-tiny"))) File.Copy(file, Path.Combine(work, Path.GetFileName(file)));
+            // Cut the weights short: the last tensors' bytes are missing.
+            string weights = Path.Combine(work, "model.safetensors");
+            using (var stream = File.Open(weights, FileMode.Open)) stream.SetLength(stream.Length / 2);
+            var (code, output, error) = CliRunner.Run("generate", "--model", work, "--prompt-ids", "1,2,3", "--max-tokens", "2");
+            Assert.Equal(1, code);
+            Assert.Equal("", output);
+            Assert.StartsWith("error: ", error);
+            Assert.Contains("model.safetensors", error);
+            Assert.Contains("tensor '", error);
+            Assert.Single(error.Trim().Split('\n'));
+        }
+        finally
+        {
+            Directory.Delete(work, recursive: true);
+        }
+    }
+
+    [Theory]
+    [InlineData("--prompt-ids", "1,x,3")]
+    [InlineData("--prompt-ids", "1,99999")]
+    [InlineData("--temperature", "-1")]
+    public void BadArgumentsGiveOneClearError(string option, string value)
+    {
+        string[] args = option == "--prompt-ids"
+            ? ["generate", "--model", TestData.Fixture("llama-tiny"), "--prompt-ids", value]
+            : ["generate", "--model", TestData.Fixture("llama-tiny"), "--prompt-ids", "1,2", option, value];
+        var (code, _, error) = CliRunner.Run(args);
+        Assert.Equal(1, code);
+        Assert.StartsWith("error: ", error);
+    }
+
+    [Fact]
+    public void UnknownArchitectureIsNamed()
+    {
+        string work = Directory.CreateTempSubdirectory("granary-arch").FullName;
+        try
+        {
+            foreach (var file in Directory.GetFiles(TestData.Fixture("llama-tiny"))) File.Copy(file, Path.Combine(work, Path.GetFileName(file)));
+            string config = Path.Combine(work, "config.json");
+            File.WriteAllText(config, File.ReadAllText(config).Replace("LlamaForCausalLM", "GPTNeoXForCausalLM").Replace("\"llama\"", "\"gpt_neox\""));
+            var (code, _, error) = CliRunner.Run("generate", "--model", work, "--prompt-ids", "1,2,3");
+            Assert.Equal(1, code);
+            Assert.Contains("config.json", error);
+            Assert.Contains("GPTNeoXForCausalLM", error);
+        }
+        finally
+        {
+            Directory.Delete(work, recursive: true);
+        }
+    }
+}
