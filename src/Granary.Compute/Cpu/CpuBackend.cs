@@ -96,7 +96,7 @@ public sealed unsafe class CpuBackend : IBackend
         job.Rows = rows;
         job.In = inFeatures;
         job.Out = outFeatures;
-        _pool.Run(job, MatMulJob.Chunks(outFeatures));
+        _pool.Run(job, job.Plan(_pool.Threads));
     }
 
     public void Rope(DeviceBuffer x, int rows, int heads, int headDim, BatchLayout batch, DeviceBuffer cosSin)

@@ -11,7 +11,7 @@ namespace Granary.Compute.Cpu;
 /// </summary>
 internal sealed unsafe class MatMulJob : CpuJob
 {
-    public const int OutputsPerChunk = 64;
+    private const int MaxOutputsPerChunk = 64;
     private const int Tile = 4;
 
     public float* X;
@@ -23,9 +23,18 @@ internal sealed unsafe class MatMulJob : CpuJob
     public int In;
     public int Out;
 
+    /// <summary>Outputs per chunk, a multiple of the tile: small enough that every thread gets several chunks of a narrow matrix.</summary>
+    public int OutputsPerChunk = MaxOutputsPerChunk;
+
     [ThreadStatic] private static float[]? t_scratch;
 
-    public static int Chunks(int outFeatures) => (outFeatures + OutputsPerChunk - 1) / OutputsPerChunk;
+    /// <summary>Sets <see cref="OutputsPerChunk"/> for <see cref="Out"/> outputs on <paramref name="threads"/> threads and returns the chunk count.</summary>
+    public int Plan(int threads)
+    {
+        int perChunk = Out / (threads * 8) / Tile * Tile;
+        OutputsPerChunk = Math.Clamp(perChunk, Tile, MaxOutputsPerChunk);
+        return (Out + OutputsPerChunk - 1) / OutputsPerChunk;
+    }
 
     public override void Execute(int chunk)
     {
