@@ -23,6 +23,16 @@ trap 'rm -rf "$results"' EXIT
 status=0
 dotnet test Granary.slnx -c Release --logger "trx" --results-directory "$results" -- RunConfiguration.TestSessionTimeout=3000000 || status=$?
 
+# --- openai npm client against `granary serve` (tests/openai-node) ---
+# Starts the Release build of the server on stories15M, completes and streams a chat with the official client.
+npm_status=0
+if ( cd tests/openai-node && npm ci --no-audit --no-fund --loglevel=error >/dev/null ); then
+  GRANARY_DLL="$repo/silo/Granary.Silo/bin/Release/net10.0/granary.dll" node tests/openai-node/test.mjs || npm_status=$?
+else
+  echo "npm ci failed in tests/openai-node" >&2; npm_status=1
+fi
+# --- end of the openai npm step ---
+
 passed=0; failed=0; total=0
 for trx in "$results"/*.trx; do
   [ -f "$trx" ] || continue
@@ -33,4 +43,5 @@ for trx in "$results"/*.trx; do
 done
 echo "$passed passed, $failed failed"
 if [ "$total" -eq 0 ]; then echo "no test ran" >&2; exit 1; fi
+if [ "$npm_status" -ne 0 ]; then echo "the openai npm test failed" >&2; exit 1; fi
 if [ "$failed" -ne 0 ] || [ "$status" -ne 0 ]; then exit 1; fi

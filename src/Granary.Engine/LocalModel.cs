@@ -1,4 +1,6 @@
 using Granary.ChatTemplates;
+using Granary.Compute;
+using Granary.Compute.Collectives;
 using Granary.Models;
 using Granary.Models.Checkpoints;
 using Granary.Models.Llama;
@@ -10,17 +12,19 @@ namespace Granary.Engine;
 
 /// <summary>
 /// A Hugging Face model folder loaded in this process: config, weights on the CPU backend, tokenizer,
-/// chat template and an engine over them.
+/// chat template and an engine over them. With <see cref="LocalModelOptions.Parallel"/> the model is split
+/// TP x PP ways: across threads of this process, or (with a <see cref="ClusterTopology"/>) across processes
+/// where this one is rank 0 and the others run <see cref="RunWorker"/>.
 /// </summary>
 public sealed partial class LocalModel : IDisposable
 {
-    private LocalModel(string directory, ModelConfig config, ITokenizer tokenizer, LoadedChatTemplate? template, SingleRankExecutor executor, LlmEngine engine, IReadOnlyList<int> eos)
+    private LocalModel(string directory, ModelConfig config, ITokenizer tokenizer, LoadedChatTemplate? template, IModelExecutor executor, LlmEngine engine, IReadOnlyList<int> eos)
     {
         Directory = directory;
         Config = config;
         Tokenizer = tokenizer;
         ChatTemplate = template;
-        Executor = executor;
+        ModelExecutor = executor;
         Engine = engine;
         EosTokenIds = eos;
     }
@@ -29,7 +33,15 @@ public sealed partial class LocalModel : IDisposable
     public ModelConfig Config { get; }
     public ITokenizer Tokenizer { get; }
     public LoadedChatTemplate? ChatTemplate { get; }
-    public SingleRankExecutor Executor { get; }
+    /// <summary>The single-rank executor; throws for a model split across ranks (see <see cref="ModelExecutor"/>).</summary>
+    public SingleRankExecutor Executor => ModelExecutor as SingleRankExecutor
+        ?? throw new NotSupportedException("this command measures one rank; run it without --tp/--pp");
+
+    /// <summary>The executor of this replica: one rank, or a parallel group (<see cref="Parallel"/>).</summary>
+    public IModelExecutor ModelExecutor { get; }
+
+    /// <summary>The parallel group, or null for a single rank.</summary>
+    public IParallelExecutor? Parallel => ModelExecutor as IParallelExecutor;
     public LlmEngine Engine { get; }
     public IReadOnlyList<int> EosTokenIds { get; }
 
@@ -47,7 +59,12 @@ public sealed partial class LocalModel : IDisposable
         var tokenizer = TokenizerLoader.FromModelDirectory(directory);
         var template = ChatTemplates.ChatTemplate.FromModelDirectory(directory);
 
-        int maxPositions = options.Engine.MaxModelLength > 0 ? Math.Min(options.Engine.MaxModelLength, config.MaxPositionEmbeddings) : config.MaxPositionEmbeddings;
+        int maxPositions = MaxPositions(options, config);
+        var parallel = options.Parallel;
+        if (parallel.Cluster is { Rank: > 0 } worker)
+            throw new NotSupportedException($"this process is rank {worker.Rank} of {worker.WorldSize} (WORLD_RANK): only rank 0 runs this command; start ranks above 0 with `granary generate --model <same folder> --tp/--pp <same>` (they serve rank 0 until it ends)");
+        if (parallel.Cluster is not null || parallel.ResolveTensorParallelSize(null) * parallel.PipelineParallelSize > 1 || parallel.PipelinePartition is not null)
+            return LoadParallel(directory, options, loggers, logger, config, generation, tokenizer, template, maxPositions);
         var backend = BackendFactory.Create(options.Device, options.Threads);
         LlamaModel model;
         using (var checkpoint = Checkpoint.Open(directory))
@@ -64,12 +81,105 @@ public sealed partial class LocalModel : IDisposable
         }
         LogLoaded(logger, config.Architecture.ToString(), config.NumLayers, config.HiddenSize, model.WeightBytes / (1024.0 * 1024.0), backend.Name);
 
-        var eos = new SortedSet<int>(config.EosTokenIds);
-        eos.UnionWith(generation?.EosTokenIds ?? []);
-        eos.UnionWith(tokenizer.EosTokenIds);
+        var eos = EosIds(config, generation, tokenizer);
         var executor = new SingleRankExecutor(model, backend);
         var engine = new LlmEngine(executor, tokenizer, eos, options.Engine, loggers.CreateLogger<LlmEngine>());
         return new LocalModel(directory, config, tokenizer, template, executor, engine, [.. eos]);
+    }
+
+    private static LocalModel LoadParallel(string directory, LocalModelOptions options, ILoggerFactory loggers, ILogger logger, ModelConfig config, GenerationConfig? generation,
+        ITokenizer tokenizer, LoadedChatTemplate? template, int maxPositions)
+    {
+        var parallel = options.Parallel;
+        var cluster = parallel.Cluster;
+        // The check before loading: every violation at once, one line each.
+        var plan = ParallelPlan.Create(config, parallel.ResolveTensorParallelSize(cluster?.WorldSize), parallel.PipelineParallelSize, parallel.PipelinePartition, cluster?.WorldSize);
+        int cores = options.Threads > 0 ? options.Threads : Environment.ProcessorCount;
+        IParallelExecutor executor;
+        if (cluster is null)
+        {
+            // The ranks share this process's cores: each gets its share, at least one.
+            int threads = Math.Max(1, cores / plan.WorldSize);
+            LogPlan(logger, plan.ToString(), $"threads of this process, {threads} CPU threads each");
+            executor = new InProcessGroupExecutor(directory, plan, _ => BackendFactory.Create(options.Device, threads), options.Engine.MaxBatchedTokens, maxPositions, parallel.CommunicationTimeout);
+        }
+        else
+        {
+            int threads = Math.Max(1, cores / cluster.LocalWorldSize);
+            LogPlan(logger, plan.ToString(), $"processes ({cluster.Source}), this is rank 0 at {cluster.Addresses[0]}, {threads} CPU threads");
+            var transport = TcpTransport.Connect(0, cluster.Addresses, parallel.ConnectTimeout);
+            IBackend backend;
+            try
+            {
+                backend = BackendFactory.Create(options.Device, threads);
+            }
+            catch
+            {
+                transport.Dispose();
+                throw;
+            }
+            executor = DistributedExecutor.Create(directory, plan, backend, transport, options.Engine.MaxBatchedTokens, maxPositions, parallel.CommunicationTimeout);
+        }
+        LlmEngine engine;
+        var eos = EosIds(config, generation, tokenizer);
+        try
+        {
+            engine = new LlmEngine(executor, tokenizer, eos, options.Engine, loggers.CreateLogger<LlmEngine>());
+        }
+        catch
+        {
+            executor.Dispose();
+            throw;
+        }
+        var (blocks, blockSize) = executor.KvCache;
+        long total = 0;
+        foreach (var rank in executor.Ranks)
+        {
+            total += rank.WeightBytes;
+            LogRank(logger, rank.Rank, rank.Description, rank.WeightBytes / (1024.0 * 1024.0), rank.WorkspaceBytes / (1024.0 * 1024.0), blocks, blockSize, (long)blocks * blockSize,
+                rank.KvBytesPerToken * blocks * blockSize / (1024.0 * 1024.0), rank.ProcessBytes > 0 ? $"; process working set {rank.ProcessBytes / (1024.0 * 1024.0):F1} MiB" : "");
+        }
+        LogLoaded(logger, config.Architecture.ToString(), config.NumLayers, config.HiddenSize, total / (1024.0 * 1024.0), $"{plan.WorldSize} ranks");
+        return new LocalModel(directory, config, tokenizer, template, executor, engine, [.. eos]);
+    }
+
+    /// <summary>
+    /// Serves as rank <see cref="ClusterTopology.Rank"/> (&gt; 0) of a multi-process group until rank 0 ends
+    /// it: runs the same checks as rank 0, connects, loads only this rank's slice and executes the plans
+    /// rank 0 sends. A lost peer ends it with a <see cref="Granary.Compute.CommunicatorException"/> naming the rank.
+    /// </summary>
+    public static void RunWorker(string directory, LocalModelOptions options, ILoggerFactory? loggers = null, CancellationToken cancellationToken = default)
+    {
+        var logger = (loggers ?? NullLoggerFactory.Instance).CreateLogger("Granary.Engine.RankWorker");
+        var cluster = options.Parallel.Cluster is { Rank: > 0 } c ? c : throw new ArgumentException("RunWorker needs a cluster topology whose rank is above 0 (WORLD_RANK)");
+        if (!System.IO.Directory.Exists(directory)) throw new DirectoryNotFoundException($"model folder '{directory}' does not exist");
+        var config = ModelConfig.Load(directory);
+        var parallel = options.Parallel;
+        var plan = ParallelPlan.Create(config, parallel.ResolveTensorParallelSize(cluster.WorldSize), parallel.PipelineParallelSize, parallel.PipelinePartition, cluster.WorldSize);
+        int threads = Math.Max(1, (options.Threads > 0 ? options.Threads : Environment.ProcessorCount) / cluster.LocalWorldSize);
+        var transport = TcpTransport.Connect(cluster.Rank, cluster.Addresses, parallel.ConnectTimeout, cancellationToken);
+        IBackend backend;
+        try
+        {
+            backend = BackendFactory.Create(options.Device, threads);
+        }
+        catch
+        {
+            transport.Dispose();
+            throw;
+        }
+        RankWorker.Run(directory, plan, backend, transport, parallel.CommunicationTimeout, logger, cancellationToken);
+    }
+
+    private static int MaxPositions(LocalModelOptions options, ModelConfig config) =>
+        options.Engine.MaxModelLength > 0 ? Math.Min(options.Engine.MaxModelLength, config.MaxPositionEmbeddings) : config.MaxPositionEmbeddings;
+
+    private static SortedSet<int> EosIds(ModelConfig config, GenerationConfig? generation, ITokenizer tokenizer)
+    {
+        var eos = new SortedSet<int>(config.EosTokenIds);
+        eos.UnionWith(generation?.EosTokenIds ?? []);
+        eos.UnionWith(tokenizer.EosTokenIds);
+        return eos;
     }
 
     /// <summary>Renders messages through the chat template and encodes them (the template writes its own BOS).</summary>
@@ -80,6 +190,12 @@ public sealed partial class LocalModel : IDisposable
     }
 
     public void Dispose() => Engine.Dispose();
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Parallel plan: {Plan}, ranks as {Where}")]
+    private static partial void LogPlan(ILogger logger, string plan, string where);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Rank {Rank}: {Share}; {WeightMiB:F2} MiB of weights, {WorkspaceMiB:F2} MiB of activations; KV cache {Blocks} blocks x {BlockSize} = {Tokens} token slots ({KvMiB:F2} MiB){Process}")]
+    private static partial void LogRank(ILogger logger, int rank, string share, double weightMiB, double workspaceMiB, int blocks, int blockSize, long tokens, double kvMiB, string process);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Loaded {Architecture}: {Layers} layers, hidden {Hidden}, {WeightMiB:F1} MiB of weights on {Backend}")]
     private static partial void LogLoaded(ILogger logger, string architecture, int layers, int hidden, double weightMiB, string backend);

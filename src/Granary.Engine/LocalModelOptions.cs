@@ -9,6 +9,9 @@ public sealed class LocalModelOptions
     /// <summary>Device to compute on: "cpu" (default) or, with the CUDA backend, "cuda:N".</summary>
     public string Device { get; set; } = "cpu";
 
-    /// <summary>CPU kernel threads; 0 means every core. Default 0.</summary>
+    /// <summary>CPU kernel threads; 0 means every core. Default 0. Ranks in one process (or on one host) share them.</summary>
     public int Threads { get; set; }
+
+    /// <summary>Tensor/pipeline parallel layout; the default is one rank.</summary>
+    public ModelParallelOptions Parallel { get; set; } = new();
 }

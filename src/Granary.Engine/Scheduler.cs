@@ -4,7 +4,8 @@ namespace Granary.Engine;
 /// Continuous batching: every step, running sequences go first (one decode token each, or the next chunk
 /// of a long prompt), then waiting ones join while the token budget, the sequence limit and the KV
 /// blocks allow. When blocks run out, the most recently admitted sequence is preempted: its blocks are
-/// freed and it waits to be recomputed.
+/// freed and it waits to be recomputed. A sequence admitted from the waiting queue first takes the
+/// blocks of its longest cached prefix (<see cref="BlockManager.MatchPrefix"/>) and computes only the rest.
 /// </summary>
 public sealed class Scheduler(SchedulerOptions options, BlockManager blocks)
 {
@@ -27,6 +28,8 @@ public sealed class Scheduler(SchedulerOptions options, BlockManager blocks)
         _step.Clear();
         int budget = options.MaxBatchedTokens;
         bool preempted = false;
+        // Blocks filled by the last step join the prefix cache before anyone is admitted.
+        foreach (var running in _running) blocks.CommitFullBlocks(running);
         for (int i = 0; i < _running.Count && budget > 0; i++)
         {
             var sequence = _running[i];
@@ -46,9 +49,17 @@ public sealed class Scheduler(SchedulerOptions options, BlockManager blocks)
         while ((!preempted || _running.Count == 0) && budget > 0 && _waiting.First is { } node && _running.Count < options.MaxSequences)
         {
             var sequence = node.Value;
+            blocks.MatchPrefix(sequence);
             int tokens = Math.Min(sequence.PendingLength, budget);
-            if (!blocks.CanGrow(sequence, sequence.ComputedLength + tokens)) break;
+            if (!blocks.CanGrow(sequence, sequence.ComputedLength + tokens))
+            {
+                // Not admitted: give the shared prefix back, so it is matched afresh next time.
+                blocks.Release(sequence);
+                sequence.ComputedLength = 0;
+                break;
+            }
             _waiting.RemoveFirst();
+            blocks.CountHit(sequence);
             blocks.Grow(sequence, sequence.ComputedLength + tokens);
             sequence.Status = SequenceStatus.Running;
             _running.Add(sequence);

@@ -42,6 +42,13 @@ public sealed class Sequence
     /// <summary>Tokens whose keys and values are in the cache.</summary>
     public int ComputedLength { get; internal set; }
 
+    /// <summary>Prompt tokens whose KV blocks were found in the prefix cache when the sequence was last admitted.</summary>
+    public int CachedTokens { get; internal set; }
+
+    /// <summary>Leading blocks registered in the prefix cache, and the chained hash of the last of them.</summary>
+    internal int HashedBlocks { get; set; }
+    internal ulong PrefixHash { get; set; } = 0xcbf29ce484222325;
+
     /// <summary>The sequence's KV blocks, in order.</summary>
     public List<int> Blocks { get; } = [];
 

@@ -30,25 +30,36 @@ internal static class BenchLocalCommand
             int prompt = parse.GetValue(promptLength), generate = parse.GetValue(newTokens);
             using var loggers = CliLogging.Create();
             var options = common.Read(parse, maxBatchedTokens: 512, maxSequences: Math.Max(64, sizes.Max()));
-            using var model = LocalModel.Load(parse.GetValue(common.Model)!, options, loggers);
-            var executor = model.Executor;
             var stdout = parse.InvocationConfiguration.Output;
             int threads = options.Threads > 0 ? options.Threads : Environment.ProcessorCount;
-            double bandwidth = HostBandwidth.MeasureGBps(threads);
-            stdout.WriteLine($"model {model.Name}: {executor.Model.WeightBytes / 1e6:F1} MB of weights; host copy bandwidth {bandwidth:F1} GB/s ({threads} threads)");
-            stdout.WriteLine("batch | prefill tok/s | decode ms/step | decode tok/s | MB moved/step | GB/s | share of bandwidth limit");
+            var (bandwidth, memory) = MeasureBandwidth(options.Device, threads);
+            using var model = LocalModel.Load(parse.GetValue(common.Model)!, options, loggers);
+            var executor = model.Executor;
+            stdout.WriteLine($"model {model.Name}: {executor.Model.WeightBytes / 1e6:F1} MB of weights on {options.Device}; {memory} copy bandwidth {bandwidth:F1} GB/s");
+            stdout.WriteLine("batch | prefill tok/s | decode ms/step | decode tok/s | MB moved/step | floor ms/step | GB/s | share of bandwidth floor");
             var results = new List<object>();
             foreach (int batch in sizes)
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 var r = Run(model, executor, batch, prompt, generate, bandwidth);
                 results.Add(r);
-                stdout.WriteLine($"{batch,5} | {r.PrefillTokensPerSecond,13:F1} | {r.DecodeMsPerStep,14:F3} | {r.DecodeTokensPerSecond,12:F1} | {r.BytesPerStep / 1e6,13:F1} | {r.AchievedGBps,4:F1} | {r.ShareOfLimit:P1}");
+                stdout.WriteLine($"{batch,5} | {r.PrefillTokensPerSecond,13:F1} | {r.DecodeMsPerStep,14:F3} | {r.DecodeTokensPerSecond,12:F1} | {r.BytesPerStep / 1e6,13:F1} | {r.BytesPerStep / (bandwidth * 1e9) * 1000,13:F3} | {r.AchievedGBps,4:F1} | {r.ShareOfLimit:P1}");
             }
             if (parse.GetValue(json)) stdout.WriteLine(JsonSerializer.Serialize(results));
             return Task.FromResult(0);
         });
         return command;
+    }
+
+    /// <summary>The copy bandwidth of the memory the weights live in: host RAM, or the GPU's memory for cuda:N.</summary>
+    private static (double GBps, string Memory) MeasureBandwidth(string device, int threads)
+    {
+        if (Granary.Cuda.CudaBackendOptions.Parse(device) is { } cuda)
+        {
+            using var backend = new Granary.Cuda.CudaBackend(cuda);
+            return (backend.MeasureCopyBandwidthGBps(), $"{backend.DeviceName} device");
+        }
+        return (HostBandwidth.MeasureGBps(threads), $"host ({threads} threads)");
     }
 
     private sealed record Result(int Batch, double PrefillTokensPerSecond, double DecodeMsPerStep, double DecodeTokensPerSecond, double BytesPerStep, double AchievedGBps, double ShareOfLimit);

@@ -10,6 +10,10 @@ internal sealed class CommonOptions
     public Option<int> Threads { get; } = new("--threads") { Description = "CPU threads (default: all cores)" };
     public Option<int> MaxModelLength { get; } = new("--max-model-len") { Description = "Longest prompt plus output (default: the model's context)" };
     public Option<long> KvCacheMiB { get; } = new("--kv-cache-mib") { Description = "KV cache memory in MiB (default 1024)", DefaultValueFactory = _ => 1024 };
+    public Option<string> Device { get; } = new("--device") { Description = "Device to compute on: cpu or cuda:N (default cpu)", DefaultValueFactory = _ => "cpu" };
+    public Option<int?> TensorParallel { get; } = new("--tensor-parallel-size", "--tp") { Description = "Tensor-parallel ranks (env TP_SIZE; default 1, or WORLD_SIZE / PP when started as one process per rank)" };
+    public Option<int?> PipelineParallel { get; } = new("--pipeline-parallel-size", "--pp") { Description = "Pipeline stages (env PP_SIZE; default 1)" };
+    public Option<string> PipelinePartition { get; } = new("--pp-partition") { Description = "Layers per pipeline stage, e.g. 3,2,3 (env VLLM_PP_LAYER_PARTITION; default: even, extra layers on the stages before the last)" };
 
     public void AddTo(Command command)
     {
@@ -17,11 +21,17 @@ internal sealed class CommonOptions
         command.Options.Add(Threads);
         command.Options.Add(MaxModelLength);
         command.Options.Add(KvCacheMiB);
+        command.Options.Add(Device);
+        command.Options.Add(TensorParallel);
+        command.Options.Add(PipelineParallel);
+        command.Options.Add(PipelinePartition);
     }
 
     public LocalModelOptions Read(ParseResult parse, int maxBatchedTokens = 512, int maxSequences = 64) => new()
     {
         Threads = parse.GetValue(Threads),
+        Device = parse.GetValue(Device)!,
+        Parallel = ReadParallel(parse),
         Engine = new EngineOptions
         {
             MaxModelLength = parse.GetValue(MaxModelLength),
@@ -30,4 +40,22 @@ internal sealed class CommonOptions
             MaxSequences = maxSequences,
         },
     };
+
+    /// <summary>Flags first, then the environment variables users of rtp-llm and vLLM set; the multi-process topology from the environment.</summary>
+    private ModelParallelOptions ReadParallel(ParseResult parse)
+    {
+        string? partition = parse.GetValue(PipelinePartition) ?? Env("VLLM_PP_LAYER_PARTITION");
+        return new ModelParallelOptions
+        {
+            TensorParallelSize = parse.GetValue(TensorParallel) ?? EnvInt("TP_SIZE") ?? 0,
+            PipelineParallelSize = parse.GetValue(PipelineParallel) ?? EnvInt("PP_SIZE") ?? 1,
+            PipelinePartition = partition is null ? null : Granary.Models.Llama.ParallelPlan.ParsePartition(partition),
+            Cluster = ClusterTopology.FromEnvironment(),
+        };
+    }
+
+    private static string? Env(string name) => Environment.GetEnvironmentVariable(name) is { Length: > 0 } value ? value : null;
+
+    private static int? EnvInt(string name) => Env(name) is not { } text ? null
+        : int.TryParse(text, out int value) ? value : throw new ArgumentException($"{name}='{text}' is not a whole number");
 }

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Json;
 using Granary.ChatTemplates;
 using Granary.Engine;
+using Microsoft.Extensions.Logging;
 
 namespace Granary.Silo.Cli;
 
@@ -55,7 +56,14 @@ internal static class GenerateCommand
             sampling.Validate();
             int[]? ids = parse.GetValue(promptIds) is { } text ? ParseIds(text) : null;
             using var loggers = CliLogging.Create();
-            using var model = LocalModel.Load(parse.GetValue(common.Model)!, common.Read(parse), loggers);
+            var options = common.Read(parse);
+            if (options.Parallel.Cluster is { Rank: > 0 })
+            {
+                // One process per rank: this one serves its slice until rank 0 (which prints the result) ends.
+                LocalModel.RunWorker(parse.GetValue(common.Model)!, options, loggers, cancellationToken);
+                return Task.FromResult(0);
+            }
+            using var model = LocalModel.Load(parse.GetValue(common.Model)!, options, loggers);
             string? promptText = parse.GetValue(prompt);
             bool asChat = parse.GetValue(chat);
             ids ??= asChat
@@ -72,6 +80,9 @@ internal static class GenerateCommand
                 progress.Report(() => $"generated {sequence.OutputLength}/{sampling.MaxTokens} tokens, {sequence.OutputLength / clock.Elapsed.TotalSeconds:F1} tokens/s");
             }
             progress.Done();
+            if (model.Parallel is { } group)
+                loggers.CreateLogger("Granary.Generate").LogInformation("{Plan}: {Tokens} tokens in {Seconds:F2} s ({Rate:F1} tokens/s); steps {StepSeconds:F2} s, communication {Share:P1} of the ranks' step time",
+                    group.Plan, sequence.OutputLength, clock.Elapsed.TotalSeconds, sequence.OutputLength / clock.Elapsed.TotalSeconds, group.ExecuteTime.TotalSeconds, group.CommunicationShare);
 
             var stdout = parse.InvocationConfiguration.Output;
             if (parse.GetValue(output) == "json") stdout.WriteLine(ToJson(sequence));

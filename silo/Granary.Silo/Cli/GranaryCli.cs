@@ -11,6 +11,8 @@ public static class GranaryCli
         TokenizeCommand.Create(),
         ConvertLlama2cCommand.Create(),
         BenchLocalCommand.Create(),
+        ServeCommand.Create(),
+        new Command("bench", "Benchmarks") { BenchServeCommand.Create() },
     };
 
     /// <summary>Parses and runs <paramref name="args"/>; returns the exit code (1 with one line on the error writer for user errors).</summary>

@@ -8,16 +8,19 @@ namespace Granary.Models.Llama;
 /// rank's shard, written only against <see cref="IBackend"/>. Megatron-style tensor parallelism: q/k/v
 /// and gate/up are split by output rows, o and down by input columns with one all-reduce after each;
 /// KV heads are split (or replicated when there are more ranks than KV heads); the embedding and LM
-/// head are split by vocabulary.
+/// head are split by vocabulary. Pipeline parallelism: a stage holds a run of layers; the first stage
+/// also holds the embedding, the last the final norm and LM head, and the residual stream goes from
+/// stage to stage through the pipeline communicator.
 /// </summary>
 public sealed class LlamaModel : IDisposable
 {
     private readonly IBackend _backend;
     private readonly ICommunicator? _tp;
+    private readonly ICommunicator? _pp;
     private readonly LayerWeights[] _layers;
-    private readonly DeviceBuffer _embedding;
-    private readonly DeviceBuffer _finalNorm;
-    private readonly DeviceBuffer _lmHead;
+    private readonly DeviceBuffer? _embedding;
+    private readonly DeviceBuffer? _finalNorm;
+    private readonly DeviceBuffer? _lmHead;
     private readonly DeviceBuffer _rope;
     private readonly bool _ownsLmHead;
     private readonly int _vocabStart;
@@ -25,12 +28,13 @@ public sealed class LlamaModel : IDisposable
     private readonly Workspace _work;
     private readonly MixtureRouter? _router;
 
-    private LlamaModel(ModelConfig config, ShardSpec shard, IBackend backend, ICommunicator? tp, ShardLoader loader, int maxRows, int maxPositions)
+    private LlamaModel(ModelConfig config, ShardSpec shard, IBackend backend, ICommunicator? tp, ICommunicator? pp, ShardLoader loader, int maxRows, int maxPositions)
     {
         Config = config;
         Shard = shard;
         _backend = backend;
         _tp = shard.TpSize > 1 ? tp ?? throw new ArgumentException("a tensor-parallel shard needs a communicator", nameof(tp)) : null;
+        _pp = shard.PpSize > 1 ? pp ?? throw new ArgumentException("a pipeline-parallel shard needs a communicator", nameof(pp)) : null;
         Heads = TensorParallelPlan.LocalHeads(config, shard);
         (KvHeadStart, KvHeads) = TensorParallelPlan.LocalKvHeads(config, shard);
         HeadDim = config.HeadDim;
@@ -40,19 +44,24 @@ public sealed class LlamaModel : IDisposable
         MaxPositions = maxPositions;
 
         int hidden = config.HiddenSize;
-        _embedding = loader.Rows("model.embed_tokens.weight", config.VocabSize, hidden, _vocabStart, _vocabRows);
+        // Each stage loads only what it runs: a tied LM head on a last stage that is not also the first loads its own copy of the embedding rows.
+        if (shard.IsFirstStage) _embedding = loader.Rows("model.embed_tokens.weight", config.VocabSize, hidden, _vocabStart, _vocabRows);
         _layers = new LayerWeights[shard.LayerCount];
         for (int i = 0; i < _layers.Length; i++) _layers[i] = LoadLayer(loader, shard.FirstLayer + i);
-        _finalNorm = loader.Vector("model.norm.weight", hidden, 0, hidden);
-        if (config.TieWordEmbeddings || !loader.Contains("lm_head.weight"))
+        if (shard.IsLastStage)
         {
-            if (!config.TieWordEmbeddings) throw new InvalidDataException($"{loader}: missing tensor 'lm_head.weight' and tie_word_embeddings is false");
-            _lmHead = _embedding;
-        }
-        else
-        {
-            _lmHead = loader.Rows("lm_head.weight", config.VocabSize, hidden, _vocabStart, _vocabRows);
-            _ownsLmHead = true;
+            _finalNorm = loader.Vector("model.norm.weight", hidden, 0, hidden);
+            if (config.TieWordEmbeddings || !loader.Contains("lm_head.weight"))
+            {
+                if (!config.TieWordEmbeddings) throw new InvalidDataException($"{loader}: missing tensor 'lm_head.weight' and tie_word_embeddings is false");
+                _lmHead = _embedding ?? loader.Rows("model.embed_tokens.weight", config.VocabSize, hidden, _vocabStart, _vocabRows);
+                _ownsLmHead = _embedding is null;
+            }
+            else
+            {
+                _lmHead = loader.Rows("lm_head.weight", config.VocabSize, hidden, _vocabStart, _vocabRows);
+                _ownsLmHead = true;
+            }
         }
         WeightBytes = loader.Bytes;
         _rope = backend.Upload(DType.F32, System.Runtime.InteropServices.MemoryMarshal.AsBytes(RopeTable.Build(config.Rope, HeadDim, maxPositions).AsSpan()));
@@ -63,13 +72,17 @@ public sealed class LlamaModel : IDisposable
     /// <summary>Loads the shard's slices of the checkpoint's tensors onto the backend.</summary>
     /// <param name="maxRows">Most tokens in one forward step (sizes the activation buffers).</param>
     /// <param name="maxPositions">Longest sequence (sizes the RoPE table); at most the model's context.</param>
-    public static LlamaModel Load(ModelConfig config, Checkpoint checkpoint, IBackend backend, ShardSpec shard, int maxRows, int maxPositions, ICommunicator? tp = null)
+    /// <param name="tp">The stage's tensor-parallel group (needed when <see cref="ShardSpec.TpSize"/> &gt; 1).</param>
+    /// <param name="pp">The pipeline through this TP rank, group rank = stage (needed when <see cref="ShardSpec.PpSize"/> &gt; 1).</param>
+    public static LlamaModel Load(ModelConfig config, Checkpoint checkpoint, IBackend backend, ShardSpec shard, int maxRows, int maxPositions, ICommunicator? tp = null, ICommunicator? pp = null)
     {
         TensorParallelPlan.Validate(config, shard);
         if (config.MlpBias) throw new NotSupportedException($"{checkpoint.Directory}/config.json: mlp_bias is not supported");
         ArgumentOutOfRangeException.ThrowIfLessThan(maxRows, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxPositions, 1);
-        return new LlamaModel(config, shard, backend, tp, new ShardLoader(checkpoint, backend), maxRows, maxPositions);
+        if (shard.PpSize < 1 || (uint)shard.PpRank >= (uint)shard.PpSize || shard.IsFirstStage != (shard.PpRank == 0) || shard.IsLastStage != (shard.PpRank == shard.PpSize - 1))
+            throw new ArgumentException($"pipeline stage {shard.PpRank} of {shard.PpSize} does not match first={shard.IsFirstStage} last={shard.IsLastStage}", nameof(shard));
+        return new LlamaModel(config, shard, backend, tp, pp, new ShardLoader(checkpoint, backend), maxRows, maxPositions);
     }
 
     public ModelConfig Config { get; }
@@ -88,6 +101,9 @@ public sealed class LlamaModel : IDisposable
     /// <summary>Weight bytes this rank holds.</summary>
     public long WeightBytes { get; }
 
+    /// <summary>Activation (workspace) bytes this rank holds, sized for <see cref="MaxRows"/>.</summary>
+    public long WorkspaceBytes => _work.Bytes;
+
     /// <summary>KV cache bytes per token slot on this rank (keys and values of every local layer).</summary>
     public long KvBytesPerToken => 2L * _layers.Length * KvHeads * HeadDim * _backend.ActivationType.Size();
 
@@ -97,7 +113,9 @@ public sealed class LlamaModel : IDisposable
 
     /// <summary>
     /// Runs the batch through the model, writing its keys and values into <paramref name="cache"/>;
-    /// afterwards <see cref="ReadLogits"/> gives the logits of the batch's logit rows.
+    /// afterwards <see cref="ReadLogits"/> gives the logits of the batch's logit rows (on the last stage).
+    /// A stage after the first receives the residual stream from the previous stage; a stage before the
+    /// last sends it on.
     /// </summary>
     public void Forward(BatchLayout batch, KvCache cache)
     {
@@ -111,8 +129,12 @@ public sealed class LlamaModel : IDisposable
         int hidden = Config.HiddenSize;
         float eps = (float)Config.RmsNormEps;
 
-        _backend.Embedding(_embedding, _vocabStart, _vocabRows, hidden, batch, w.Residual);
-        AllReduce(w.Residual, (long)rows * hidden);
+        if (Shard.IsFirstStage)
+        {
+            _backend.Embedding(_embedding!, _vocabStart, _vocabRows, hidden, batch, w.Residual);
+            AllReduce(w.Residual, (long)rows * hidden);
+        }
+        else _pp!.Receive(w.Residual, (long)rows * hidden, Shard.PpRank - 1);
         for (int i = 0; i < _layers.Length; i++)
         {
             var layer = _layers[i];
@@ -124,10 +146,17 @@ public sealed class LlamaModel : IDisposable
             else _router!.Run(this, layer, rows);
             AllReduce(w.MlpOut, (long)rows * hidden);
         }
-        _backend.AddRmsNorm(w.Residual, w.MlpOut, _finalNorm, w.Normed, rows, hidden, eps);
+        if (!Shard.IsLastStage)
+        {
+            _backend.Add(w.Residual, w.MlpOut, (long)rows * hidden);
+            _pp!.Send(w.Residual, (long)rows * hidden, Shard.PpRank + 1);
+            LogitRows = 0;
+            return;
+        }
+        _backend.AddRmsNorm(w.Residual, w.MlpOut, _finalNorm!, w.Normed, rows, hidden, eps);
         int logitRows = batch.LogitRowCount;
         _backend.GatherRows(w.Normed, w.LastHidden, hidden, batch.LogitRows.AsSpan(0, logitRows));
-        _backend.MatMul(w.LastHidden, _lmHead, null, w.Logits, logitRows, hidden, _vocabRows);
+        _backend.MatMul(w.LastHidden, _lmHead!, null, w.Logits, logitRows, hidden, _vocabRows);
         _tp?.AllGather(w.Logits, w.GatheredLogits!, (long)logitRows * _vocabRows);
         LogitRows = logitRows;
     }
@@ -135,9 +164,10 @@ public sealed class LlamaModel : IDisposable
     /// <summary>Rows of logits the last <see cref="Forward"/> produced.</summary>
     public int LogitRows { get; private set; }
 
-    /// <summary>Copies the logits of one logit row (the full vocabulary) to the host.</summary>
+    /// <summary>Copies the logits of one logit row (the full vocabulary) to the host (last stage only).</summary>
     public void ReadLogits(int row, Span<float> destination)
     {
+        if (!Shard.IsLastStage) throw new InvalidOperationException($"pipeline stage {Shard.PpRank} has no logits; the last stage has");
         if ((uint)row >= (uint)LogitRows) throw new ArgumentOutOfRangeException(nameof(row));
         if (_tp is null)
         {
@@ -221,9 +251,9 @@ public sealed class LlamaModel : IDisposable
     public void Dispose()
     {
         foreach (var layer in _layers) layer.Dispose();
-        _embedding.Dispose();
-        if (_ownsLmHead) _lmHead.Dispose();
-        _finalNorm.Dispose();
+        _embedding?.Dispose();
+        if (_ownsLmHead) _lmHead?.Dispose();
+        _finalNorm?.Dispose();
         _rope.Dispose();
         _work.Dispose();
     }

@@ -29,8 +29,10 @@ internal sealed class Workspace : IDisposable
         Up = Make(rows * model.Intermediate);
         MlpOut = Make(rows * c.HiddenSize);
         LastHidden = Make(rows * c.HiddenSize);
-        Logits = Make(rows * vocabRows);
-        GatheredLogits = model.Shard.TpSize > 1 ? Make(rows * vocabRows * model.Shard.TpSize) : null;
+        // Only the last pipeline stage computes logits (the largest buffers for a big vocabulary).
+        bool last = model.Shard.IsLastStage;
+        Logits = Make(last ? rows * vocabRows : 1);
+        GatheredLogits = last && model.Shard.TpSize > 1 ? Make(rows * vocabRows * model.Shard.TpSize) : null;
         if (c.NumExperts > 0)
         {
             RouterLogits = Make(rows * c.NumExperts);
@@ -55,6 +57,9 @@ internal sealed class Workspace : IDisposable
     public DeviceBuffer? RouterLogits { get; }
     public DeviceBuffer? ExpertIn { get; }
     public DeviceBuffer? ExpertOut { get; }
+
+    /// <summary>Bytes of all activation buffers.</summary>
+    public long Bytes => _all.Sum(b => b.ByteLength);
 
     public void Dispose()
     {

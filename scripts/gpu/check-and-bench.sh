@@ -1,0 +1,68 @@
+#!/bin/bash
+# Correctness and speed of the CUDA backend, on the GPU machine, from the checkout's root, after
+#   ../shared/tools/gpu-pack.sh .gpu silo/Granary.Silo/Granary.Silo.csproj tests/Granary.Cuda.Tests/Granary.Cuda.Tests.csproj
+#   cp ../shared/tools/hf_baseline.py .gpu/
+#   # the test app drags in 30 MB of test-runner files it does not need here; without its deps.json the host
+#   # loads what is in the folder:
+#   (cd .gpu/app/Granary.Cuda.Tests && rm -rf CodeCoverage alpine macos arm64 x86 x64 ubuntu cs de es fr it ja ko pl pt-BR ru tr zh-Hans zh-Hant InstrumentationEngine \
+#      && rm -f Microsoft.CodeCoverage* Microsoft.TestPlatform* Microsoft.VisualStudio* testhost* xunit* Newtonsoft.Json.dll Mono.Cecil* Granary.Cuda.Tests.deps.json)
+# (carry .gpu). Logs go to $OUT (or ./gpu-logs). STEPS picks what runs (default: all, in this order):
+#   ops       every backend op against the CPU backend on random data (bf16 and f32 activations)
+#   fixtures  tests/data/fixtures/* (and $GRANARY_STORIES15M when set) on CPU and CUDA: greedy tokens equal,
+#             top-5 logprobs within 2e-2, batched + chunked prefill on CUDA gives the same tokens
+#   bench     a Llama-3.2-1B-shaped bf16 checkpoint made by hf_baseline.py (which prints the transformers
+#             eager baseline in the same run), then granary bench-local --device cuda:0 --batch 1,8,32,64
+#   profile   time per op at the 1B shapes (1 and 32 rows)
+#   compile   the transformers static cache + torch.compile baseline at batch 32 (slow to compile)
+set -u
+OUT=${OUT:-$PWD/gpu-logs}
+mkdir -p "$OUT"
+STEPS=${STEPS:-ops,fixtures,profile,bench,compile}
+MODEL=${MODEL:-/tmp/llama1b}
+source .gpu/env.sh
+export GRANARY_KERNEL_CACHE=${GRANARY_KERNEL_CACHE:-/tmp/granary-kernels}
+export PYTHONUNBUFFERED=1
+TESTS=.gpu/app/Granary.Cuda.Tests/Granary.Cuda.Tests.dll
+GRANARY=.gpu/app/Granary.Silo/granary.dll
+has() { [[ ",$STEPS," == *",$1,"* ]]; }
+status=0
+
+nvidia-smi --query-gpu=name,memory.total,clocks.max.sm,clocks.max.mem,driver_version --format=csv | tee "$OUT/gpu.txt"
+
+if has ops; then
+  echo "== ops"; timeout 150 dotnet $TESTS ops 2>&1 | tee "$OUT/ops.log"; status=$((status | PIPESTATUS[0]))
+fi
+if has fixtures; then
+  dirs=(tests/data/fixtures/*/)
+  [ -n "${GRANARY_STORIES15M:-}" ] && dirs+=("$GRANARY_STORIES15M")
+  echo "== fixtures"; timeout 150 dotnet $TESTS fixtures "${dirs[@]}" 2>&1 | tee "$OUT/fixtures.log"; status=$((status | PIPESTATUS[0]))
+  echo "== fixtures, no step graphs"; GRANARY_CUDA_GRAPHS=0 timeout 150 dotnet $TESTS fixtures "${dirs[@]}" 2>&1 | tee "$OUT/fixtures-nographs.log"; status=$((status | PIPESTATUS[0]))
+fi
+if has profile; then
+  echo "== profile"; timeout 150 dotnet $TESTS profile 2>&1 | tee "$OUT/profile.log"
+fi
+if has bench; then
+  echo "== transformers eager baseline (and the checkpoint)"
+  timeout 400 python3 .gpu/hf_baseline.py --shape 1b --save "$MODEL" --batches 1,32 2>&1 | grep -v Warning | tee "$OUT/baseline.log"
+  # The checkpoint has no tokenizer; bench-local feeds random token ids, so the small fixture tokenizer
+  # padded with filler tokens to the model's 128256 ids serves.
+  python3 - "$MODEL" <<'PY'
+import json, sys
+t = json.load(open("tests/data/fixtures/llama3-tiny-bf16/tokenizer.json"))
+vocab = t["model"]["vocab"]
+for i in range(len(vocab), 128256): vocab[f"tok{i}"] = i
+json.dump(t, open(sys.argv[1] + "/tokenizer.json", "w"))
+PY
+  cp tests/data/fixtures/llama3-tiny-bf16/tokenizer_config.json "$MODEL/"
+  echo "== granary bench-local"
+  timeout 300 dotnet $GRANARY bench-local --model "$MODEL" --device cuda:0 --batch 1,8,32,64 --prompt 128 --new 128 --json 2>&1 | tee "$OUT/bench.log"
+  status=$((status | PIPESTATUS[0]))
+  echo "== granary bench-local, no step graphs"
+  GRANARY_CUDA_GRAPHS=0 timeout 300 dotnet $GRANARY bench-local --model "$MODEL" --device cuda:0 --batch 1,8,32,64 --prompt 128 --new 128 --json 2>&1 | tee "$OUT/bench-nographs.log"
+  status=$((status | PIPESTATUS[0]))
+fi
+if has compile; then
+  echo "== transformers static cache + torch.compile baseline"
+  timeout 400 python3 .gpu/hf_baseline.py --shape 1b --batches 32 --compile 2>&1 | grep '"peer"' | tee "$OUT/baseline-compile.log"
+fi
+exit $status

@@ -1,0 +1,800 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Granary.Compute;
+using Granary.Cuda.Kernels;
+using Granary.Cuda.Native;
+
+namespace Granary.Cuda;
+
+/// <summary>
+/// The backend on one NVIDIA GPU: bf16 activations and KV cache (float32 accumulation everywhere), GEMMs
+/// through cuBLAS (a warp-per-output GEMV for steps of a few rows), the other ops as kernels compiled at
+/// run time by NVRTC. All work goes to one stream in call order; host data an op needs (the batch layout,
+/// row lists) is staged through a pinned ring and copied on the same stream, so nothing waits for the
+/// device except <see cref="CopyToHost"/> and <see cref="Synchronize"/>.
+/// </summary>
+public sealed unsafe class CudaBackend : IBackend
+{
+    private const uint Threads = 256;
+    private const long InitialRingBytes = 16L << 20;
+
+    private readonly CudaBackendOptions _options;
+    private readonly int _device;
+    private readonly nint _context;
+    private readonly nint _stream;
+    private readonly nint _module;
+    private readonly nint _cublas;
+    private readonly int _multiprocessors;
+    private readonly DType _act;
+    private readonly nint _fConvert, _fEmbedding, _fRmsNorm, _fRope, _fSiluMul, _fAdd, _fAddBias, _fWriteKv, _fAttention, _fGatherRows, _fScaleAddRows, _fGemv, _fGemvSplit;
+
+    // Pinned host ring and its device twin: small per-op host data is written at the same offset in both and
+    // copied on the stream; both reset once the stream is idle.
+    private nint _hostRing;
+    private ulong _deviceRing;
+    private long _ringBytes;
+    private long _ringUsed;
+
+    private nint _download;
+    private long _downloadBytes;
+    // What the download buffer holds: elements [_cachedStart, _cachedEnd) of _cachedSource as of op epoch _cachedEpoch.
+    private CudaBuffer? _cachedSource;
+    private long _cachedStart, _cachedEnd, _cachedEpoch = -1, _epoch;
+    private int _lastLogitRows = 1;
+
+    private BatchLayout? _layout;
+    private long _layoutVersion;
+    private ulong _dTokens, _dPositions, _dSlots, _dRowSequence;
+    private BatchLayout? _tablesLayout;
+    private long _tablesVersion;
+    private int _tablesBlockSize;
+    private ulong _dTables;
+    private int _tableStride;
+
+    private bool _disposed;
+
+    // Step graphs: the ops since the last sync point, the previous step's, and the graph made from a
+    // step seen twice in a row. While a step's ops match the graph's, they are held back (deferred) and
+    // the whole graph is launched at the sync point; at the first difference the held ops run as usual.
+    private const int MaxStepOps = 4096;
+    private StreamOp[] _ops = new StreamOp[MaxStepOps];
+    private StreamOp[] _previousOps = new StreamOp[MaxStepOps];
+    private StreamOp[] _graphOps = new StreamOp[MaxStepOps];
+    private int _opCount, _previousCount = -1, _graphCount;
+    private bool _traceBroken, _deferring;
+    private nint _graphExec;
+    private ulong _cublasWorkspace;
+    private static readonly float[] s_alphaBeta = [1f, 0f];
+
+    [ThreadStatic] private static nint t_current;
+
+    /// <summary>Opens the device, compiles (or loads from the cache) the kernels and creates the cuBLAS handle.</summary>
+    public CudaBackend(CudaBackendOptions? options = null)
+    {
+        _options = options ?? new CudaBackendOptions();
+        NativeLibraries.Require(CudaLibrary.Driver);
+        NativeLibraries.Require(CudaLibrary.Nvrtc);
+        NativeLibraries.Require(CudaLibrary.Cublas);
+        Driver.Check(Driver.cuInit(0), "cuInit");
+        Driver.Check(Driver.cuDeviceGetCount(out int count), "cuDeviceGetCount");
+        if (_options.Device < 0 || _options.Device >= count)
+            throw new CudaUnavailableException($"cuda:{_options.Device} requested but {count} CUDA device(s) are visible");
+        Driver.Check(Driver.cuDeviceGet(out _device, _options.Device), "cuDeviceGet");
+        byte* name = stackalloc byte[256];
+        Driver.Check(Driver.cuDeviceGetName(name, 256, _device), "cuDeviceGetName");
+        DeviceName = Marshal.PtrToStringUTF8((nint)name) ?? "?";
+        Driver.Check(Driver.cuDeviceGetAttribute(out int major, Driver.AttrComputeCapabilityMajor, _device), "cuDeviceGetAttribute");
+        Driver.Check(Driver.cuDeviceGetAttribute(out int minor, Driver.AttrComputeCapabilityMinor, _device), "cuDeviceGetAttribute");
+        Driver.Check(Driver.cuDeviceGetAttribute(out _multiprocessors, Driver.AttrMultiprocessorCount, _device), "cuDeviceGetAttribute");
+        ComputeCapability = (major, minor);
+        Driver.Check(Driver.cuDevicePrimaryCtxRetain(out _context, _device), "cuDevicePrimaryCtxRetain");
+        Bind();
+        Driver.Check(Driver.cuStreamCreate(out _stream, Driver.StreamNonBlocking), "cuStreamCreate");
+        _act = _options.Float32Activations ? DType.F32 : DType.BF16;
+
+        var cache = _options.KernelCacheDirectory is { } dir ? new KernelCache(dir) : KernelCache.Default();
+        string[] compileOptions = KernelCompiler.Options(major, minor, _options.Float32Activations);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var image = KernelCompiler.Compile(KernelSource.Code, compileOptions, cache, out string key, out bool fromCache);
+        int status;
+        fixed (byte* p = image) status = Driver.cuModuleLoadData(out _module, p);
+        if (status != 0 && fromCache)
+        {
+            // A damaged or foreign cache entry: compile afresh.
+            cache.Remove(key);
+            image = KernelCompiler.Compile(KernelSource.Code, compileOptions, cache, out key, out fromCache);
+            fixed (byte* p = image) status = Driver.cuModuleLoadData(out _module, p);
+        }
+        Driver.Check(status, "cuModuleLoadData");
+        KernelsFromCache = fromCache;
+        KernelLoadTime = clock.Elapsed;
+        _fConvert = Function("convert");
+        _fEmbedding = Function("embedding");
+        _fRmsNorm = Function("rms_norm");
+        _fRope = Function("rope");
+        _fSiluMul = Function("silu_mul");
+        _fAdd = Function("add");
+        _fAddBias = Function("add_bias");
+        _fWriteKv = Function("write_kv");
+        _fAttention = Function("attention");
+        _fGatherRows = Function("gather_rows");
+        _fScaleAddRows = Function("scale_add_rows");
+        _fGemv = Function("gemv");
+        _fGemvSplit = Function("gemv_split");
+
+        Cublas.Check(Cublas.cublasCreate(out _cublas), "cublasCreate");
+        Cublas.Check(Cublas.cublasSetStream(_cublas, _stream), "cublasSetStream");
+        // A workspace of our own: cuBLAS must not allocate while a graph is being captured.
+        Driver.Check(Driver.cuMemAlloc(out _cublasWorkspace, 32 << 20), "cuMemAlloc");
+        Cublas.Check(Cublas.cublasSetWorkspace_v2(_cublas, _cublasWorkspace, 32 << 20), "cublasSetWorkspace");
+        GrowRing(InitialRingBytes);
+    }
+
+    public string Name => $"cuda:{_options.Device} ({DeviceName}, sm_{ComputeCapability.Major}{ComputeCapability.Minor}, {_act} activations{(_options.Graphs ? ", step graphs" : "")})";
+
+    public DType ActivationType => _act;
+
+    /// <summary>The device's name as the driver reports it.</summary>
+    public string DeviceName { get; }
+
+    public (int Major, int Minor) ComputeCapability { get; }
+
+    /// <summary>Whether the kernels came from the on-disk cache rather than NVRTC.</summary>
+    public bool KernelsFromCache { get; }
+
+    /// <summary>Time to compile or load the kernels.</summary>
+    public TimeSpan KernelLoadTime { get; }
+
+    /// <summary>The stream all work of this backend runs on (collectives join it).</summary>
+    public nint Stream => _stream;
+
+    public DeviceBuffer Allocate(DType dtype, long length)
+    {
+        Bind();
+        Barrier();
+        var buffer = NewBuffer(dtype, length);
+        Driver.Check(Driver.cuMemsetD8Async(buffer.Pointer, 0, (nuint)Math.Max(buffer.ByteLength, 1), _stream), "cuMemsetD8Async");
+        return buffer;
+    }
+
+    public DeviceBuffer Upload(DType dtype, ReadOnlySpan<byte> data)
+    {
+        if (data.Length % dtype.Size() != 0) throw new ArgumentException($"{data.Length} bytes is not a whole number of {dtype} elements", nameof(data));
+        Bind();
+        Barrier();
+        var buffer = NewBuffer(dtype, data.Length / dtype.Size());
+        fixed (byte* p = data)
+        {
+            Driver.Check(Driver.cuMemcpyHtoDAsync(buffer.Pointer, p, (nuint)data.Length, _stream), "cuMemcpyHtoDAsync");
+            Sync();
+        }
+        return buffer;
+    }
+
+    public void CopyFromHost(ReadOnlySpan<float> source, DeviceBuffer destination, long offset = 0)
+    {
+        var d = Dev(destination);
+        CheckRange(d, offset, source.Length);
+        Bind();
+        Barrier();
+        int size = d.DType.Size();
+        const int Chunk = 1 << 20;
+        for (int start = 0; start < source.Length; start += Chunk)
+        {
+            int n = Math.Min(Chunk, source.Length - start);
+            var (host, _) = RingAlloc((long)n * size);
+            var part = source.Slice(start, n);
+            switch (d.DType)
+            {
+                case DType.F32: part.CopyTo(new Span<float>((void*)host, n)); break;
+                case DType.BF16: { ushort* h = (ushort*)host; for (int i = 0; i < n; i++) h[i] = ToBf16(part[i]); break; }
+                case DType.F16: { Half* h = (Half*)host; for (int i = 0; i < n; i++) h[i] = (Half)part[i]; break; }
+                default: throw new ArgumentException($"cannot copy floats into a {d.DType} buffer");
+            }
+            Driver.Check(Driver.cuMemcpyHtoDAsync(d.Pointer + (ulong)((offset + start) * size), (void*)host, (nuint)((long)n * size), _stream), "cuMemcpyHtoDAsync");
+        }
+        Sync();
+    }
+
+    /// <remarks>
+    /// The engine reads logits one row at a time after a step; the first read fetches the rows of every
+    /// logit row of the step in one transfer and later reads, with no op issued in between, are served
+    /// from that copy.
+    /// </remarks>
+    public void CopyToHost(DeviceBuffer source, Span<float> destination, long offset = 0)
+    {
+        var s = Dev(source);
+        CheckRange(s, offset, destination.Length);
+        Bind();
+        int size = s.DType.Size();
+        long end = offset + destination.Length;
+        if (!(ReferenceEquals(s, _cachedSource) && _cachedEpoch == _epoch && offset >= _cachedStart && end <= _cachedEnd))
+        {
+            Barrier();
+            long fetchEnd = Math.Min(s.Length, offset + Math.Max(1, destination.Length) * (long)Math.Max(1, _lastLogitRows));
+            if ((fetchEnd - offset) * size > (256L << 20)) fetchEnd = end;
+            long bytes = (fetchEnd - offset) * size;
+            if (bytes > _downloadBytes)
+            {
+                if (_download != 0) Driver.cuMemFreeHost(_download);
+                _downloadBytes = Math.Max(bytes, 1L << 20);
+                Driver.Check(Driver.cuMemHostAlloc(out _download, (nuint)_downloadBytes, 0), "cuMemHostAlloc");
+            }
+            if (bytes > 0)
+                Driver.Check(Driver.cuMemcpyDtoHAsync((void*)_download, s.Pointer + (ulong)(offset * size), (nuint)bytes, _stream), "cuMemcpyDtoHAsync");
+            Sync();
+            (_cachedSource, _cachedStart, _cachedEnd, _cachedEpoch) = (s, offset, fetchEnd, _epoch);
+        }
+        byte* from = (byte*)_download + (offset - _cachedStart) * size;
+        switch (s.DType)
+        {
+            case DType.F32: new ReadOnlySpan<float>(from, destination.Length).CopyTo(destination); break;
+            case DType.I32: { int* h = (int*)from; for (int i = 0; i < destination.Length; i++) destination[i] = h[i]; break; }
+            default: HostConversions.ToFloat(s.DType, new ReadOnlySpan<byte>(from, destination.Length * size), destination); break;
+        }
+    }
+
+    public void Zero(DeviceBuffer buffer, long length)
+    {
+        var b = Dev(buffer);
+        CheckRange(b, 0, length);
+        Bind();
+        if (length > 0) Memset(b.Pointer, length * b.DType.Size());
+    }
+
+    public void Embedding(DeviceBuffer table, int vocabStart, int vocabRows, int dim, BatchLayout batch, DeviceBuffer output)
+    {
+        Bind();
+        EnsureLayout(batch);
+        CheckRange(Act(output), 0, (long)batch.Rows * dim);
+        CheckRange(Dev(table), 0, (long)vocabRows * dim);
+        if (batch.Rows == 0) return;
+        Launch(_fEmbedding, (uint)batch.Rows, 1, Threads, 0, P(table), I((int)table.DType), _dTokens, I(vocabStart), I(vocabRows), I(dim), P(output));
+    }
+
+    public void RmsNorm(DeviceBuffer x, DeviceBuffer weight, DeviceBuffer output, int rows, int dim, float eps)
+    {
+        Bind();
+        CheckRows(rows, dim, x, output);
+        CheckRange(Act(weight), 0, dim);
+        if (rows == 0) return;
+        Launch(_fRmsNorm, (uint)rows, 1, NormThreads(dim), 0, P(x), 0UL, P(weight), P(output), I(dim), F(eps), I(0));
+    }
+
+    public void AddRmsNorm(DeviceBuffer residual, DeviceBuffer x, DeviceBuffer weight, DeviceBuffer output, int rows, int dim, float eps)
+    {
+        Bind();
+        CheckRows(rows, dim, residual, x, output);
+        CheckRange(Act(weight), 0, dim);
+        if (rows == 0) return;
+        Launch(_fRmsNorm, (uint)rows, 1, NormThreads(dim), 0, P(x), P(residual), P(weight), P(output), I(dim), F(eps), I(1));
+    }
+
+    public void MatMul(DeviceBuffer x, DeviceBuffer weight, DeviceBuffer? bias, DeviceBuffer y, int rows, int inFeatures, int outFeatures)
+    {
+        Bind();
+        CheckRange(Dev(weight), 0, (long)inFeatures * outFeatures);
+        CheckRange(Act(x), 0, (long)rows * inFeatures);
+        // y may also be float32 (logits kept at full precision); x and the weights are in the activation type.
+        var yb = Dev(y);
+        if (yb.DType != _act && yb.DType != DType.F32) throw new ArgumentException($"MatMul writes {_act} or F32, got a {yb.DType} buffer", nameof(y));
+        CheckRange(yb, 0, (long)rows * outFeatures);
+        if (rows == 0) return;
+        var w = InActivationType(Dev(weight));
+        bool floatOut = yb.DType == DType.F32;
+        if (_options.SkinnyGemv && _act == DType.BF16 && rows <= 8 && inFeatures % 8 == 0)
+        {
+            // Enough warps to fill the chip (about 8192) by splitting each output's inputs over up to 8 warps,
+            // while every warp keeps at least 32 chunks of 8 inputs (one 16-byte load per lane).
+            // Measured on H100 at the 1B shapes: splitting helped k/v (512 outputs) and down (8192 inputs),
+            // and slowed q/o and gate/up, which keep the one-warp form.
+            int splitK = 1;
+            if (outFeatures <= 1024 || inFeatures >= 4096)
+                while (splitK < 8 && (long)outFeatures * splitK < 8192 && inFeatures / 8 / (splitK * 2) >= 32) splitK *= 2;
+            if (splitK == 1)
+            {
+                uint blocks = (uint)(((long)outFeatures * 32 + Threads - 1) / Threads);
+                Launch(_fGemv, blocks, 1, Threads, 0, P(x), w.Pointer, P(y), I(rows), I(inFeatures), I(outFeatures), I(floatOut ? 1 : 0));
+            }
+            else
+            {
+                int perBlock = 8 / splitK;
+                uint blocks = (uint)((outFeatures + perBlock - 1) / perBlock);
+                Launch(_fGemvSplit, blocks, 1, Threads, 0, P(x), w.Pointer, P(y), I(rows), I(inFeatures), I(outFeatures), I(floatOut ? 1 : 0), I(splitK));
+            }
+        }
+        else
+        {
+            // Row-major y[rows, out] = x[rows, in] W[out, in]^T is column-major y^T = W^T x^T: W is a
+            // column-major [in, out] matrix used transposed, x a column-major [in, rows] one.
+            int type = _act == DType.BF16 ? Cublas.R16BF : Cublas.R32F;
+            var op = new StreamOp { Kind = StreamOpKind.Gemm, ArgCount = 9 };
+            op.Args[0] = (uint)outFeatures; op.Args[1] = (uint)rows; op.Args[2] = (uint)inFeatures;
+            op.Args[3] = w.Pointer; op.Args[4] = P(x); op.Args[5] = P(y);
+            op.Args[6] = (uint)type; op.Args[7] = (uint)(floatOut ? Cublas.R32F : type); op.Args[8] = 0;
+            Issue(op);
+        }
+        if (bias is not null)
+        {
+            if (floatOut && _act != DType.F32) throw new NotSupportedException("a bias on a float32 MatMul output");
+            CheckRange(Act(bias), 0, outFeatures);
+            long n = (long)rows * outFeatures;
+            Launch(_fAddBias, Grid(n), 1, Threads, 0, P(y), P(bias), I(rows), I(outFeatures));
+        }
+    }
+
+    public void Rope(DeviceBuffer x, int rows, int heads, int headDim, BatchLayout batch, DeviceBuffer cosSin)
+    {
+        Bind();
+        if (cosSin.DType != DType.F32) throw new ArgumentException($"the RoPE table must be float32, got {cosSin.DType}", nameof(cosSin));
+        CheckRange(Act(x), 0, (long)rows * heads * headDim);
+        EnsureLayout(batch);
+        long n = (long)rows * heads * (headDim / 2);
+        if (n == 0) return;
+        Launch(_fRope, Grid(n), 1, Threads, 0, P(x), I(rows), I(heads), I(headDim), _dPositions, P(cosSin));
+    }
+
+    public void SiluMul(DeviceBuffer gate, DeviceBuffer up, DeviceBuffer output, long length)
+    {
+        Bind();
+        CheckRange(Act(gate), 0, length);
+        CheckRange(Act(up), 0, length);
+        CheckRange(Act(output), 0, length);
+        if (length == 0) return;
+        Launch(_fSiluMul, Grid(length), 1, Threads, 0, P(gate), P(up), P(output), (ulong)length);
+    }
+
+    public void Add(DeviceBuffer target, DeviceBuffer source, long length)
+    {
+        Bind();
+        CheckRange(Act(target), 0, length);
+        CheckRange(Act(source), 0, length);
+        if (length == 0) return;
+        Launch(_fAdd, Grid(length), 1, Threads, 0, P(target), P(source), (ulong)length);
+    }
+
+    public void WriteKv(DeviceBuffer k, DeviceBuffer v, DeviceBuffer kCache, DeviceBuffer vCache, int kvDim, BatchLayout batch)
+    {
+        Bind();
+        long slots = Act(kCache).Length / kvDim;
+        CheckRange(Act(vCache), 0, slots * kvDim);
+        CheckRange(Act(k), 0, (long)batch.Rows * kvDim);
+        CheckRange(Act(v), 0, (long)batch.Rows * kvDim);
+        for (int r = 0; r < batch.Rows; r++)
+        {
+            long slot = batch.SlotMapping[r];
+            if ((ulong)slot >= (ulong)slots) throw new ArgumentOutOfRangeException(nameof(batch), $"row {r} maps to KV slot {slot} outside the cache's {slots} slots");
+        }
+        EnsureLayout(batch);
+        if (batch.Rows == 0) return;
+        Launch(_fWriteKv, Grid((long)batch.Rows * kvDim), 1, Threads, 0, P(k), P(v), P(kCache), P(vCache), _dSlots, I(batch.Rows), I(kvDim));
+    }
+
+    public void Attention(DeviceBuffer q, DeviceBuffer kCache, DeviceBuffer vCache, DeviceBuffer output, int heads, int kvHeads, int headDim, int blockSize, float scale, BatchLayout batch)
+    {
+        if (heads % kvHeads != 0) throw new ArgumentException($"{heads} query heads cannot share {kvHeads} KV heads evenly");
+        if (headDim > 1024) throw new ArgumentException($"head dimension {headDim} is above the 1024 the attention kernel supports");
+        Bind();
+        CheckRange(Act(q), 0, (long)batch.Rows * heads * headDim);
+        CheckRange(Act(output), 0, (long)batch.Rows * heads * headDim);
+        Act(kCache);
+        Act(vCache);
+        EnsureLayout(batch);
+        EnsureTables(batch, blockSize);
+        if (batch.Rows == 0) return;
+        // At least 256 threads: several key groups accumulate values in parallel for head sizes up to 128.
+        uint threads = (uint)Math.Max(256, (headDim + 31) / 32 * 32);
+        uint shared = (uint)((headDim + KernelSource.AttentionChunk + 33 + threads + KernelSource.AttentionChunk) * 4);
+        Launch(_fAttention, (uint)heads, (uint)batch.Rows, threads, shared, P(q), P(kCache), P(vCache), P(output),
+            _dPositions, _dRowSequence, _dTables, I(_tableStride), I(heads), I(kvHeads), I(headDim), I(blockSize), F(scale));
+    }
+
+    public void GatherRows(DeviceBuffer source, DeviceBuffer destination, int cols, ReadOnlySpan<int> rows)
+    {
+        Bind();
+        var s = Act(source);
+        CheckRange(Act(destination), 0, (long)rows.Length * cols);
+        foreach (int r in rows)
+        {
+            if (r < 0 || (long)(r + 1) * cols > s.Length) throw new ArgumentOutOfRangeException(nameof(rows), $"row {r} is outside the source's {s.Length / Math.Max(cols, 1)} rows");
+        }
+        if (rows.Length == 0) return;
+        ulong dRows = Stage(rows);
+        Launch(_fGatherRows, (uint)rows.Length, 1, Threads, 0, P(source), P(destination), I(cols), dRows);
+    }
+
+    public void ScaleAddRows(DeviceBuffer source, DeviceBuffer destination, int cols, ReadOnlySpan<int> rows, ReadOnlySpan<float> scales)
+    {
+        Bind();
+        if (scales.Length < rows.Length) throw new ArgumentException("one scale per row is needed", nameof(scales));
+        CheckRange(Act(source), 0, (long)rows.Length * cols);
+        var d = Act(destination);
+        foreach (int r in rows)
+        {
+            if (r < 0 || (long)(r + 1) * cols > d.Length) throw new ArgumentOutOfRangeException(nameof(rows), $"row {r} is outside the destination's {d.Length / Math.Max(cols, 1)} rows");
+        }
+        if (rows.Length == 0 || cols == 0) return;
+        ulong dRows = Stage(rows);
+        ulong dScales = Stage(scales[..rows.Length]);
+        Launch(_fScaleAddRows, (uint)((cols + Threads - 1) / Threads), 1, Threads, 0, P(source), P(destination), I(cols), dRows, dScales, I(rows.Length));
+    }
+
+    public void Synchronize()
+    {
+        Bind();
+        Sync();
+    }
+
+    /// <summary>
+    /// Device-to-device copy bandwidth in GB/s (bytes read plus bytes written), the ceiling of the
+    /// memory-bound decode step: the median of timed copies of <paramref name="bytes"/>.
+    /// </summary>
+    public double MeasureCopyBandwidthGBps(long bytes = 1L << 30, int repeats = 10)
+    {
+        Bind();
+        Barrier();
+        Driver.Check(Driver.cuMemAlloc(out ulong a, (nuint)bytes), "cuMemAlloc");
+        Driver.Check(Driver.cuMemAlloc(out ulong b, (nuint)bytes), "cuMemAlloc");
+        Driver.Check(Driver.cuEventCreate(out nint start, 0), "cuEventCreate");
+        Driver.Check(Driver.cuEventCreate(out nint end, 0), "cuEventCreate");
+        try
+        {
+            Driver.Check(Driver.cuMemsetD8Async(a, 1, (nuint)bytes, _stream), "cuMemsetD8Async");
+            Driver.Check(Driver.cuMemcpyDtoDAsync(b, a, (nuint)bytes, _stream), "cuMemcpyDtoDAsync");
+            var times = new List<float>();
+            for (int i = 0; i < repeats; i++)
+            {
+                Driver.Check(Driver.cuEventRecord(start, _stream), "cuEventRecord");
+                Driver.Check(Driver.cuMemcpyDtoDAsync(i % 2 == 0 ? b : a, i % 2 == 0 ? a : b, (nuint)bytes, _stream), "cuMemcpyDtoDAsync");
+                Driver.Check(Driver.cuEventRecord(end, _stream), "cuEventRecord");
+                Driver.Check(Driver.cuEventSynchronize(end), "cuEventSynchronize");
+                Driver.Check(Driver.cuEventElapsedTime(out float ms, start, end), "cuEventElapsedTime");
+                times.Add(ms);
+            }
+            times.Sort();
+            return 2.0 * bytes / (times[times.Count / 2] / 1000.0) / 1e9;
+        }
+        finally
+        {
+            Driver.cuEventDestroy(start);
+            Driver.cuEventDestroy(end);
+            Driver.cuMemFree(a);
+            Driver.cuMemFree(b);
+        }
+    }
+
+    /// <summary>Free and total device memory in bytes.</summary>
+    public (long Free, long Total) MemoryInfo()
+    {
+        Bind();
+        Driver.Check(Driver.cuMemGetInfo(out nuint free, out nuint total), "cuMemGetInfo");
+        return ((long)free, (long)total);
+    }
+
+    public void Dispose()
+    {
+        if (_disposed) return;
+        Bind();
+        Barrier();
+        _disposed = true;
+        Driver.cuStreamSynchronize(_stream);
+        if (_graphExec != 0) Driver.cuGraphExecDestroy(_graphExec);
+        Driver.cuMemFree(_cublasWorkspace);
+        Cublas.cublasDestroy(_cublas);
+        Driver.cuModuleUnload(_module);
+        if (_hostRing != 0) Driver.cuMemFreeHost(_hostRing);
+        if (_deviceRing != 0) Driver.cuMemFree(_deviceRing);
+        if (_download != 0) Driver.cuMemFreeHost(_download);
+        Driver.cuStreamDestroy(_stream);
+        Driver.cuDevicePrimaryCtxRelease(_device);
+        t_current = 0;
+    }
+
+    /// <summary>Makes this backend's context current on the calling thread (cheap when it already is).</summary>
+    internal void Bind()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (t_current == _context) return;
+        Driver.Check(Driver.cuCtxSetCurrent(_context), "cuCtxSetCurrent");
+        t_current = _context;
+    }
+
+    internal void Free(ulong pointer)
+    {
+        if (_disposed) return;
+        Bind();
+        Driver.cuMemFree(pointer);
+    }
+
+    internal CudaBuffer Dev(DeviceBuffer buffer)
+    {
+        if (buffer is CudaBuffer c && ReferenceEquals(c.Owner, this)) return c;
+        throw new ArgumentException(buffer is CudaBuffer ? "buffer of another CUDA backend (device) passed to this one" : $"buffer of another backend ({buffer.GetType().Name}) passed to the CUDA backend");
+    }
+
+    private CudaBuffer Act(DeviceBuffer buffer)
+    {
+        var c = Dev(buffer);
+        if (c.DType != _act) throw new ArgumentException($"the CUDA backend expects {_act} activations here, got a {c.DType} buffer");
+        return c;
+    }
+
+    private CudaBuffer NewBuffer(DType dtype, long length)
+    {
+        long bytes = Math.Max(length * dtype.Size(), 256);
+        Driver.Check(Driver.cuMemAlloc(out ulong pointer, (nuint)bytes), $"cuMemAlloc of {bytes} bytes");
+        return new CudaBuffer(this, dtype, length, pointer);
+    }
+
+    /// <summary>The weight in the activation type: itself, or a converted copy made once.</summary>
+    private CudaBuffer InActivationType(CudaBuffer weight)
+    {
+        if (weight.DType == _act) return weight;
+        if (weight.Converted is { } converted) return converted;
+        var copy = NewBuffer(_act, weight.Length);
+        Launch(_fConvert, Grid(weight.Length), 1, Threads, 0, weight.Pointer, I((int)weight.DType), copy.Pointer, I((int)_act), (ulong)weight.Length);
+        weight.Converted = copy;
+        return copy;
+    }
+
+    private void EnsureLayout(BatchLayout batch)
+    {
+        if (ReferenceEquals(batch, _layout) && batch.Version == _layoutVersion) return;
+        int rows = batch.Rows;
+        _dTokens = Stage(batch.TokenIds.AsSpan(0, rows));
+        _dPositions = Stage(batch.Positions.AsSpan(0, rows));
+        _dSlots = Stage(batch.SlotMapping.AsSpan(0, rows));
+        _dRowSequence = Stage(batch.RowSequence.AsSpan(0, rows));
+        _layout = batch;
+        _layoutVersion = batch.Version;
+        _lastLogitRows = Math.Max(1, batch.LogitRowCount);
+    }
+
+    /// <summary>Block tables trimmed to the blocks this step's positions reach (the full tables can be long).</summary>
+    private void EnsureTables(BatchLayout batch, int blockSize)
+    {
+        if (ReferenceEquals(batch, _tablesLayout) && batch.Version == _tablesVersion && blockSize == _tablesBlockSize) return;
+        int stride = 1;
+        for (int r = 0; r < batch.Rows; r++) stride = Math.Max(stride, batch.Positions[r] / blockSize + 1);
+        if (stride > batch.MaxBlocksPerSequence) throw new ArgumentOutOfRangeException(nameof(batch), $"position needs {stride} blocks; the block tables hold {batch.MaxBlocksPerSequence}");
+        // Rounded up to a power of two (at least 16 blocks) so that consecutive decode steps stage the same
+        // shape, which keeps their ops identical for graph replay.
+        stride = Math.Min(Math.Max(16, (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)stride)), batch.MaxBlocksPerSequence);
+        int sequences = Math.Max(batch.Sequences, 1);
+        var (host, device) = RingAlloc((long)sequences * stride * sizeof(int));
+        int* h = (int*)host;
+        for (int s = 0; s < sequences; s++)
+            batch.BlockTables.AsSpan(s * batch.MaxBlocksPerSequence, stride).CopyTo(new Span<int>(h + (long)s * stride, stride));
+        CopyToDevice(device, host, (long)sequences * stride * sizeof(int));
+        _dTables = device;
+        _tableStride = stride;
+        _tablesLayout = batch;
+        _tablesVersion = batch.Version;
+        _tablesBlockSize = blockSize;
+    }
+
+    private ulong Stage<T>(ReadOnlySpan<T> data) where T : unmanaged
+    {
+        long bytes = (long)data.Length * sizeof(T);
+        var (host, device) = RingAlloc(bytes);
+        data.CopyTo(new Span<T>((void*)host, data.Length));
+        if (bytes > 0) CopyToDevice(device, host, bytes);
+        return device;
+    }
+
+    private (nint Host, ulong Device) RingAlloc(long bytes)
+    {
+        long aligned = (Math.Max(bytes, 1) + 255) & ~255L;
+        if (_ringUsed + aligned > _ringBytes)
+        {
+            Sync();
+            if (aligned > _ringBytes) GrowRing(Math.Max(aligned, 2 * _ringBytes));
+        }
+        long offset = _ringUsed;
+        _ringUsed += aligned;
+        return (_hostRing + (nint)offset, _deviceRing + (ulong)offset);
+    }
+
+    private void GrowRing(long bytes)
+    {
+        if (_hostRing != 0) Driver.cuMemFreeHost(_hostRing);
+        if (_deviceRing != 0) Driver.cuMemFree(_deviceRing);
+        Driver.Check(Driver.cuMemHostAlloc(out _hostRing, (nuint)bytes, 0), "cuMemHostAlloc");
+        Driver.Check(Driver.cuMemAlloc(out _deviceRing, (nuint)bytes), "cuMemAlloc");
+        _ringBytes = bytes;
+        _ringUsed = 0;
+    }
+
+    /// <summary>Waits for the stream; the staging ring is then free, and staged layouts with it.</summary>
+    private void Sync()
+    {
+        EndStep();
+        Driver.Check(Driver.cuStreamSynchronize(_stream), "cuStreamSynchronize");
+        _ringUsed = 0;
+        _layout = null;
+        _tablesLayout = null;
+    }
+
+    private void Launch(nint function, uint gridX, uint gridY, uint block, uint sharedBytes, params ReadOnlySpan<ulong> args)
+    {
+        var op = new StreamOp { Kind = StreamOpKind.Kernel, Function = function, GridX = gridX, GridY = gridY, Block = block, Shared = sharedBytes, ArgCount = args.Length };
+        args.CopyTo(op.Args);
+        Issue(op);
+    }
+
+    private void CopyToDevice(ulong device, nint host, long bytes)
+    {
+        var op = new StreamOp { Kind = StreamOpKind.CopyToDevice, ArgCount = 3 };
+        op.Args[0] = device; op.Args[1] = (ulong)host; op.Args[2] = (ulong)bytes;
+        Issue(op);
+    }
+
+    private void Memset(ulong device, long bytes)
+    {
+        var op = new StreamOp { Kind = StreamOpKind.Memset, ArgCount = 2 };
+        op.Args[0] = device; op.Args[1] = (ulong)bytes;
+        Issue(op);
+    }
+
+    /// <summary>Runs an op now, or holds it back while the step so far matches the cached graph.</summary>
+    private void Issue(in StreamOp op)
+    {
+        _epoch++;
+        if (!_options.Graphs)
+        {
+            Execute(op);
+            return;
+        }
+        if (_opCount == 0 && _graphExec != 0 && op.SameAs(_graphOps[0])) _deferring = true;
+        if (_deferring)
+        {
+            if (_opCount < _graphCount && op.SameAs(_graphOps[_opCount]))
+            {
+                _ops[_opCount++] = op;
+                return;
+            }
+            // The step went another way: run what was held back, then carry on op by op.
+            _deferring = false;
+            for (int i = 0; i < _opCount; i++) Execute(_ops[i]);
+        }
+        Execute(op);
+        if (_opCount < MaxStepOps) _ops[_opCount++] = op;
+        else _traceBroken = true;
+    }
+
+    /// <summary>Ends the current step before work that bypasses the recorder (copies, collectives, allocation).</summary>
+    internal void Barrier()
+    {
+        _epoch++;
+        if (_options.Graphs) EndStep();
+    }
+
+    /// <summary>
+    /// At a sync point: launches the graph when the whole step matched it, runs held-back ops otherwise,
+    /// and turns a step that repeats the previous one into the graph for the next.
+    /// </summary>
+    private void EndStep()
+    {
+        if (!_options.Graphs) return;
+        if (_deferring)
+        {
+            _deferring = false;
+            if (_opCount == _graphCount) Driver.Check(Driver.cuGraphLaunch(_graphExec, _stream), "cuGraphLaunch");
+            else for (int i = 0; i < _opCount; i++) Execute(_ops[i]);
+            GraphReplays += _opCount == _graphCount ? 1 : 0;
+        }
+        else if (!_traceBroken && _opCount > 1)
+        {
+            bool repeats = _previousCount == _opCount;
+            for (int i = 0; repeats && i < _opCount; i++) repeats = _ops[i].SameAs(_previousOps[i]);
+            if (repeats) BuildGraph();
+            (_ops, _previousOps) = (_previousOps, _ops);
+            _previousCount = _opCount;
+        }
+        _opCount = 0;
+        _traceBroken = false;
+    }
+
+    /// <summary>Steps replayed from a graph so far.</summary>
+    public long GraphReplays { get; private set; }
+
+    /// <summary>Captures the ops of the step just run (nothing executes during capture) as the graph to replay.</summary>
+    private void BuildGraph()
+    {
+        if (_graphExec != 0)
+        {
+            Driver.cuGraphExecDestroy(_graphExec);
+            _graphExec = 0;
+        }
+        Driver.Check(Driver.cuStreamBeginCapture(_stream, Driver.CaptureModeThreadLocal), "cuStreamBeginCapture");
+        try
+        {
+            for (int i = 0; i < _opCount; i++) Execute(_ops[i]);
+        }
+        finally
+        {
+            Driver.Check(Driver.cuStreamEndCapture(_stream, out nint graph), "cuStreamEndCapture");
+            try
+            {
+                Driver.Check(Driver.cuGraphInstantiateWithFlags(out _graphExec, graph, 0), "cuGraphInstantiateWithFlags");
+            }
+            finally
+            {
+                Driver.cuGraphDestroy(graph);
+            }
+        }
+        Array.Copy(_ops, _graphOps, _opCount);
+        _graphCount = _opCount;
+    }
+
+    private void Execute(in StreamOp op)
+    {
+        switch (op.Kind)
+        {
+            case StreamOpKind.Kernel:
+            {
+                void** pointers = stackalloc void*[op.ArgCount];
+                var args = op.Args;
+                ulong* a = (ulong*)Unsafe.AsPointer(ref args[0]);
+                for (int i = 0; i < op.ArgCount; i++) pointers[i] = a + i;
+                int status = Driver.cuLaunchKernel(op.Function, op.GridX, op.GridY, 1, op.Block, 1, 1, op.Shared, _stream, pointers, null);
+                if (status != 0) Driver.Check(status, $"cuLaunchKernel({KernelName(op.Function)}, grid {op.GridX}x{op.GridY}, block {op.Block})");
+                break;
+            }
+            case StreamOpKind.Gemm:
+            {
+                int m = (int)op.Args[0], n = (int)op.Args[1], k = (int)op.Args[2], type = (int)op.Args[6], cType = (int)op.Args[7];
+                fixed (float* ab = s_alphaBeta)
+                    Cublas.Check(Cublas.cublasGemmEx(_cublas, Cublas.OpT, Cublas.OpN, m, n, k, ab, op.Args[3], type, k, op.Args[4], type, k, ab + 1, op.Args[5], cType, m, Cublas.Compute32F, Cublas.GemmDefault), "cublasGemmEx");
+                break;
+            }
+            case StreamOpKind.CopyToDevice:
+                Driver.Check(Driver.cuMemcpyHtoDAsync(op.Args[0], (void*)(nint)op.Args[1], (nuint)op.Args[2], _stream), "cuMemcpyHtoDAsync");
+                break;
+            case StreamOpKind.Memset:
+                Driver.Check(Driver.cuMemsetD8Async(op.Args[0], 0, (nuint)op.Args[1], _stream), "cuMemsetD8Async");
+                break;
+        }
+    }
+
+    private string KernelName(nint function)
+    {
+        foreach (string name in KernelSource.Names)
+        {
+            if (Driver.cuModuleGetFunction(out nint f, _module, name) == 0 && f == function) return name;
+        }
+        return "?";
+    }
+
+    private nint Function(string name)
+    {
+        Driver.Check(Driver.cuModuleGetFunction(out nint function, _module, name), $"cuModuleGetFunction({name})");
+        return function;
+    }
+
+    private uint Grid(long n) => (uint)Math.Clamp((n + Threads - 1) / Threads, 1, (long)_multiprocessors * 16);
+
+    private static uint NormThreads(int dim) => dim >= 4096 ? 1024u : dim >= 1024 ? 512u : 256u;
+
+    private static ulong P(DeviceBuffer buffer) => ((CudaBuffer)buffer).Pointer;
+    private static ulong I(int value) => (uint)value;
+    private static ulong F(float value) => BitConverter.SingleToUInt32Bits(value);
+
+    private static ushort ToBf16(float value)
+    {
+        uint bits = BitConverter.SingleToUInt32Bits(value);
+        if (float.IsNaN(value)) return 0x7FC0;
+        return (ushort)((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16);
+    }
+
+    private void CheckRows(int rows, int dim, params ReadOnlySpan<DeviceBuffer> buffers)
+    {
+        foreach (var b in buffers) CheckRange(Act(b), 0, (long)rows * dim);
+    }
+
+    private static void CheckRange(CudaBuffer buffer, long offset, long length)
+    {
+        if (offset < 0 || length < 0 || offset + length > buffer.Length)
+            throw new ArgumentOutOfRangeException(nameof(length), $"elements [{offset}, {offset + length}) outside a buffer of {buffer.Length}");
+    }
+}

@@ -1,0 +1,33 @@
+using System.Runtime.CompilerServices;
+
+namespace Granary.Cuda;
+
+internal enum StreamOpKind { Kernel, Gemm, CopyToDevice, Memset }
+
+/// <summary>Up to 16 argument slots of a recorded op (kernel parameters, GEMM shape and pointers, copy addresses).</summary>
+[InlineArray(16)]
+internal struct StreamOpArgs
+{
+    private ulong _element;
+}
+
+/// <summary>
+/// One unit of work the backend put on its stream, recorded so that a decode step seen twice can be
+/// replayed as a CUDA graph; two ops are equal when every field and argument is.
+/// </summary>
+internal struct StreamOp
+{
+    public StreamOpKind Kind;
+    public nint Function;
+    public uint GridX, GridY, Block, Shared;
+    public int ArgCount;
+    public StreamOpArgs Args;
+
+    public readonly bool SameAs(in StreamOp other)
+    {
+        if (Kind != other.Kind || Function != other.Function || GridX != other.GridX || GridY != other.GridY
+            || Block != other.Block || Shared != other.Shared || ArgCount != other.ArgCount) return false;
+        ReadOnlySpan<ulong> a = Args, b = other.Args;
+        return a[..ArgCount].SequenceEqual(b[..ArgCount]);
+    }
+}

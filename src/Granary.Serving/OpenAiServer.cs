@@ -1,0 +1,253 @@
+using System.Net;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using Granary.Engine;
+using Granary.Serving.Api;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Granary.Serving;
+
+/// <summary>
+/// The OpenAI-compatible HTTP server over one <see cref="LocalModel"/>: Kestrel with minimal APIs,
+/// /v1/models, /v1/completions, /v1/chat/completions (streamed as server-sent events or not), /health,
+/// /ready and /metrics. The model stays the caller's to dispose, after the server.
+/// </summary>
+public sealed partial class OpenAiServer : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly LocalModel _model;
+    private readonly ServeOptions _options;
+    private readonly RequestParser _parser;
+    private readonly ILogger _logger;
+    private readonly string _modelName;
+    private readonly long _created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+    private readonly byte[]? _apiKey;
+
+    private OpenAiServer(LocalModel model, ServeOptions options, ILoggerFactory loggers)
+    {
+        _model = model;
+        _options = options;
+        _logger = loggers.CreateLogger<OpenAiServer>();
+        _modelName = options.ServedModelName ?? model.Name;
+        _apiKey = options.ApiKey is { Length: > 0 } key ? Encoding.UTF8.GetBytes("Bearer " + key) : null;
+        Engine = new AsyncEngine(model.Engine, options.Engine, loggers.CreateLogger<AsyncEngine>());
+        string[] names = [_modelName, model.Name, model.Directory, Path.TrimEndingDirectorySeparator(model.Directory)];
+        _parser = new RequestParser(model.Tokenizer, model.ChatTemplate, Engine.MaxModelLength, names.Distinct().ToArray(), options);
+
+        var builder = WebApplication.CreateSlimBuilder();
+        // Kestrel and routing speak only of problems: one line per request would drown the engine's log.
+        builder.Logging.ClearProviders();
+        builder.Logging.AddProvider(new ForwardingLoggerProvider(loggers));
+        builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes;
+            kestrel.AddServerHeader = false;
+            if (options.Host == "localhost") kestrel.ListenLocalhost(options.Port);
+            else if (options.Host is "0.0.0.0" or "*" or "") kestrel.ListenAnyIP(options.Port);
+            else kestrel.Listen(IPAddress.TryParse(options.Host, out var ip) ? ip : throw new ArgumentException($"--host '{options.Host}' is not an IP address, localhost or 0.0.0.0"), options.Port);
+        });
+        _app = builder.Build();
+        _app.Use(GuardAsync);
+        _app.MapGet("/health", ctx => Health(ctx));
+        _app.MapGet("/ready", ctx => Health(ctx));
+        _app.MapGet("/metrics", ctx =>
+        {
+            ctx.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";
+            return ctx.Response.WriteAsync(Engine.Metrics.Render());
+        });
+        _app.MapGet("/v1/models", ctx => WriteJsonAsync(ctx, 200, Models(), OpenAiJsonContext.Default.ModelList));
+        _app.MapPost("/v1/completions", ctx => GenerateAsync(ctx, chat: false));
+        _app.MapPost("/v1/chat/completions", ctx => GenerateAsync(ctx, chat: true));
+        _app.MapFallback(ctx => WriteErrorAsync(ctx, new ApiException(404, $"no route for {ctx.Request.Method} {ctx.Request.Path}", code: "not_found")));
+    }
+
+    /// <summary>The engine loop behind the server (tests read its metrics).</summary>
+    public AsyncEngine Engine { get; }
+
+    /// <summary>The listening addresses, once started (with the real port when 0 was asked).</summary>
+    public IReadOnlyList<string> Urls => [.. _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses];
+
+    /// <summary>Builds the server; <see cref="StartAsync"/> starts listening.</summary>
+    public static OpenAiServer Create(LocalModel model, ServeOptions options, ILoggerFactory? loggers = null) => new(model, options, loggers ?? NullLoggerFactory.Instance);
+
+    public async Task StartAsync(CancellationToken cancellationToken = default)
+    {
+        await _app.StartAsync(cancellationToken);
+        var blocks = _model.Engine.Blocks;
+        LogListening(string.Join(", ", Urls), _modelName, blocks.TotalBlocks, blocks.BlockSize, (long)blocks.TotalBlocks * blocks.BlockSize, Engine.MaxModelLength);
+    }
+
+    /// <summary>Serves until <paramref name="cancellationToken"/> is cancelled.</summary>
+    public async Task RunAsync(CancellationToken cancellationToken = default)
+    {
+        await StartAsync(cancellationToken);
+        try
+        {
+            await Task.Delay(Timeout.Infinite, cancellationToken);
+        }
+        catch (OperationCanceledException) { }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        try
+        {
+            await _app.StopAsync(timeout.Token);
+        }
+        catch (OperationCanceledException) { }
+        Engine.Dispose();
+        await _app.DisposeAsync();
+    }
+
+    private ModelList Models() => new()
+    {
+        Data = [new ModelCard { Id = _modelName, Created = _created, MaxModelLen = Engine.MaxModelLength }],
+    };
+
+    private Task Health(HttpContext ctx)
+    {
+        ctx.Response.StatusCode = Engine.IsRunning ? 200 : 503;
+        return Task.CompletedTask;
+    }
+
+    /// <summary>API key check, and a last line of defence: an exception becomes a 500 body, never a dead server.</summary>
+    private async Task GuardAsync(HttpContext ctx, RequestDelegate next)
+    {
+        if (_apiKey is not null && ctx.Request.Path.StartsWithSegments("/v1"))
+        {
+            string header = ctx.Request.Headers.Authorization.ToString();
+            if (!CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(header), _apiKey))
+            {
+                Engine.Metrics.CountRequest(Endpoint(ctx), 401);
+                await WriteErrorAsync(ctx, new ApiException(401, "Incorrect or missing API key: send 'Authorization: Bearer <key>'.", code: "invalid_api_key"));
+                return;
+            }
+        }
+        try
+        {
+            await next(ctx);
+        }
+        catch (Exception e) when (!ctx.Response.HasStarted)
+        {
+            LogUnhandled(e, ctx.Request.Path);
+            await WriteErrorAsync(ctx, new ApiException(500, $"internal error: {e.Message}"));
+        }
+    }
+
+    private static string Endpoint(HttpContext ctx) => ctx.Request.Path.Value switch
+    {
+        "/v1/completions" => "completions",
+        "/v1/chat/completions" => "chat_completions",
+        "/v1/models" => "models",
+        _ => "other",
+    };
+
+    private async Task<byte[]> ReadBodyAsync(HttpContext ctx)
+    {
+        long limit = _options.MaxRequestBodyBytes;
+        if (ctx.Request.ContentLength > limit) throw TooLarge(limit);
+        using var buffer = new MemoryStream();
+        try
+        {
+            await ctx.Request.Body.CopyToAsync(buffer, ctx.RequestAborted);
+        }
+        catch (BadHttpRequestException e) when (e.StatusCode == 413)
+        {
+            throw TooLarge(limit);
+        }
+        if (buffer.Length > limit) throw TooLarge(limit);
+        return buffer.ToArray();
+    }
+
+    private static ApiException TooLarge(long limit) => new(413, $"the request body is larger than {limit} bytes", code: "request_too_large");
+
+    private async Task GenerateAsync(HttpContext ctx, bool chat)
+    {
+        string endpoint = chat ? "chat_completions" : "completions";
+        int status = 200;
+        try
+        {
+            byte[] body = await ReadBodyAsync(ctx);
+            var request = chat ? _parser.Chat(RequestParser.Parse(body, OpenAiJsonContext.Default.ChatCompletionRequest))
+                : _parser.Completion(RequestParser.Parse(body, OpenAiJsonContext.Default.CompletionRequest));
+            GenerationHandle handle;
+            try
+            {
+                handle = Engine.Submit(request.Generation, ctx.RequestAborted);
+            }
+            catch (QueueFullException e)
+            {
+                ctx.Response.Headers.RetryAfter = _options.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                throw new ApiException(429, e.Message, code: "queue_full");
+            }
+            catch (ObjectDisposedException)
+            {
+                throw new ApiException(503, "the server is shutting down", code: "service_unavailable");
+            }
+            using (handle)
+            {
+                string id = (chat ? "chatcmpl-" : "cmpl-") + Guid.NewGuid().ToString("N");
+                if (request.Stream) await StreamAsync(ctx, handle, request, id, chat);
+                else if (chat) await WriteJsonAsync(ctx, 200, await ChatAsync(handle, request, id, ctx.RequestAborted), OpenAiJsonContext.Default.ChatCompletionResponse);
+                else await WriteJsonAsync(ctx, 200, await CompletionAsync(handle, request, id, ctx.RequestAborted), OpenAiJsonContext.Default.CompletionResponse);
+            }
+        }
+        catch (ApiException e)
+        {
+            status = e.Status;
+            if (!ctx.Response.HasStarted) await WriteErrorAsync(ctx, e);
+        }
+        catch (OperationCanceledException) when (ctx.RequestAborted.IsCancellationRequested)
+        {
+            status = 499; // the client went away; its request was aborted when the handle was disposed
+        }
+        catch (IOException) when (ctx.RequestAborted.IsCancellationRequested)
+        {
+            status = 499;
+        }
+        finally
+        {
+            Engine.Metrics.CountRequest(endpoint, status);
+        }
+    }
+
+    private static ApiException Failure(GenerationEvent e) => e.IsBadRequest ? new ApiException(400, e.Error!) : new ApiException(503, e.Error!, code: "engine_error");
+
+    private static Task WriteErrorAsync(HttpContext ctx, ApiException e)
+    {
+        var body = new ErrorResponse { Error = new ErrorBody { Message = e.Message, Type = e.Type, Param = e.Param, Code = e.Code } };
+        return WriteJsonAsync(ctx, e.Status, body, OpenAiJsonContext.Default.ErrorResponse);
+    }
+
+    private static async Task WriteJsonAsync<T>(HttpContext ctx, int status, T value, JsonTypeInfo<T> type)
+    {
+        ctx.Response.StatusCode = status;
+        ctx.Response.ContentType = "application/json";
+        await JsonSerializer.SerializeAsync(ctx.Response.Body, value, type);
+    }
+
+    private static string? FinishReason(FinishReason? reason) => reason switch
+    {
+        Granary.Engine.FinishReason.Stop => "stop",
+        Granary.Engine.FinishReason.Length => "length",
+        Granary.Engine.FinishReason.Abort => "abort",
+        _ => null,
+    };
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Serving {Model} on {Urls}; KV cache {Blocks} blocks x {BlockSize} tokens = {Tokens} token slots; max model length {MaxModelLength}")]
+    private partial void LogListening(string urls, string model, int blocks, int blockSize, long tokens, int maxModelLength);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Unhandled error serving {Path}")]
+    private partial void LogUnhandled(Exception e, string path);
+}

@@ -1,0 +1,127 @@
+using Granary.Compute;
+using Granary.Compute.Cpu;
+using Granary.Engine;
+using Granary.Models;
+using Granary.Models.Checkpoints;
+using Granary.Models.Llama;
+
+namespace Granary.Cuda.Tests;
+
+/// <summary>
+/// Each model folder on the CPU and the CUDA backend: the same greedy tokens (12 per prompt of the
+/// fixture's reference.json, or one fixed prompt for a folder without one) and top-5 logprobs within
+/// 2e-2; then all prompts batched with chunked prefill on CUDA give the same tokens again.
+/// </summary>
+internal static class FixtureChecks
+{
+    public const float LogprobTolerance = 2e-2f;
+
+    public static int Run(IEnumerable<string> directories, TextWriter log)
+    {
+        int failures = 0;
+        foreach (string dir in directories)
+        {
+            try
+            {
+                // bf16 activations are what serving uses; a float32 checkpoint (which Hugging Face runs in
+                // float32) is also run with float32 activations, where it must match the CPU closely. For a
+                // float32 checkpoint the bf16 run is reported but only the float32 run can fail.
+                bool bf16Checkpoint = IsBf16(dir);
+                failures += Check(dir, log, f32: false, strict: bf16Checkpoint);
+                if (!bf16Checkpoint) failures += Check(dir, log, f32: true, strict: true);
+            }
+            catch (Exception e)
+            {
+                failures++;
+                log.WriteLine($"FAIL {dir}: {e}");
+            }
+        }
+        log.WriteLine(failures == 0 ? "fixtures: all passed" : $"fixtures: {failures} FAILED");
+        return failures;
+    }
+
+    private static LlmEngine Engine(string dir, IBackend backend, EngineOptions options)
+    {
+        var config = ModelConfig.Load(dir);
+        using var checkpoint = Checkpoint.Open(dir);
+        var model = LlamaModel.Load(config, checkpoint, backend, ShardSpec.Whole(config.NumLayers), options.MaxBatchedTokens, Math.Min(config.MaxPositionEmbeddings, 4096));
+        return new LlmEngine(new SingleRankExecutor(model, backend), null, config.EosTokenIds, options);
+    }
+
+    private static List<int[]> Prompts(string dir)
+    {
+        string reference = Path.Combine(dir, "reference.json");
+        if (!File.Exists(reference)) return [[1, 450, 4996, 17354, 1701, 432, 17204, 975, 278, 17366, 11203]];
+        using var json = System.Text.Json.JsonDocument.Parse(File.ReadAllText(reference));
+        return json.RootElement.GetProperty("prompts").EnumerateArray()
+            .Select(p => p.GetProperty("ids").EnumerateArray().Select(e => e.GetInt32()).ToArray()).ToList();
+    }
+
+    private static bool IsBf16(string dir)
+    {
+        using var json = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "config.json")));
+        foreach (string key in new[] { "dtype", "torch_dtype" })
+        {
+            if (json.RootElement.TryGetProperty(key, out var value) && value.ValueKind == System.Text.Json.JsonValueKind.String)
+                return value.GetString() == "bfloat16";
+        }
+        return false;
+    }
+
+    private static int Check(string dir, TextWriter log, bool f32, bool strict)
+    {
+        string name = Path.GetFileName(Path.TrimEndingDirectorySeparator(dir)) + (f32 ? " [f32 act]" : " [bf16 act]") + (strict ? "" : " (report only)");
+        var cudaOptions = new CudaBackendOptions { Float32Activations = f32 };
+        var prompts = Prompts(dir);
+        const int Tokens = 12;
+        var sampling = SamplingParams.Greedy(Tokens) with { IgnoreEos = true, Logprobs = 5 };
+        int failures = 0;
+
+        using var cpu = Engine(dir, new CpuBackend(new CpuBackendOptions { Threads = 1 }), new EngineOptions { KvCacheBlocks = 64 });
+        using var gpu = Engine(dir, new CudaBackend(cudaOptions), new EngineOptions { KvCacheBlocks = 64 });
+        var cpuTokens = new List<int[]>();
+        for (int p = 0; p < prompts.Count; p++)
+        {
+            var c = cpu.Add(prompts[p], sampling);
+            cpu.RunToCompletion();
+            var g = gpu.Add(prompts[p], sampling);
+            gpu.RunToCompletion();
+            int[] ct = c.OutputIds.ToArray(), gt = g.OutputIds.ToArray();
+            cpuTokens.Add(ct);
+            // Logprobs are comparable while the two runs agree on the tokens so far.
+            float worst = 0;
+            int compared = 0;
+            for (int i = 0; i < Math.Min(ct.Length, gt.Length); i++)
+            {
+                var cl = c.Logprobs![i];
+                var gl = g.Logprobs![i];
+                foreach (var alt in gl.Top)
+                {
+                    foreach (var other in cl.Top)
+                    {
+                        if (other.TokenId != alt.TokenId) continue;
+                        worst = Math.Max(worst, Math.Abs(other.Logprob - alt.Logprob));
+                        compared++;
+                    }
+                }
+                if (ct[i] != gt[i]) break;
+            }
+            bool same = ct.AsSpan().SequenceEqual(gt);
+            bool ok = same && worst <= LogprobTolerance && compared > 0;
+            if (!ok && strict) failures++;
+            log.WriteLine($"  {(ok ? "ok  " : strict ? "FAIL" : "diff")} {name} prompt {p}: tokens {(same ? "equal" : $"differ\n       cpu  {string.Join(',', ct)}\n       cuda {string.Join(',', gt)}")}; top-5 logprobs max diff {worst:F4} over {compared}");
+        }
+
+        // Batched, chunked prefill (8 tokens a step), small blocks: the same tokens again.
+        using var batched = Engine(dir, new CudaBackend(cudaOptions), new EngineOptions { KvCacheBlocks = 256, BlockSize = 4, MaxBatchedTokens = 8 });
+        var sequences = prompts.Select(p => batched.Add(p, SamplingParams.Greedy(Tokens) with { IgnoreEos = true })).ToList();
+        batched.RunToCompletion();
+        for (int p = 0; p < prompts.Count; p++)
+        {
+            bool same = sequences[p].OutputIds.SequenceEqual(cpuTokens[p]);
+            if (!same && strict) failures++;
+            log.WriteLine($"  {(same ? "ok  " : strict ? "FAIL" : "diff")} {name} prompt {p} batched+chunked on cuda: tokens {(same ? "equal" : $"differ: {string.Join(',', sequences[p].OutputIds.ToArray())}")}");
+        }
+        return failures;
+    }
+}

@@ -1,0 +1,263 @@
+using Granary.Compute;
+using Granary.Compute.Cpu;
+
+namespace Granary.Cuda.Tests;
+
+/// <summary>
+/// Every op of the CUDA backend against the CPU backend on the same random inputs (rounded to bf16 first
+/// when activations are bf16, so both see identical values): relative L2 error per op, bf16 and float32
+/// activations, the GEMV and cuBLAS paths, chunked attention over long contexts, GQA and odd head sizes.
+/// </summary>
+internal sealed class OpChecks : IDisposable
+{
+    private readonly CudaBackend _gpu;
+    // One thread: the CPU worker pool can hang with several threads (seen 2026-11-22, Threads 4 and 8), and these inputs are small.
+    private readonly CpuBackend _cpu = new(new CpuBackendOptions { Threads = 1 });
+    private readonly TextWriter _log;
+    private readonly Random _random = new(17);
+    private readonly double _tolerance;
+    private readonly List<DeviceBuffer> _buffers = [];
+    public int Failures { get; private set; }
+
+    private OpChecks(bool f32, TextWriter log)
+    {
+        _gpu = new CudaBackend(new CudaBackendOptions { Float32Activations = f32 });
+        _log = log;
+        _tolerance = f32 ? 1e-4 : 1.5e-2;
+        log.WriteLine($"{_gpu.Name}: kernels {(_gpu.KernelsFromCache ? "loaded from the cache" : "compiled by NVRTC")} in {_gpu.KernelLoadTime.TotalMilliseconds:F0} ms");
+    }
+
+    public static int Run(TextWriter log)
+    {
+        int failures = 0;
+        foreach (bool f32 in new[] { false, true })
+        {
+            using var checks = new OpChecks(f32, log);
+            checks.All();
+            failures += checks.Failures;
+        }
+        log.WriteLine(failures == 0 ? "ops: all passed" : $"ops: {failures} FAILED");
+        return failures;
+    }
+
+    private DType Act => _gpu.ActivationType;
+
+    private float[] Random(int n, float scale = 1f)
+    {
+        var data = new float[n];
+        for (int i = 0; i < n; i++) data[i] = (float)(_random.NextDouble() * 2 - 1) * scale;
+        if (Act == DType.BF16) data = HostConversions.ToFloat(DType.BF16, HostConversions.FromFloat(data, DType.BF16));
+        return data;
+    }
+
+    private (DeviceBuffer Gpu, DeviceBuffer Cpu) Pair(float[] data)
+    {
+        var g = _gpu.Allocate(Act, data.Length);
+        _gpu.CopyFromHost(data, g);
+        var c = _cpu.Allocate(DType.F32, data.Length);
+        _cpu.CopyFromHost(data, c);
+        _buffers.Add(g);
+        _buffers.Add(c);
+        return (g, c);
+    }
+
+    private (DeviceBuffer Gpu, DeviceBuffer Cpu) Weights(float[] data, DType dtype)
+    {
+        var bytes = HostConversions.FromFloat(data, dtype);
+        var pair = (_gpu.Upload(dtype, bytes), _cpu.Upload(dtype, bytes));
+        _buffers.Add(pair.Item1);
+        _buffers.Add(pair.Item2);
+        return pair;
+    }
+
+    /// <summary>A vector applied in the activation type (norm weights, biases), as the model loader uploads them.</summary>
+    private (DeviceBuffer Gpu, DeviceBuffer Cpu) Vector(float[] data)
+    {
+        var pair = (_gpu.Upload(Act, HostConversions.FromFloat(data, Act)), _cpu.Upload(DType.F32, HostConversions.FromFloat(data, DType.F32)));
+        _buffers.Add(pair.Item1);
+        _buffers.Add(pair.Item2);
+        return pair;
+    }
+
+    private void Compare(string name, (DeviceBuffer Gpu, DeviceBuffer Cpu) pair, long length, long offset = 0, double? tolerance = null)
+    {
+        var g = new float[length];
+        var c = new float[length];
+        _gpu.CopyToHost(pair.Gpu, g, offset);
+        _cpu.CopyToHost(pair.Cpu, c, offset);
+        double diff = 0, norm = 0;
+        bool nan = false;
+        for (int i = 0; i < length; i++)
+        {
+            nan |= !float.IsFinite(g[i]);
+            diff += (double)(g[i] - c[i]) * (g[i] - c[i]);
+            norm += (double)c[i] * c[i];
+        }
+        double error = Math.Sqrt(diff / Math.Max(norm, 1e-30));
+        bool ok = !nan && error <= (tolerance ?? _tolerance);
+        if (!ok) Failures++;
+        _log.WriteLine($"  {(ok ? "ok  " : "FAIL")} {name,-48} rel err {error:E2}{(nan ? " (non-finite values)" : "")}");
+    }
+
+    private void All()
+    {
+        // Poison-free outputs: every output buffer starts with random data so unwritten elements show.
+        // Shapes that take the GEMV (up to 8 rows; its inputs split over 1 to 8 warps) and cuBLAS.
+        foreach (var (rows, wtype, bias, inF, outF) in new[] { (1, DType.BF16, false, 256, 200), (3, DType.BF16, true, 256, 200), (8, DType.BF16, false, 256, 200), (7, DType.F32, true, 256, 200),
+            (40, DType.BF16, false, 256, 200), (2, DType.F16, false, 256, 200), (33, DType.F32, false, 256, 200), (1, DType.BF16, false, 2048, 520), (5, DType.BF16, true, 4096, 96), (8, DType.BF16, false, 8192, 2048) })
+        {
+            var x = Pair(Random(rows * inF));
+            var w = Weights(Random(outF * inF, 0.2f), wtype);
+            var b = bias ? Vector(Random(outF)) : default;
+            var y = Pair(Random(rows * outF));
+            _gpu.MatMul(x.Gpu, w.Gpu, bias ? b.Gpu : null, y.Gpu, rows, inF, outF);
+            _cpu.MatMul(x.Cpu, w.Cpu, bias ? b.Cpu : null, y.Cpu, rows, inF, outF);
+            Compare($"MatMul rows {rows} {outF}x{inF} {wtype}{(bias ? " +bias" : "")}", y, (long)rows * outF);
+            if (rows == 40) Compare("CopyToHost at an offset", y, 3 * outF, 5 * outF);
+            if (!bias)
+            {
+                // Float32 output (logits at full precision) from activations of either type.
+                var yf = (_gpu.Allocate(DType.F32, rows * outF), _cpu.Allocate(DType.F32, rows * outF));
+                _buffers.Add(yf.Item1);
+                _buffers.Add(yf.Item2);
+                _gpu.MatMul(x.Gpu, w.Gpu, null, yf.Item1, rows, inF, outF);
+                _cpu.MatMul(x.Cpu, w.Cpu, null, yf.Item2, rows, inF, outF);
+                Compare($"MatMul rows {rows} {outF}x{inF} {wtype} into F32", yf, (long)rows * outF);
+            }
+        }
+
+        const int R = 7, dim = 320;
+        var xn = Pair(Random(R * dim, 3f));
+        var wn = Vector(Random(dim));
+        var on = Pair(Random(R * dim));
+        _gpu.RmsNorm(xn.Gpu, wn.Gpu, on.Gpu, R, dim, 1e-5f);
+        _cpu.RmsNorm(xn.Cpu, wn.Cpu, on.Cpu, R, dim, 1e-5f);
+        Compare("RmsNorm", on, R * dim);
+        var residual = Pair(Random(R * dim, 2f));
+        _gpu.AddRmsNorm(residual.Gpu, xn.Gpu, wn.Gpu, on.Gpu, R, dim, 1e-6f);
+        _cpu.AddRmsNorm(residual.Cpu, xn.Cpu, wn.Cpu, on.Cpu, R, dim, 1e-6f);
+        Compare("AddRmsNorm output", on, R * dim);
+        Compare("AddRmsNorm residual", residual, R * dim);
+
+        var g = Pair(Random(R * dim, 4f));
+        var u = Pair(Random(R * dim, 2f));
+        var s = Pair(Random(R * dim));
+        _gpu.SiluMul(g.Gpu, u.Gpu, s.Gpu, R * dim);
+        _cpu.SiluMul(g.Cpu, u.Cpu, s.Cpu, R * dim);
+        Compare("SiluMul", s, R * dim);
+        _gpu.SiluMul(g.Gpu, u.Gpu, g.Gpu, R * dim);
+        _cpu.SiluMul(g.Cpu, u.Cpu, g.Cpu, R * dim);
+        Compare("SiluMul in place", g, R * dim);
+        _gpu.Add(u.Gpu, s.Gpu, R * dim);
+        _cpu.Add(u.Cpu, s.Cpu, R * dim);
+        Compare("Add", u, R * dim);
+
+        foreach (var (heads, kvHeads, headDim) in new[] { (8, 2, 64), (4, 1, 32), (6, 3, 12), (4, 4, 128) })
+            Attention(heads, kvHeads, headDim);
+
+        var src = Pair(Random(R * dim));
+        var dst = Pair(Random(3 * dim));
+        int[] rows3 = [6, 0, 3];
+        _gpu.GatherRows(src.Gpu, dst.Gpu, dim, rows3);
+        _cpu.GatherRows(src.Cpu, dst.Cpu, dim, rows3);
+        Compare("GatherRows", dst, 3 * dim);
+        float[] scales = [0.25f, 0.5f, 1.5f];
+        int[] rowsRepeat = [2, 5, 2];
+        _gpu.ScaleAddRows(dst.Gpu, src.Gpu, dim, rowsRepeat, scales);
+        _cpu.ScaleAddRows(dst.Cpu, src.Cpu, dim, rowsRepeat, scales);
+        Compare("ScaleAddRows (a row twice)", src, R * dim);
+        _gpu.Zero(src.Gpu, dim);
+        _cpu.Zero(src.Cpu, dim);
+        Compare("Zero", src, R * dim);
+
+        var batch = Layout(out _, 16, 64, [5, 1, 1], [0, 300, 600], out _);
+        for (int r = 0; r < batch.Rows; r++) batch.TokenIds[r] = (r * 13) % 50;
+        batch.Commit(batch.Rows, batch.Sequences, batch.LogitRowCount);
+        foreach (var tableType in new[] { DType.BF16, DType.F32 })
+        {
+            var table = Weights(Random(30 * dim), tableType);
+            var emb = Pair(Random(batch.Rows * dim));
+            _gpu.Embedding(table.Gpu, 10, 30, dim, batch, emb.Gpu);
+            _cpu.Embedding(table.Cpu, 10, 30, dim, batch, emb.Cpu);
+            Compare($"Embedding {tableType} (ids outside the shard too)", emb, batch.Rows * dim);
+        }
+        _gpu.Synchronize();
+    }
+
+    /// <summary>
+    /// Three sequences (a 5-token prefill at 0, decodes at 300 and 600, past the kernel's 256-key chunks)
+    /// over shuffled blocks; returns the layout and the rows.
+    /// </summary>
+    private BatchLayout Layout(out int blocks, int blockSize, int maxBlocksPerSequence, int[] rowsPerSequence, int[] startPositions, out int totalRows)
+    {
+        int sequences = rowsPerSequence.Length;
+        blocks = sequences * maxBlocksPerSequence;
+        var order = Enumerable.Range(0, blocks).OrderBy(_ => _random.Next()).ToArray();
+        totalRows = rowsPerSequence.Sum();
+        var batch = new BatchLayout(totalRows, sequences, maxBlocksPerSequence);
+        int row = 0, logit = 0;
+        for (int s = 0; s < sequences; s++)
+        {
+            for (int i = 0; i < maxBlocksPerSequence; i++) batch.BlockTables[s * maxBlocksPerSequence + i] = order[s * maxBlocksPerSequence + i];
+            for (int t = 0; t < rowsPerSequence[s]; t++, row++)
+            {
+                int position = startPositions[s] + t;
+                batch.TokenIds[row] = 0;
+                batch.Positions[row] = position;
+                batch.RowSequence[row] = s;
+                batch.SlotMapping[row] = batch.BlockTables[s * maxBlocksPerSequence + position / blockSize] * blockSize + position % blockSize;
+            }
+            batch.LogitRows[logit++] = row - 1;
+        }
+        batch.Commit(totalRows, sequences, logit);
+        return batch;
+    }
+
+    private void Attention(int heads, int kvHeads, int headDim)
+    {
+        const int blockSize = 16;
+        var batch = Layout(out int blocks, blockSize, 40, [5, 1, 1], [0, 300, 600], out int rows);
+        int kvDim = kvHeads * headDim;
+        long cacheLength = (long)blocks * blockSize * kvDim;
+        var kc = Pair(Random((int)cacheLength));
+        var vc = Pair(Random((int)cacheLength));
+        var q = Pair(Random(rows * heads * headDim));
+        var k = Pair(Random(rows * kvDim));
+        var v = Pair(Random(rows * kvDim));
+        var o = Pair(Random(rows * heads * headDim));
+
+        int maxPositions = 700;
+        var cosSin = new float[maxPositions * headDim];
+        for (int p = 0; p < maxPositions; p++)
+        {
+            for (int i = 0; i < headDim / 2; i++)
+            {
+                double angle = p * Math.Pow(10000, -2.0 * i / headDim);
+                cosSin[p * headDim + i] = (float)Math.Cos(angle);
+                cosSin[p * headDim + headDim / 2 + i] = (float)Math.Sin(angle);
+            }
+        }
+        var table = Weights(cosSin, DType.F32);
+        _gpu.Rope(q.Gpu, rows, heads, headDim, batch, table.Gpu);
+        _cpu.Rope(q.Cpu, rows, heads, headDim, batch, table.Cpu);
+        Compare($"Rope q {heads}x{headDim}", q, rows * heads * headDim);
+        _gpu.Rope(k.Gpu, rows, kvHeads, headDim, batch, table.Gpu);
+        _cpu.Rope(k.Cpu, rows, kvHeads, headDim, batch, table.Cpu);
+
+        _gpu.WriteKv(k.Gpu, v.Gpu, kc.Gpu, vc.Gpu, kvDim, batch);
+        _cpu.WriteKv(k.Cpu, v.Cpu, kc.Cpu, vc.Cpu, kvDim, batch);
+        Compare($"WriteKv keys {kvHeads}x{headDim}", kc, cacheLength);
+        Compare($"WriteKv values {kvHeads}x{headDim}", vc, cacheLength);
+        float scale = 1f / MathF.Sqrt(headDim);
+        _gpu.Attention(q.Gpu, kc.Gpu, vc.Gpu, o.Gpu, heads, kvHeads, headDim, blockSize, scale, batch);
+        _cpu.Attention(q.Cpu, kc.Cpu, vc.Cpu, o.Cpu, heads, kvHeads, headDim, blockSize, scale, batch);
+        Compare($"Attention {heads}/{kvHeads} heads, dim {headDim}, to pos 600", o, rows * heads * headDim);
+    }
+
+    public void Dispose()
+    {
+        foreach (var b in _buffers) b.Dispose();
+        _gpu.Dispose();
+        _cpu.Dispose();
+    }
+}
