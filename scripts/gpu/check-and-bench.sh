@@ -13,6 +13,7 @@
 #   bench     a Llama-3.2-1B-shaped bf16 checkpoint made by hf_baseline.py (which prints the transformers
 #             eager baseline in the same run), then granary bench-local --device cuda:0 --batch 1,8,32,64
 #   profile   time per op at the 1B shapes (1 and 32 rows)
+#   (NOGRAPHS=0 skips the second fixtures and bench runs without step graphs)
 #   compile   the transformers static cache + torch.compile baseline at batch 32 (slow to compile)
 set -u
 OUT=${OUT:-$PWD/gpu-logs}
@@ -36,7 +37,9 @@ if has fixtures; then
   dirs=(tests/data/fixtures/*/)
   [ -n "${GRANARY_STORIES15M:-}" ] && dirs+=("$GRANARY_STORIES15M")
   echo "== fixtures"; timeout 150 dotnet $TESTS fixtures "${dirs[@]}" 2>&1 | tee "$OUT/fixtures.log"; status=$((status | PIPESTATUS[0]))
-  echo "== fixtures, no step graphs"; GRANARY_CUDA_GRAPHS=0 timeout 150 dotnet $TESTS fixtures "${dirs[@]}" 2>&1 | tee "$OUT/fixtures-nographs.log"; status=$((status | PIPESTATUS[0]))
+  if [ "${NOGRAPHS:-1}" = 1 ]; then
+    echo "== fixtures, no step graphs"; GRANARY_CUDA_GRAPHS=0 timeout 150 dotnet $TESTS fixtures "${dirs[@]}" 2>&1 | tee "$OUT/fixtures-nographs.log"; status=$((status | PIPESTATUS[0]))
+  fi
 fi
 if has profile; then
   echo "== profile"; timeout 150 dotnet $TESTS profile 2>&1 | tee "$OUT/profile.log"
@@ -57,9 +60,11 @@ PY
   echo "== granary bench-local"
   timeout 300 dotnet $GRANARY bench-local --model "$MODEL" --device cuda:0 --batch 1,8,32,64 --prompt 128 --new 128 --json 2>&1 | tee "$OUT/bench.log"
   status=$((status | PIPESTATUS[0]))
-  echo "== granary bench-local, no step graphs"
-  GRANARY_CUDA_GRAPHS=0 timeout 300 dotnet $GRANARY bench-local --model "$MODEL" --device cuda:0 --batch 1,8,32,64 --prompt 128 --new 128 --json 2>&1 | tee "$OUT/bench-nographs.log"
-  status=$((status | PIPESTATUS[0]))
+  if [ "${NOGRAPHS:-1}" = 1 ]; then
+    echo "== granary bench-local, no step graphs"
+    GRANARY_CUDA_GRAPHS=0 timeout 300 dotnet $GRANARY bench-local --model "$MODEL" --device cuda:0 --batch 1,8,32,64 --prompt 128 --new 128 --json 2>&1 | tee "$OUT/bench-nographs.log"
+    status=$((status | PIPESTATUS[0]))
+  fi
 fi
 if has compile; then
   echo "== transformers static cache + torch.compile baseline"

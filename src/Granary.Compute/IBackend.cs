@@ -14,6 +14,13 @@ public interface IBackend : IDisposable
     /// <summary>Element type of activations and the KV cache.</summary>
     DType ActivationType { get; }
 
+    /// <summary>
+    /// Element type of the residual stream, the sum every layer adds to (<see cref="Embedding"/> writes it,
+    /// <see cref="AddRmsNorm"/> and <see cref="Add"/> update it): float32 on every backend, so that the
+    /// rounding of bf16 activations does not accumulate over the layers.
+    /// </summary>
+    DType ResidualType { get; }
+
     DeviceBuffer Allocate(DType dtype, long length);
 
     /// <summary>Copies raw little-endian elements of <paramref name="dtype"/> to a new buffer (weights).</summary>
@@ -39,6 +46,18 @@ public interface IBackend : IDisposable
 
     /// <summary>y[rows, outFeatures] = x[rows, inFeatures] * weight[outFeatures, inFeatures]^T (+ bias).</summary>
     void MatMul(DeviceBuffer x, DeviceBuffer weight, DeviceBuffer? bias, DeviceBuffer y, int rows, int inFeatures, int outFeatures);
+
+    /// <summary>
+    /// Several projections of the same input (q, k and v): each target's output = x * weight^T (+ bias), as
+    /// <see cref="MatMul"/> computes it; a backend may read x once for all of them (one kernel per step on a GPU).
+    /// </summary>
+    void MatMul(DeviceBuffer x, ReadOnlySpan<Projection> projections, int rows, int inFeatures);
+
+    /// <summary>
+    /// The gated MLP's first half: gateOut = silu(x * gate^T) * (x * up^T), [rows, outFeatures]. upOut, of the
+    /// same size, is scratch that a backend may use (the fused GPU kernel leaves it untouched).
+    /// </summary>
+    void GatedMatMul(DeviceBuffer x, DeviceBuffer gate, DeviceBuffer up, DeviceBuffer gateOut, DeviceBuffer upOut, int rows, int inFeatures, int outFeatures);
 
     /// <summary>
     /// Rotates [rows, heads * headDim] in place by each row's position (rotate-half layout, pairs i and
@@ -67,6 +86,16 @@ public interface IBackend : IDisposable
 
     /// <summary>destination[rows[i]] += scales[i] * source[i]: recombines expert outputs.</summary>
     void ScaleAddRows(DeviceBuffer source, DeviceBuffer destination, int cols, ReadOnlySpan<int> rows, ReadOnlySpan<float> scales);
+
+    /// <summary>
+    /// For each of <paramref name="rows"/> rows of float32 logits, the <paramref name="k"/> largest (value
+    /// descending, lower id first on ties, NaN never) with their ids, and the row's log-sum-exp; the results
+    /// land on the host, so that sampling needs only these instead of the whole vocabulary. The logits are
+    /// laid out as <paramref name="segments"/> consecutive blocks of [rows, segmentLength] (the rank-major
+    /// layout a tensor-parallel all-gather leaves; one block otherwise); row r's id j lives in block
+    /// j / segmentLength. k is at most <see cref="TopLogits.MaxK"/>.
+    /// </summary>
+    void TopK(DeviceBuffer logits, int rows, int segmentLength, int segments, int k, Span<int> ids, Span<float> values, Span<float> logSumExp);
 
     /// <summary>Waits until all issued work is done.</summary>
     void Synchronize();

@@ -26,7 +26,7 @@ public sealed unsafe class CudaBackend : IBackend
     private readonly nint _cublas;
     private readonly int _multiprocessors;
     private readonly DType _act;
-    private readonly nint _fConvert, _fEmbedding, _fRmsNorm, _fRope, _fSiluMul, _fAdd, _fAddBias, _fWriteKv, _fAttention, _fGatherRows, _fScaleAddRows, _fGemv, _fGemvSplit;
+    private readonly nint _fConvert, _fEmbedding, _fRmsNorm, _fRope, _fSiluMul, _fAdd, _fAddBias, _fWriteKv, _fAttention, _fGatherRows, _fScaleAddRows, _fGemv, _fTopK;
 
     // Pinned host ring and its device twin: small per-op host data is written at the same offset in both and
     // copied on the stream; both reset once the stream is idle.
@@ -37,6 +37,7 @@ public sealed unsafe class CudaBackend : IBackend
 
     private nint _download;
     private long _downloadBytes;
+    private CudaBuffer? _topK;
     // What the download buffer holds: elements [_cachedStart, _cachedEnd) of _cachedSource as of op epoch _cachedEpoch.
     private CudaBuffer? _cachedSource;
     private long _cachedStart, _cachedEnd, _cachedEpoch = -1, _epoch;
@@ -120,7 +121,7 @@ public sealed unsafe class CudaBackend : IBackend
         _fGatherRows = Function("gather_rows");
         _fScaleAddRows = Function("scale_add_rows");
         _fGemv = Function("gemv");
-        _fGemvSplit = Function("gemv_split");
+        _fTopK = Function("top_k");
 
         Cublas.Check(Cublas.cublasCreate(out _cublas), "cublasCreate");
         Cublas.Check(Cublas.cublasSetStream(_cublas, _stream), "cublasSetStream");
@@ -133,6 +134,8 @@ public sealed unsafe class CudaBackend : IBackend
     public string Name => $"cuda:{_options.Device} ({DeviceName}, sm_{ComputeCapability.Major}{ComputeCapability.Minor}, {_act} activations{(_options.Graphs ? ", step graphs" : "")})";
 
     public DType ActivationType => _act;
+
+    public DType ResidualType => DType.F32;
 
     /// <summary>The device's name as the driver reports it.</summary>
     public string DeviceName { get; }
@@ -210,19 +213,9 @@ public sealed unsafe class CudaBackend : IBackend
         long end = offset + destination.Length;
         if (!(ReferenceEquals(s, _cachedSource) && _cachedEpoch == _epoch && offset >= _cachedStart && end <= _cachedEnd))
         {
-            Barrier();
             long fetchEnd = Math.Min(s.Length, offset + Math.Max(1, destination.Length) * (long)Math.Max(1, _lastLogitRows));
             if ((fetchEnd - offset) * size > (256L << 20)) fetchEnd = end;
-            long bytes = (fetchEnd - offset) * size;
-            if (bytes > _downloadBytes)
-            {
-                if (_download != 0) Driver.cuMemFreeHost(_download);
-                _downloadBytes = Math.Max(bytes, 1L << 20);
-                Driver.Check(Driver.cuMemHostAlloc(out _download, (nuint)_downloadBytes, 0), "cuMemHostAlloc");
-            }
-            if (bytes > 0)
-                Driver.Check(Driver.cuMemcpyDtoHAsync((void*)_download, s.Pointer + (ulong)(offset * size), (nuint)bytes, _stream), "cuMemcpyDtoHAsync");
-            Sync();
+            Download(s.Pointer + (ulong)(offset * size), (fetchEnd - offset) * size);
             (_cachedSource, _cachedStart, _cachedEnd, _cachedEpoch) = (s, offset, fetchEnd, _epoch);
         }
         byte* from = (byte*)_download + (offset - _cachedStart) * size;
@@ -232,6 +225,22 @@ public sealed unsafe class CudaBackend : IBackend
             case DType.I32: { int* h = (int*)from; for (int i = 0; i < destination.Length; i++) destination[i] = h[i]; break; }
             default: HostConversions.ToFloat(s.DType, new ReadOnlySpan<byte>(from, destination.Length * size), destination); break;
         }
+    }
+
+    /// <summary>Ends the step, copies device bytes into the pinned download buffer and waits; returns that buffer.</summary>
+    private byte* Download(ulong source, long bytes)
+    {
+        Barrier();
+        if (bytes > _downloadBytes)
+        {
+            if (_download != 0) Driver.cuMemFreeHost(_download);
+            _downloadBytes = Math.Max(bytes, 1L << 20);
+            Driver.Check(Driver.cuMemHostAlloc(out _download, (nuint)_downloadBytes, 0), "cuMemHostAlloc");
+        }
+        if (bytes > 0) Driver.Check(Driver.cuMemcpyDtoHAsync((void*)_download, source, (nuint)bytes, _stream), "cuMemcpyDtoHAsync");
+        Sync();
+        _cachedSource = null;
+        return (byte*)_download;
     }
 
     public void Zero(DeviceBuffer buffer, long length)
@@ -246,81 +255,161 @@ public sealed unsafe class CudaBackend : IBackend
     {
         Bind();
         EnsureLayout(batch);
-        CheckRange(Act(output), 0, (long)batch.Rows * dim);
+        var o = ActOrResidual(output);
+        CheckRange(o, 0, (long)batch.Rows * dim);
         CheckRange(Dev(table), 0, (long)vocabRows * dim);
         if (batch.Rows == 0) return;
-        Launch(_fEmbedding, (uint)batch.Rows, 1, Threads, 0, P(table), I((int)table.DType), _dTokens, I(vocabStart), I(vocabRows), I(dim), P(output));
+        Launch(_fEmbedding, (uint)batch.Rows, 1, Threads, 0, P(table), I((int)table.DType), _dTokens, I(vocabStart), I(vocabRows), I(dim), P(output), I((int)o.DType));
     }
 
     public void RmsNorm(DeviceBuffer x, DeviceBuffer weight, DeviceBuffer output, int rows, int dim, float eps)
     {
         Bind();
-        CheckRows(rows, dim, x, output);
+        var xb = ActOrResidual(x);
+        CheckRange(xb, 0, (long)rows * dim);
+        CheckRows(rows, dim, output);
         CheckRange(Act(weight), 0, dim);
         if (rows == 0) return;
-        Launch(_fRmsNorm, (uint)rows, 1, NormThreads(dim), 0, P(x), 0UL, P(weight), P(output), I(dim), F(eps), I(0));
+        Launch(_fRmsNorm, (uint)rows, 1, NormThreads(dim), 0, P(x), I((int)xb.DType), 0UL, P(weight), P(output), I(dim), F(eps));
     }
 
     public void AddRmsNorm(DeviceBuffer residual, DeviceBuffer x, DeviceBuffer weight, DeviceBuffer output, int rows, int dim, float eps)
     {
         Bind();
-        CheckRows(rows, dim, residual, x, output);
+        var r = Dev(residual);
+        if (r.DType != ResidualType) throw new ArgumentException($"the residual stream is {ResidualType} on the CUDA backend, got a {r.DType} buffer", nameof(residual));
+        CheckRange(r, 0, (long)rows * dim);
+        CheckRows(rows, dim, x, output);
         CheckRange(Act(weight), 0, dim);
         if (rows == 0) return;
-        Launch(_fRmsNorm, (uint)rows, 1, NormThreads(dim), 0, P(x), P(residual), P(weight), P(output), I(dim), F(eps), I(1));
+        Launch(_fRmsNorm, (uint)rows, 1, NormThreads(dim), 0, P(x), I((int)_act), P(residual), P(weight), P(output), I(dim), F(eps));
     }
 
-    public void MatMul(DeviceBuffer x, DeviceBuffer weight, DeviceBuffer? bias, DeviceBuffer y, int rows, int inFeatures, int outFeatures)
+    public void MatMul(DeviceBuffer x, DeviceBuffer weight, DeviceBuffer? bias, DeviceBuffer y, int rows, int inFeatures, int outFeatures) =>
+        MatMul(x, [new Projection(weight, bias, y, outFeatures)], rows, inFeatures);
+
+    public void MatMul(DeviceBuffer x, ReadOnlySpan<Projection> projections, int rows, int inFeatures)
     {
         Bind();
-        CheckRange(Dev(weight), 0, (long)inFeatures * outFeatures);
         CheckRange(Act(x), 0, (long)rows * inFeatures);
         // y may also be float32 (logits kept at full precision); x and the weights are in the activation type.
-        var yb = Dev(y);
-        if (yb.DType != _act && yb.DType != DType.F32) throw new ArgumentException($"MatMul writes {_act} or F32, got a {yb.DType} buffer", nameof(y));
-        CheckRange(yb, 0, (long)rows * outFeatures);
+        bool floatOut = false;
+        for (int i = 0; i < projections.Length; i++)
+        {
+            var p = projections[i];
+            CheckRange(Dev(p.Weight), 0, (long)inFeatures * p.OutFeatures);
+            var yb = Dev(p.Output);
+            if (yb.DType != _act && yb.DType != DType.F32) throw new ArgumentException($"MatMul writes {_act} or F32, got a {yb.DType} buffer");
+            if (i > 0 && (yb.DType == DType.F32) != floatOut) throw new ArgumentException("the projections of one MatMul write one element type");
+            floatOut = yb.DType == DType.F32;
+            CheckRange(yb, 0, (long)rows * p.OutFeatures);
+            if (p.Bias is { } bias)
+            {
+                if (floatOut && _act != DType.F32) throw new NotSupportedException("a bias on a float32 MatMul output");
+                CheckRange(Act(bias), 0, p.OutFeatures);
+            }
+        }
+        if (rows == 0 || projections.Length == 0) return;
+        if (UsesGemv(rows, inFeatures) && projections.Length <= 3)
+        {
+            // One kernel for every projection: x is read once and the step has one launch instead of three.
+            var a = projections[0];
+            var b = projections.Length > 1 ? projections[1] : a;
+            var c = projections.Length > 2 ? projections[2] : b;
+            int e1 = a.OutFeatures, e2 = e1 + (projections.Length > 1 ? b.OutFeatures : 0), total = e2 + (projections.Length > 2 ? c.OutFeatures : 0);
+            Gemv(x, InActivationType(Dev(a.Weight)).Pointer, InActivationType(Dev(b.Weight)).Pointer, InActivationType(Dev(c.Weight)).Pointer,
+                P(a.Output), P(b.Output), P(c.Output), Bias(a.Bias), projections.Length > 1 ? Bias(b.Bias) : 0, projections.Length > 2 ? Bias(c.Bias) : 0,
+                e1, e2, total, rows, inFeatures, floatOut, gated: false);
+            return;
+        }
+        foreach (var p in projections)
+        {
+            Gemm(x, InActivationType(Dev(p.Weight)), p.Output, rows, inFeatures, p.OutFeatures, floatOut);
+            if (p.Bias is { } bias)
+                Launch(_fAddBias, Grid((long)rows * p.OutFeatures), 1, Threads, 0, P(p.Output), P(bias), I(rows), I(p.OutFeatures));
+        }
+    }
+
+    public void GatedMatMul(DeviceBuffer x, DeviceBuffer gate, DeviceBuffer up, DeviceBuffer gateOut, DeviceBuffer upOut, int rows, int inFeatures, int outFeatures)
+    {
+        Bind();
+        CheckRange(Act(x), 0, (long)rows * inFeatures);
+        CheckRange(Dev(gate), 0, (long)inFeatures * outFeatures);
+        CheckRange(Dev(up), 0, (long)inFeatures * outFeatures);
+        CheckRange(Act(gateOut), 0, (long)rows * outFeatures);
+        CheckRange(Act(upOut), 0, (long)rows * outFeatures);
         if (rows == 0) return;
-        var w = InActivationType(Dev(weight));
-        bool floatOut = yb.DType == DType.F32;
-        if (_options.SkinnyGemv && _act == DType.BF16 && rows <= 8 && inFeatures % 8 == 0)
+        var g = InActivationType(Dev(gate));
+        var u = InActivationType(Dev(up));
+        if (UsesGemv(rows, inFeatures))
         {
-            // Enough warps to fill the chip (about 8192) by splitting each output's inputs over up to 8 warps,
-            // while every warp keeps at least 32 chunks of 8 inputs (one 16-byte load per lane).
-            // Measured on H100 at the 1B shapes: splitting helped k/v (512 outputs) and down (8192 inputs),
-            // and slowed q/o and gate/up, which keep the one-warp form.
-            int splitK = 1;
-            if (outFeatures <= 1024 || inFeatures >= 4096)
-                while (splitK < 8 && (long)outFeatures * splitK < 8192 && inFeatures / 8 / (splitK * 2) >= 32) splitK *= 2;
-            if (splitK == 1)
-            {
-                uint blocks = (uint)(((long)outFeatures * 32 + Threads - 1) / Threads);
-                Launch(_fGemv, blocks, 1, Threads, 0, P(x), w.Pointer, P(y), I(rows), I(inFeatures), I(outFeatures), I(floatOut ? 1 : 0));
-            }
-            else
-            {
-                int perBlock = 8 / splitK;
-                uint blocks = (uint)((outFeatures + perBlock - 1) / perBlock);
-                Launch(_fGemvSplit, blocks, 1, Threads, 0, P(x), w.Pointer, P(y), I(rows), I(inFeatures), I(outFeatures), I(floatOut ? 1 : 0), I(splitK));
-            }
+            // silu(gate) * up straight from the two float accumulators: one kernel, one rounding.
+            Gemv(x, g.Pointer, u.Pointer, u.Pointer, P(gateOut), P(gateOut), P(gateOut), 0, 0, 0, outFeatures, outFeatures, outFeatures, rows, inFeatures, floatOut: false, gated: true);
+            return;
         }
-        else
+        Gemm(x, g, gateOut, rows, inFeatures, outFeatures, floatOut: false);
+        Gemm(x, u, upOut, rows, inFeatures, outFeatures, floatOut: false);
+        long n = (long)rows * outFeatures;
+        Launch(_fSiluMul, Grid(n), 1, Threads, 0, P(gateOut), P(upOut), P(gateOut), (ulong)n);
+    }
+
+    public void TopK(DeviceBuffer logits, int rows, int segmentLength, int segments, int k, Span<int> ids, Span<float> values, Span<float> logSumExp)
+    {
+        if ((uint)k > TopLogits.MaxK) throw new ArgumentOutOfRangeException(nameof(k), $"k must be in 0..{TopLogits.MaxK}, got {k}");
+        var l = Dev(logits);
+        if (l.DType != DType.F32) throw new ArgumentException($"TopK reads float32 logits, got a {l.DType} buffer", nameof(logits));
+        CheckRange(l, 0, (long)segmentLength * segments * rows);
+        if (ids.Length < rows * k || values.Length < rows * k || logSumExp.Length < rows) throw new ArgumentException("the result spans are too short for rows x k results");
+        Bind();
+        if (rows == 0) return;
+        long bytes = (2L * k + 1) * rows * sizeof(float);
+        if (_topK is null || _topK.Length < bytes / sizeof(float))
         {
-            // Row-major y[rows, out] = x[rows, in] W[out, in]^T is column-major y^T = W^T x^T: W is a
-            // column-major [in, out] matrix used transposed, x a column-major [in, rows] one.
-            int type = _act == DType.BF16 ? Cublas.R16BF : Cublas.R32F;
-            var op = new StreamOp { Kind = StreamOpKind.Gemm, ArgCount = 9 };
-            op.Args[0] = (uint)outFeatures; op.Args[1] = (uint)rows; op.Args[2] = (uint)inFeatures;
-            op.Args[3] = w.Pointer; op.Args[4] = P(x); op.Args[5] = P(y);
-            op.Args[6] = (uint)type; op.Args[7] = (uint)(floatOut ? Cublas.R32F : type); op.Args[8] = 0;
-            Issue(op);
+            Barrier();
+            _topK?.Dispose();
+            _topK = NewBuffer(DType.F32, Math.Max(bytes / sizeof(float), 64L * 129));
         }
-        if (bias is not null)
-        {
-            if (floatOut && _act != DType.F32) throw new NotSupportedException("a bias on a float32 MatMul output");
-            CheckRange(Act(bias), 0, outFeatures);
-            long n = (long)rows * outFeatures;
-            Launch(_fAddBias, Grid(n), 1, Threads, 0, P(y), P(bias), I(rows), I(outFeatures));
-        }
+        ulong idsAt = _topK.Pointer, valuesAt = idsAt + (ulong)(rows * k * 4), lseAt = valuesAt + (ulong)(rows * k * 4);
+        // Part of the step: the kernel joins the step's graph; only the candidates cross to the host.
+        Launch(_fTopK, (uint)rows, 1, 1024, 0, P(logits), I(rows), I(segmentLength), I(segments), I(k), idsAt, valuesAt, lseAt);
+        byte* host = Download(idsAt, bytes);
+        new ReadOnlySpan<int>(host, rows * k).CopyTo(ids);
+        new ReadOnlySpan<float>(host + rows * k * 4, rows * k).CopyTo(values);
+        new ReadOnlySpan<float>(host + 2L * rows * k * 4, rows).CopyTo(logSumExp);
+    }
+
+    private bool UsesGemv(int rows, int inFeatures) => _options.SkinnyGemv && _act == DType.BF16 && rows <= 8 && inFeatures % 8 == 0;
+
+    private static ulong Bias(DeviceBuffer? bias) => bias is null ? 0 : P(bias);
+
+    /// <summary>Launches the GEMV kernel over the concatenated outputs [0, total) (see its comment in <see cref="KernelSource"/>).</summary>
+    private void Gemv(DeviceBuffer x, ulong w0, ulong w1, ulong w2, ulong y0, ulong y1, ulong y2, ulong b0, ulong b1, ulong b2,
+        int e1, int e2, int total, int rows, int inFeatures, bool floatOut, bool gated)
+    {
+        // Enough warps to fill the chip (about 8192) by splitting each output's inputs over up to 8 warps,
+        // while every warp keeps at least 32 chunks of 8 inputs (one 16-byte load per lane).
+        // Measured on H100 at the 1B shapes: splitting helped k/v (512 outputs) and down (8192 inputs),
+        // and slowed q/o and gate/up, which keep the one-warp form.
+        int splitK = 1;
+        if (total <= 1024 || inFeatures >= 4096)
+            while (splitK < 8 && (long)total * splitK < 8192 && inFeatures / 8 / (splitK * 2) >= 32) splitK *= 2;
+        int perBlock = 8 / splitK;
+        uint blocks = (uint)((total + perBlock - 1) / perBlock);
+        int packed = rows | splitK << 8 | (floatOut ? 1 << 16 : 0) | (gated ? 1 << 17 : 0);
+        Launch(_fGemv, blocks, 1, Threads, 0, P(x), w0, w1, w2, y0, y1, y2, b0, b1, b2, I(e1), I(e2), I(total), I(inFeatures), I(packed));
+    }
+
+    /// <summary>cuBLAS: y[rows, out] = x[rows, in] W[out, in]^T.</summary>
+    private void Gemm(DeviceBuffer x, CudaBuffer w, DeviceBuffer y, int rows, int inFeatures, int outFeatures, bool floatOut)
+    {
+        // Row-major y[rows, out] = x[rows, in] W[out, in]^T is column-major y^T = W^T x^T: W is a
+        // column-major [in, out] matrix used transposed, x a column-major [in, rows] one.
+        int type = _act == DType.BF16 ? Cublas.R16BF : Cublas.R32F;
+        var op = new StreamOp { Kind = StreamOpKind.Gemm, ArgCount = 9 };
+        op.Args[0] = (uint)outFeatures; op.Args[1] = (uint)rows; op.Args[2] = (uint)inFeatures;
+        op.Args[3] = w.Pointer; op.Args[4] = P(x); op.Args[5] = P(y);
+        op.Args[6] = (uint)type; op.Args[7] = (uint)(floatOut ? Cublas.R32F : type); op.Args[8] = 0;
+        Issue(op);
     }
 
     public void Rope(DeviceBuffer x, int rows, int heads, int headDim, BatchLayout batch, DeviceBuffer cosSin)
@@ -347,10 +436,12 @@ public sealed unsafe class CudaBackend : IBackend
     public void Add(DeviceBuffer target, DeviceBuffer source, long length)
     {
         Bind();
-        CheckRange(Act(target), 0, length);
-        CheckRange(Act(source), 0, length);
+        var t = ActOrResidual(target);
+        var so = ActOrResidual(source);
+        CheckRange(t, 0, length);
+        CheckRange(so, 0, length);
         if (length == 0) return;
-        Launch(_fAdd, Grid(length), 1, Threads, 0, P(target), P(source), (ulong)length);
+        Launch(_fAdd, Grid(length), 1, Threads, 0, P(target), I((int)t.DType), P(source), I((int)so.DType), (ulong)length);
     }
 
     public void WriteKv(DeviceBuffer k, DeviceBuffer v, DeviceBuffer kCache, DeviceBuffer vCache, int kvDim, BatchLayout batch)
@@ -480,6 +571,7 @@ public sealed unsafe class CudaBackend : IBackend
         Driver.cuStreamSynchronize(_stream);
         if (_graphExec != 0) Driver.cuGraphExecDestroy(_graphExec);
         Driver.cuMemFree(_cublasWorkspace);
+        _topK?.Dispose();
         Cublas.cublasDestroy(_cublas);
         Driver.cuModuleUnload(_module);
         if (_hostRing != 0) Driver.cuMemFreeHost(_hostRing);
@@ -516,6 +608,14 @@ public sealed unsafe class CudaBackend : IBackend
     {
         var c = Dev(buffer);
         if (c.DType != _act) throw new ArgumentException($"the CUDA backend expects {_act} activations here, got a {c.DType} buffer");
+        return c;
+    }
+
+    /// <summary>A buffer of the activation type or of the float32 residual stream.</summary>
+    private CudaBuffer ActOrResidual(DeviceBuffer buffer)
+    {
+        var c = Dev(buffer);
+        if (c.DType != _act && c.DType != ResidualType) throw new ArgumentException($"the CUDA backend expects {_act} or {ResidualType} here, got a {c.DType} buffer");
         return c;
     }
 

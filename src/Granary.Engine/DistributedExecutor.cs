@@ -20,6 +20,7 @@ public sealed class DistributedExecutor : IParallelExecutor
     private readonly byte[] _header = new byte[StepPlan.HeaderBytes];
     private byte[] _body = new byte[4096];
     private float[] _logits = [];
+    private int _logitRows;
     private readonly MicroBatcher _microBatcher = new();
     private long _executeTicks;
     private bool _disposed;
@@ -94,6 +95,7 @@ public sealed class DistributedExecutor : IParallelExecutor
         long start = Stopwatch.GetTimestamp();
         try
         {
+            _logitRows = batch.LogitRowCount;
             int length = StepPlan.Write(batch, _header, ref _body);
             ToWorkers(_header);
             ToWorkers(_body.AsSpan(0, length));
@@ -125,6 +127,12 @@ public sealed class DistributedExecutor : IParallelExecutor
     {
         if (Plan.LogitsRank == 0) _shard.Model.ReadLogits(logitRow, destination);
         else _logits.AsSpan(logitRow * VocabSize, VocabSize).CopyTo(destination);
+    }
+
+    public void TopLogits(int k, Span<int> ids, Span<float> values, Span<float> logSumExp)
+    {
+        if (Plan.LogitsRank == 0) _shard.Model.TopLogits(k, ids, values, logSumExp);
+        else Granary.Compute.TopLogits.SelectRows(_logits, _logitRows, VocabSize, k, ids, values, logSumExp);
     }
 
     private void ToWorkers(ReadOnlySpan<byte> data)

@@ -26,4 +26,11 @@ public interface IModelExecutor : IDisposable
     void Execute(BatchLayout batch);
 
     void ReadLogits(int logitRow, Span<float> destination);
+
+    /// <summary>
+    /// The <paramref name="k"/> largest logits of every logit row of the last step, with their ids (k a row,
+    /// value descending) and each row's log-sum-exp (<see cref="Granary.Compute.IBackend.TopK"/>): all that
+    /// sampling needs when it needs no more, without moving the whole vocabulary to the host.
+    /// </summary>
+    void TopLogits(int k, Span<int> ids, Span<float> values, Span<float> logSumExp);
 }

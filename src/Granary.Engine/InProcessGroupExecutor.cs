@@ -24,6 +24,7 @@ public sealed class InProcessGroupExecutor : IParallelExecutor
     private readonly MicroBatcher _microBatcher = new();
     private IReadOnlyList<BatchLayout> _parts = [];
     private float[] _logits = [];
+    private int _logitRows;
     private volatile bool _stopping;
     private long _executeTicks;
 
@@ -93,6 +94,7 @@ public sealed class InProcessGroupExecutor : IParallelExecutor
         long start = Stopwatch.GetTimestamp();
         // With pipeline stages the step runs as micro-batches so that the stages overlap.
         _parts = _microBatcher.Split(batch, Plan.PpSize);
+        _logitRows = batch.LogitRowCount;
         Array.Clear(_errors);
         _done.Reset(_ranks.Length);
         for (int r = 1; r < _ranks.Length; r++) _go[r].Release();
@@ -109,6 +111,12 @@ public sealed class InProcessGroupExecutor : IParallelExecutor
     {
         if (Plan.PpSize == 1) _ranks[0].Model.ReadLogits(logitRow, destination);
         else _logits.AsSpan(logitRow * VocabSize, VocabSize).CopyTo(destination);
+    }
+
+    public void TopLogits(int k, Span<int> ids, Span<float> values, Span<float> logSumExp)
+    {
+        if (Plan.PpSize == 1) _ranks[0].Model.TopLogits(k, ids, values, logSumExp);
+        else Granary.Compute.TopLogits.SelectRows(_logits, _logitRows, VocabSize, k, ids, values, logSumExp);
     }
 
     private void Loop(int rank)

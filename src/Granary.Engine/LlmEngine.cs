@@ -62,8 +62,11 @@ public sealed partial class LlmEngine : IDisposable
     public bool HasWork => _scheduler.HasWork;
     public ITokenizer? Tokenizer => _tokenizer;
 
-    /// <summary>Logits of the most recently sampled row.</summary>
-    public ReadOnlySpan<float> LastLogits => _runner.LastLogits;
+    /// <summary>
+    /// Copies the whole vocabulary's logits of one sampled row of the last step (rows in the order the step
+    /// scheduled its sampling sequences) into <paramref name="destination"/>: tests and diagnostics read them.
+    /// </summary>
+    public void ReadLogits(int logitRow, Span<float> destination) => _executor.ReadLogits(logitRow, destination);
 
     /// <summary>Queues a request. Throws <see cref="ArgumentException"/> for a prompt that cannot run here.</summary>
     public Sequence Add(IReadOnlyList<int> promptIds, SamplingParams sampling)

@@ -13,6 +13,9 @@ public sealed class ModelRunner
     private readonly BatchLayout _batch;
     private readonly Sampler _sampler;
     private readonly float[] _logits;
+    private readonly int[] _topIds;
+    private readonly float[] _topValues;
+    private readonly float[] _logSumExp;
 
     public ModelRunner(IModelExecutor executor, int blockSize, int maxSequences, int? seed)
     {
@@ -21,10 +24,10 @@ public sealed class ModelRunner
         _batch = new BatchLayout(executor.MaxRows, maxSequences, (executor.MaxPositions + blockSize - 1) / blockSize);
         _sampler = new Sampler(executor.VocabSize, seed);
         _logits = new float[executor.VocabSize];
+        _topIds = new int[maxSequences * TopLogits.MaxK];
+        _topValues = new float[maxSequences * TopLogits.MaxK];
+        _logSumExp = new float[maxSequences];
     }
-
-    /// <summary>Logits of the most recent sampled row (tests and diagnostics read them).</summary>
-    public ReadOnlySpan<float> LastLogits => _logits;
 
     /// <summary>Runs one step. For each scheduled sequence that samples, calls <paramref name="onToken"/>.</summary>
     public void Run(IReadOnlyList<ScheduledSequence> step, Action<Sequence, int, GeneratedTokenLogprobs?> onToken)
@@ -51,16 +54,34 @@ public sealed class ModelRunner
         b.Commit(row, step.Count, logitRows);
         _executor.Execute(b);
 
+        // Rows whose sampling needs only the largest logits take them from the executor (on a GPU only
+        // k values a row cross to the host); the others read their whole row.
+        int k = 0;
+        for (int s = 0; s < step.Count; s++)
+        {
+            if (step[s].Samples) k = Math.Max(k, Sampler.CandidatesNeeded(step[s].Sequence.Sampling));
+        }
+        if (k > 0) _executor.TopLogits(k, _topIds, _topValues, _logSumExp);
+
         int logitRow = 0;
         for (int s = 0; s < step.Count; s++)
         {
             var scheduled = step[s];
-            bool samples = scheduled.Samples;
-            scheduled.Sequence.ComputedLength += scheduled.Tokens;
+            var sequence = scheduled.Sequence;
+            bool samples = scheduled.Samples; // before the tokens count as computed
+            sequence.ComputedLength += scheduled.Tokens;
             if (!samples) continue;
-            _executor.ReadLogits(logitRow++, _logits);
-            int token = _sampler.Sample(scheduled.Sequence, _logits, out var logprobs);
-            onToken(scheduled.Sequence, token, logprobs);
+            int token;
+            GeneratedTokenLogprobs? logprobs;
+            if (Sampler.CandidatesNeeded(sequence.Sampling) is > 0 and var needed && needed <= k)
+                token = _sampler.Sample(sequence, _topIds.AsSpan(logitRow * k, k), _topValues.AsSpan(logitRow * k, k), _logSumExp[logitRow], out logprobs);
+            else
+            {
+                _executor.ReadLogits(logitRow, _logits);
+                token = _sampler.Sample(sequence, _logits, out logprobs);
+            }
+            logitRow++;
+            onToken(sequence, token, logprobs);
         }
     }
 }

@@ -25,12 +25,74 @@ public sealed class Sampler
     public int Sample(Sequence sequence, ReadOnlySpan<float> logits, out GeneratedTokenLogprobs? logprobs)
     {
         var p = sequence.Sampling;
-        var scores = _scores.AsSpan(0, logits.Length);
-        logits.CopyTo(scores);
-        if (p.RepetitionPenalty != 1f) Penalize(scores, sequence.Tokens, p.RepetitionPenalty);
-
-        int token = p.Temperature < 1e-5f ? ArgMax(scores) : Draw(scores, p, sequence.Random ?? _shared);
+        int token;
+        if (p.RepetitionPenalty != 1f)
+        {
+            var scores = _scores.AsSpan(0, logits.Length);
+            logits.CopyTo(scores);
+            Penalize(scores, sequence.Tokens, p.RepetitionPenalty);
+            token = p.Temperature < 1e-5f ? ArgMax(scores) : Draw(scores, p, sequence.Random ?? _shared);
+        }
+        else if (p.Temperature < 1e-5f) token = ArgMax(logits);
+        else
+        {
+            var scores = _scores.AsSpan(0, logits.Length);
+            logits.CopyTo(scores);
+            token = Draw(scores, p, sequence.Random ?? _shared);
+        }
         logprobs = p.Logprobs is { } top ? Logprobs(logits, token, top) : null;
+        return token;
+    }
+
+    /// <summary>
+    /// How many of the largest logits (<see cref="Granary.Compute.IBackend.TopK"/>) this sampling needs to
+    /// choose exactly as <see cref="Sample(Sequence, ReadOnlySpan{float}, out GeneratedTokenLogprobs?)"/> would
+    /// over the whole row, or -1 when it needs the whole row (a repetition penalty, or sampling without a
+    /// top-k within <see cref="Granary.Compute.TopLogits.MaxK"/>).
+    /// </summary>
+    public static int CandidatesNeeded(SamplingParams p)
+    {
+        if (p.RepetitionPenalty != 1f) return -1;
+        bool greedy = p.Temperature < 1e-5f;
+        if (!greedy && p.TopK <= 0) return -1;
+        int needed = Math.Max(greedy ? 1 : p.TopK, p.Logprobs ?? 0);
+        return needed <= Granary.Compute.TopLogits.MaxK ? needed : -1;
+    }
+
+    /// <summary>
+    /// Chooses a token from the row's largest logits (value descending, as <see cref="Granary.Compute.IBackend.TopK"/>
+    /// returns them) and its log-sum-exp; valid when <see cref="CandidatesNeeded"/> is at most their count.
+    /// </summary>
+    public int Sample(Sequence sequence, ReadOnlySpan<int> ids, ReadOnlySpan<float> values, float logSumExp, out GeneratedTokenLogprobs? logprobs)
+    {
+        var p = sequence.Sampling;
+        int token;
+        if (p.Temperature < 1e-5f) token = ids[0];
+        else
+        {
+            int count = Math.Min(p.TopK, values.Length);
+            var keys = _scores.AsSpan(0, count);
+            var order = _order.AsSpan(0, count);
+            float inverseTemperature = 1f / p.Temperature;
+            for (int i = 0; i < count; i++)
+            {
+                keys[i] = MathF.Exp((values[i] - values[0]) * inverseTemperature);
+                order[i] = ids[i];
+            }
+            token = DrawSorted(keys, order, p, sequence.Random ?? _shared);
+        }
+        logprobs = null;
+        if (p.Logprobs is { } top)
+        {
+            var best = new TokenLogprob[Math.Min(top, values.Length)];
+            float chosen = float.NaN;
+            for (int i = 0; i < values.Length; i++)
+            {
+                if (ids[i] == token) chosen = values[i];
+                if (i < best.Length) best[i] = new TokenLogprob(ids[i], values[i] - logSumExp);
+            }
+            logprobs = new GeneratedTokenLogprobs(token, chosen - logSumExp, best);
+        }
         return token;
     }
 
@@ -63,18 +125,38 @@ public sealed class Sampler
     private int Draw(Span<float> scores, SamplingParams p, Random random)
     {
         float inverseTemperature = 1f / p.Temperature;
-        float max = float.NegativeInfinity;
-        foreach (float s in scores) max = Math.Max(max, s);
+        int count = scores.Length;
+        if (p.TopK > 0 && p.TopK < count) count = p.TopK;
+        if (count == scores.Length && p.TopP >= 1f && p.MinP <= 0f)
+        {
+            // Nothing to cut: one draw from the whole distribution, no sort.
+            float max = float.NegativeInfinity;
+            foreach (float s in scores) max = Math.Max(max, s);
+            double total = 0;
+            for (int i = 0; i < scores.Length; i++) total += scores[i] = MathF.Exp((scores[i] - max) * inverseTemperature);
+            double u = random.NextDouble() * total;
+            for (int i = 0; i < scores.Length; i++)
+            {
+                u -= scores[i];
+                if (u < 0) return i;
+            }
+            return ArgMax(scores);
+        }
 
-        // Probabilities in sorted order over the candidates that survive top-k.
+        // The candidates that survive top-k, by logit descending (lower id first on ties), as a backend's TopK orders them.
         var order = _order.AsSpan(0, scores.Length);
         for (int i = 0; i < order.Length; i++) order[i] = i;
-        var keys = scores;
-        for (int i = 0; i < keys.Length; i++) keys[i] = MathF.Exp((keys[i] - max) * inverseTemperature);
-        int count = keys.Length;
-        if (p.TopK > 0 && p.TopK < count) count = p.TopK;
-        SortDescending(keys, order, count);
+        SortDescending(scores, order, count);
+        var keys = scores[..count];
+        float top = keys[0];
+        for (int i = 0; i < count; i++) keys[i] = MathF.Exp((keys[i] - top) * inverseTemperature);
+        return DrawSorted(keys, order[..count], p, random);
+    }
 
+    /// <summary>Top-p, then min-p over probabilities sorted descending (unnormalized), then one draw.</summary>
+    private static int DrawSorted(Span<float> keys, ReadOnlySpan<int> order, SamplingParams p, Random random)
+    {
+        int count = keys.Length;
         float total = 0;
         for (int i = 0; i < count; i++) total += keys[i];
         int keep = count;
@@ -105,69 +187,43 @@ public sealed class Sampler
         return order[keep - 1];
     }
 
-    /// <summary>Moves the <paramref name="count"/> largest keys to the front in descending order (ties by lower index).</summary>
+    /// <summary>
+    /// Moves the <paramref name="count"/> largest keys to the front, descending, the lower id first on ties
+    /// (the order a backend's TopK gives), so that a draw picks the same token from either.
+    /// </summary>
     private static void SortDescending(Span<float> keys, Span<int> order, int count)
     {
-        if (count < keys.Length)
+        if (count <= Granary.Compute.TopLogits.MaxK)
         {
-            // Partial selection: only the top count matter, so select them before sorting.
-            var threshold = SelectThreshold(keys, count);
-            int write = 0;
-            for (int i = 0; i < keys.Length && write < count; i++)
-            {
-                if (keys[i] > threshold) Swap(keys, order, write++, i);
-            }
-            for (int i = write; i < keys.Length && write < count; i++)
-            {
-                if (keys[i] == threshold) Swap(keys, order, write++, i);
-            }
+            Span<int> ids = stackalloc int[count];
+            Span<float> values = stackalloc float[count];
+            Granary.Compute.TopLogits.Select(keys, ids, values);
+            values.CopyTo(keys);
+            ids.CopyTo(order);
+            return;
         }
-        var head = keys[..count];
-        var heads = order[..count];
-        // Negated keys sort ascending = descending probability; stable on ties is not needed for sampling.
-        for (int i = 0; i < head.Length; i++) head[i] = -head[i];
-        head.Sort(heads);
-        for (int i = 0; i < head.Length; i++) head[i] = -head[i];
-    }
-
-    private static float SelectThreshold(ReadOnlySpan<float> keys, int count)
-    {
-        // The count-th largest value through a copy sorted in place (the vocabulary, rarely; top-k is small).
-        float[] copy = System.Buffers.ArrayPool<float>.Shared.Rent(keys.Length);
-        keys.CopyTo(copy);
-        var span = copy.AsSpan(0, keys.Length);
-        span.Sort();
-        float threshold = span[keys.Length - count];
-        System.Buffers.ArrayPool<float>.Shared.Return(copy);
-        return threshold;
-    }
-
-    private static void Swap(Span<float> keys, Span<int> order, int a, int b)
-    {
-        (keys[a], keys[b]) = (keys[b], keys[a]);
-        (order[a], order[b]) = (order[b], order[a]);
+        // Negated keys sort ascending = descending; then each run of equal keys by id.
+        for (int i = 0; i < keys.Length; i++) keys[i] = -keys[i];
+        keys.Sort(order);
+        for (int i = 0; i < keys.Length; i++) keys[i] = -keys[i];
+        for (int start = 0; start < count;)
+        {
+            int end = start + 1;
+            while (end < keys.Length && keys[end] == keys[start]) end++;
+            if (end - start > 1) order[start..end].Sort();
+            start = end;
+        }
     }
 
     /// <summary>log_softmax of the raw logits at the chosen token and the <paramref name="top"/> best.</summary>
-    private static GeneratedTokenLogprobs Logprobs(ReadOnlySpan<float> logits, int token, int top)
+    private GeneratedTokenLogprobs Logprobs(ReadOnlySpan<float> logits, int token, int top)
     {
-        float max = float.NegativeInfinity;
-        foreach (float l in logits) max = Math.Max(max, l);
-        double sum = 0;
-        foreach (float l in logits) sum += Math.Exp(l - max);
-        float logZ = max + (float)Math.Log(sum);
-
-        var best = new TokenLogprob[Math.Min(top, logits.Length)];
-        int filled = 0;
-        for (int i = 0; i < logits.Length; i++)
-        {
-            float l = logits[i];
-            if (filled == best.Length && (filled == 0 || l <= best[filled - 1].Logprob)) continue;
-            int at = filled < best.Length ? filled++ : filled - 1;
-            while (at > 0 && best[at - 1].Logprob < l) { best[at] = best[at - 1]; at--; }
-            best[at] = new TokenLogprob(i, l);
-        }
-        for (int i = 0; i < best.Length; i++) best[i] = best[i] with { Logprob = best[i].Logprob - logZ };
+        int k = Math.Min(top, logits.Length);
+        var ids = _order.AsSpan(0, k);
+        var values = _scores.AsSpan(0, k);
+        float logZ = Granary.Compute.TopLogits.Select(logits, ids, values);
+        var best = new TokenLogprob[k];
+        for (int i = 0; i < k; i++) best[i] = new TokenLogprob(ids[i], values[i] - logZ);
         return new GeneratedTokenLogprobs(token, logits[token] - logZ, best);
     }
 }

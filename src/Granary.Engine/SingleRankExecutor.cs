@@ -25,6 +25,8 @@ public sealed class SingleRankExecutor(LlamaModel model, IBackend backend) : IMo
 
     public void ReadLogits(int logitRow, Span<float> destination) => model.ReadLogits(logitRow, destination);
 
+    public void TopLogits(int k, Span<int> ids, Span<float> values, Span<float> logSumExp) => model.TopLogits(k, ids, values, logSumExp);
+
     public void Dispose()
     {
         _cache?.Dispose();

@@ -50,9 +50,9 @@ internal sealed class OpChecks : IDisposable
         return data;
     }
 
-    private (DeviceBuffer Gpu, DeviceBuffer Cpu) Pair(float[] data)
+    private (DeviceBuffer Gpu, DeviceBuffer Cpu) Pair(float[] data, DType? gpuType = null)
     {
-        var g = _gpu.Allocate(Act, data.Length);
+        var g = _gpu.Allocate(gpuType ?? Act, data.Length);
         _gpu.CopyFromHost(data, g);
         var c = _cpu.Allocate(DType.F32, data.Length);
         _cpu.CopyFromHost(data, c);
@@ -133,7 +133,12 @@ internal sealed class OpChecks : IDisposable
         _gpu.RmsNorm(xn.Gpu, wn.Gpu, on.Gpu, R, dim, 1e-5f);
         _cpu.RmsNorm(xn.Cpu, wn.Cpu, on.Cpu, R, dim, 1e-5f);
         Compare("RmsNorm", on, R * dim);
-        var residual = Pair(Random(R * dim, 2f));
+        // The residual stream is float32 on the GPU whatever the activations.
+        var xr = Pair(Random(R * dim, 3f), DType.F32);
+        _gpu.RmsNorm(xr.Gpu, wn.Gpu, on.Gpu, R, dim, 1e-5f);
+        _cpu.RmsNorm(xr.Cpu, wn.Cpu, on.Cpu, R, dim, 1e-5f);
+        Compare("RmsNorm of the float32 residual", on, R * dim);
+        var residual = Pair(Random(R * dim, 2f), DType.F32);
         _gpu.AddRmsNorm(residual.Gpu, xn.Gpu, wn.Gpu, on.Gpu, R, dim, 1e-6f);
         _cpu.AddRmsNorm(residual.Cpu, xn.Cpu, wn.Cpu, on.Cpu, R, dim, 1e-6f);
         Compare("AddRmsNorm output", on, R * dim);
@@ -151,6 +156,34 @@ internal sealed class OpChecks : IDisposable
         _gpu.Add(u.Gpu, s.Gpu, R * dim);
         _cpu.Add(u.Cpu, s.Cpu, R * dim);
         Compare("Add", u, R * dim);
+        _gpu.Add(residual.Gpu, s.Gpu, R * dim);
+        _cpu.Add(residual.Cpu, s.Cpu, R * dim);
+        Compare("Add into the float32 residual", residual, R * dim);
+
+        // q/k/v in one call (the fused GEMV for up to 8 rows, one cuBLAS call each beyond), with and without biases.
+        foreach (var (rows, bias) in new[] { (1, false), (3, true), (8, true), (20, true) })
+        {
+            const int inF = 512;
+            int[] outs = [384, 128, 128];
+            var x = Pair(Random(rows * inF));
+            var targets = outs.Select(o => (W: Weights(Random(o * inF, 0.2f), DType.BF16), B: bias ? Vector(Random(o)) : default, Y: Pair(Random(rows * o)), Out: o)).ToArray();
+            _gpu.MatMul(x.Gpu, targets.Select(t => new Projection(t.W.Gpu, bias ? t.B.Gpu : null, t.Y.Gpu, t.Out)).ToArray(), rows, inF);
+            _cpu.MatMul(x.Cpu, targets.Select(t => new Projection(t.W.Cpu, bias ? t.B.Cpu : null, t.Y.Cpu, t.Out)).ToArray(), rows, inF);
+            for (int i = 0; i < targets.Length; i++) Compare($"MatMul of 3 projections rows {rows}{(bias ? " +bias" : "")}: #{i}", targets[i].Y, (long)rows * targets[i].Out);
+        }
+        foreach (int rows in new[] { 1, 5, 20 })
+        {
+            const int inF = 768, outF = 1000;
+            var x = Pair(Random(rows * inF));
+            var wg = Weights(Random(outF * inF, 0.1f), DType.BF16);
+            var wu = Weights(Random(outF * inF, 0.1f), DType.BF16);
+            var go = Pair(Random(rows * outF));
+            var uo = Pair(Random(rows * outF));
+            _gpu.GatedMatMul(x.Gpu, wg.Gpu, wu.Gpu, go.Gpu, uo.Gpu, rows, inF, outF);
+            _cpu.GatedMatMul(x.Cpu, wg.Cpu, wu.Cpu, go.Cpu, uo.Cpu, rows, inF, outF);
+            Compare($"GatedMatMul rows {rows} {outF}x{inF}", go, (long)rows * outF);
+        }
+        TopK();
 
         foreach (var (heads, kvHeads, headDim) in new[] { (8, 2, 64), (4, 1, 32), (6, 3, 12), (4, 4, 128) })
             Attention(heads, kvHeads, headDim);
@@ -176,12 +209,40 @@ internal sealed class OpChecks : IDisposable
         foreach (var tableType in new[] { DType.BF16, DType.F32 })
         {
             var table = Weights(Random(30 * dim), tableType);
-            var emb = Pair(Random(batch.Rows * dim));
-            _gpu.Embedding(table.Gpu, 10, 30, dim, batch, emb.Gpu);
-            _cpu.Embedding(table.Cpu, 10, 30, dim, batch, emb.Cpu);
-            Compare($"Embedding {tableType} (ids outside the shard too)", emb, batch.Rows * dim);
+            foreach (var outType in new[] { Act, DType.F32 })
+            {
+                var emb = Pair(Random(batch.Rows * dim), outType);
+                _gpu.Embedding(table.Gpu, 10, 30, dim, batch, emb.Gpu);
+                _cpu.Embedding(table.Cpu, 10, 30, dim, batch, emb.Cpu);
+                Compare($"Embedding {tableType} into {outType} (ids outside the shard too)", emb, batch.Rows * dim);
+            }
         }
         _gpu.Synchronize();
+    }
+
+    /// <summary>TopK must give exactly the CPU's ids (ties to the lower id, NaN skipped), values and log-sum-exp.</summary>
+    private void TopK()
+    {
+        foreach (var (rows, segLen, segments, k) in new[] { (1, 50000, 1, 1), (3, 32000, 1, 20), (4, 6000, 2, 64), (2, 10, 1, 16) })
+        {
+            var data = new float[rows * segLen * segments];
+            for (int i = 0; i < data.Length; i++) data[i] = (float)Math.Round((_random.NextDouble() * 2 - 1) * 8, 2); // many exact ties
+            data[7] = float.NaN;
+            data[data.Length - 3] = 100f; // the largest, late in the row
+            var g = _gpu.Allocate(DType.F32, data.Length);
+            var c = _cpu.Allocate(DType.F32, data.Length);
+            _buffers.Add(g);
+            _buffers.Add(c);
+            _gpu.CopyFromHost(data, g);
+            _cpu.CopyFromHost(data, c);
+            var (gi, gv, gl) = (new int[rows * k], new float[rows * k], new float[rows]);
+            var (ci, cv, cl) = (new int[rows * k], new float[rows * k], new float[rows]);
+            _gpu.TopK(g, rows, segLen, segments, k, gi, gv, gl);
+            _cpu.TopK(c, rows, segLen, segments, k, ci, cv, cl);
+            bool ok = gi.SequenceEqual(ci) && gv.SequenceEqual(cv) && gl.Zip(cl).All(p => Math.Abs(p.First - p.Second) <= 1e-4f * Math.Max(1, Math.Abs(p.Second)));
+            if (!ok) Failures++;
+            _log.WriteLine($"  {(ok ? "ok  " : "FAIL")} TopK rows {rows} x {segments} segments of {segLen}, k {k,-30} {(ok ? "" : $"gpu [{string.Join(',', gi.Take(8))}] lse {gl[0]}, cpu [{string.Join(',', ci.Take(8))}] lse {cl[0]}")}");
+        }
     }
 
     /// <summary>

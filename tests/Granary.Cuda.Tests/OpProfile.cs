@@ -55,7 +55,23 @@ internal static class OpProfile
                 double us = Time(() => gpu.MatMul(x, w, null, y, rows, inF, outF), outF == vocab ? 50 : 200);
                 log.WriteLine($"  MatMul {name,-22} {us,8:F1} us  {(double)outF * inF * 2 / (us * 1e-6) / 1e9,7:F0} GB/s");
             }
-            var res = Act((long)rows * hidden);
+            {
+                var wq = Weight(hidden, hidden); var wk = Weight(512, hidden); var wv = Weight(512, hidden);
+                var yq = Act((long)rows * hidden); var yk = Act((long)rows * 512); var yv = Act((long)rows * 512);
+                double us = Time(() => gpu.MatMul(x, [new Projection(wq, null, yq, hidden), new Projection(wk, null, yk, 512), new Projection(wv, null, yv, 512)], rows, hidden));
+                log.WriteLine($"  MatMul q+k+v fused            {us,8:F1} us  {(double)3072 * hidden * 2 / (us * 1e-6) / 1e9,7:F0} GB/s");
+                var wg = Weight(inter, hidden); var wu = Weight(inter, hidden);
+                var go = Act((long)rows * inter); var uo = Act((long)rows * inter);
+                us = Time(() => gpu.GatedMatMul(x, wg, wu, go, uo, rows, hidden, inter));
+                log.WriteLine($"  GatedMatMul 2x8192x2048       {us,8:F1} us  {(double)2 * inter * hidden * 2 / (us * 1e-6) / 1e9,7:F0} GB/s");
+                var logitsF = gpu.Allocate(DType.F32, (long)rows * vocab);
+                buffers.Add(logitsF);
+                var ids = new int[rows * 20]; var values = new float[rows * 20]; var lse = new float[rows];
+                log.WriteLine($"  TopK k=1 (greedy), to host    {Time(() => gpu.TopK(logitsF, rows, vocab, 1, 1, ids, values, lse), 50),8:F1} us");
+                log.WriteLine($"  TopK k=20 (logprobs), to host {Time(() => gpu.TopK(logitsF, rows, vocab, 1, 20, ids, values, lse), 20),8:F1} us");
+            }
+            var res = gpu.Allocate(gpu.ResidualType, (long)rows * hidden);
+            buffers.Add(res);
             var norm = Act(hidden);
             log.WriteLine($"  AddRmsNorm                    {Time(() => gpu.AddRmsNorm(res, x, norm, y, rows, hidden, 1e-5f)),8:F1} us");
             log.WriteLine($"  SiluMul                       {Time(() => gpu.SiluMul(x, y, x, (long)rows * inter)),8:F1} us");

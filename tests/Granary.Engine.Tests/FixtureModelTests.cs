@@ -35,7 +35,8 @@ public class FixtureModelTests
 
             var sequence = engine.Add(ids, SamplingParams.Greedy(greedy.Length) with { IgnoreEos = true, Logprobs = 5 });
             engine.Step();
-            float[] logits = engine.LastLogits.ToArray();
+            float[] logits = new float[expected.Length];
+            engine.ReadLogits(0, logits);
             engine.RunToCompletion();
 
             float worst = 0;

@@ -37,6 +37,8 @@ internal static class BenchLocalCommand
             var executor = model.Executor;
             stdout.WriteLine($"model {model.Name}: {executor.Model.WeightBytes / 1e6:F1} MB of weights on {options.Device}; {memory} copy bandwidth {bandwidth:F1} GB/s");
             stdout.WriteLine("batch | prefill tok/s | decode ms/step | decode tok/s | MB moved/step | floor ms/step | GB/s | share of bandwidth floor");
+            // One short run first, so that kernel loading, library warm-up and JIT stay out of the numbers.
+            Run(model, executor, 1, Math.Min(prompt, 16), 4, bandwidth);
             var results = new List<object>();
             foreach (int batch in sizes)
             {

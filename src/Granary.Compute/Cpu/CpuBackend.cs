@@ -22,6 +22,8 @@ public sealed unsafe class CpuBackend : IBackend
 
     public DType ActivationType => DType.F32;
 
+    public DType ResidualType => DType.F32;
+
     /// <summary>Kernel threads, the caller included.</summary>
     public int Threads => _pool.Threads;
 
@@ -97,6 +99,47 @@ public sealed unsafe class CpuBackend : IBackend
         job.In = inFeatures;
         job.Out = outFeatures;
         _pool.Run(job, job.Plan(_pool.Threads));
+    }
+
+    public void MatMul(DeviceBuffer x, ReadOnlySpan<Projection> projections, int rows, int inFeatures)
+    {
+        foreach (var p in projections) MatMul(x, p.Weight, p.Bias, p.Output, rows, inFeatures, p.OutFeatures);
+    }
+
+    public void GatedMatMul(DeviceBuffer x, DeviceBuffer gate, DeviceBuffer up, DeviceBuffer gateOut, DeviceBuffer upOut, int rows, int inFeatures, int outFeatures)
+    {
+        MatMul(x, gate, null, gateOut, rows, inFeatures, outFeatures);
+        MatMul(x, up, null, upOut, rows, inFeatures, outFeatures);
+        SiluMul(gateOut, upOut, gateOut, (long)rows * outFeatures);
+    }
+
+    public void TopK(DeviceBuffer logits, int rows, int segmentLength, int segments, int k, Span<int> ids, Span<float> values, Span<float> logSumExp)
+    {
+        if ((uint)k > TopLogits.MaxK) throw new ArgumentOutOfRangeException(nameof(k), $"k must be in 0..{TopLogits.MaxK}, got {k}");
+        long vocab = (long)segmentLength * segments;
+        CheckRange(logits, 0, vocab * rows, DType.F32);
+        if (ids.Length < rows * k || values.Length < rows * k || logSumExp.Length < rows) throw new ArgumentException("the result spans are too short for rows x k results");
+        float* all = Floats(logits);
+        if (segments == 1)
+        {
+            TopLogits.SelectRows(new ReadOnlySpan<float>(all, checked((int)(vocab * rows))), rows, (int)vocab, k, ids, values, logSumExp);
+            return;
+        }
+        // A row whose ids are spread over the segments is gathered into one scratch row first.
+        float[] gathered = System.Buffers.ArrayPool<float>.Shared.Rent((int)vocab);
+        try
+        {
+            for (int r = 0; r < rows; r++)
+            {
+                for (int s = 0; s < segments; s++)
+                    new ReadOnlySpan<float>(all + ((long)s * rows + r) * segmentLength, segmentLength).CopyTo(gathered.AsSpan(s * segmentLength, segmentLength));
+                logSumExp[r] = TopLogits.Select(gathered.AsSpan(0, (int)vocab), ids.Slice(r * k, k), values.Slice(r * k, k));
+            }
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<float>.Shared.Return(gathered);
+        }
     }
 
     public void Rope(DeviceBuffer x, int rows, int heads, int headDim, BatchLayout batch, DeviceBuffer cosSin)

@@ -11,7 +11,7 @@ internal static class KernelSource
     public static readonly string[] Names =
     [
         "convert", "embedding", "rms_norm", "rope", "silu_mul", "add", "add_bias", "write_kv",
-        "attention", "gather_rows", "scale_add_rows", "gemv", "gemv_split",
+        "attention", "gather_rows", "scale_add_rows", "gemv", "top_k",
     ];
 
     public const int AttentionChunk = 256;
@@ -84,30 +84,31 @@ extern "C" __global__ void convert(const void* src, int srcType, void* dst, int 
         stt(dst, i, ldt(src, i, srcType), dstType);
 }
 
-extern "C" __global__ void embedding(const void* table, int tableType, const int* tokens, int vocabStart, int vocabRows, int dim, act_t* out) {
+extern "C" __global__ void embedding(const void* table, int tableType, const int* tokens, int vocabStart, int vocabRows, int dim, void* out, int outType) {
     int row = blockIdx.x;
     int local = tokens[row] - vocabStart;
     bool inside = local >= 0 && local < vocabRows;
     for (int d = threadIdx.x; d < dim; d += blockDim.x)
-        st(out, (long long)row * dim + d, inside ? ldt(table, (long long)local * dim + d, tableType) : 0.f);
+        stt(out, (long long)row * dim + d, inside ? ldt(table, (long long)local * dim + d, tableType) : 0.f, outType);
 }
 
-// out = x / rms(x) * w per row; with fused != 0, residual += x first and the sum is normalized.
-extern "C" __global__ void rms_norm(const act_t* x, act_t* residual, const act_t* w, act_t* out, int dim, float eps, int fused) {
+// out = x / rms(x) * w per row (x of element type xType). With a float32 residual stream given, residual += x
+// first and the sum is normalized: the residual keeps full precision, the output is rounded as HF rounds it.
+extern "C" __global__ void rms_norm(const void* x, int xType, float* residual, const act_t* w, act_t* out, int dim, float eps) {
     __shared__ float scratch[33];
     long long base = (long long)blockIdx.x * dim;
-    const act_t* src = fused ? residual : x;
     float ss = 0.f;
     for (int d = threadIdx.x; d < dim; d += blockDim.x) {
-        float v;
-        if (fused) { v = rnd(ld(residual, base + d) + ld(x, base + d)); st(residual, base + d, v); }
-        else v = ld(x, base + d);
+        float v = ldt(x, base + d, xType);
+        if (residual) { v += residual[base + d]; residual[base + d] = v; }
         ss += v * v;
     }
     float total = block_reduce(ss, scratch, false);
     float inv = rsqrtf(total / dim + eps);
-    for (int d = threadIdx.x; d < dim; d += blockDim.x)
-        st(out, base + d, rnd(ld(src, base + d) * inv) * ld(w, d));
+    for (int d = threadIdx.x; d < dim; d += blockDim.x) {
+        float v = residual ? residual[base + d] : ldt(x, base + d, xType);
+        st(out, base + d, rnd(v * inv) * ld(w, d));
+    }
 }
 
 extern "C" __global__ void rope(act_t* x, int rows, int heads, int headDim, const int* positions, const float* cosSin) {
@@ -133,9 +134,9 @@ extern "C" __global__ void silu_mul(const act_t* gate, const act_t* up, act_t* o
     }
 }
 
-extern "C" __global__ void add(act_t* target, const act_t* source, long long n) {
+extern "C" __global__ void add(void* target, int targetType, const void* source, int sourceType, long long n) {
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
-        st(target, i, ld(target, i) + ld(source, i));
+        stt(target, i, ldt(target, i, targetType) + ldt(source, i, sourceType), targetType);
 }
 
 extern "C" __global__ void add_bias(act_t* y, const act_t* bias, int rows, int cols) {
@@ -255,76 +256,57 @@ extern "C" __global__ void scale_add_rows(const act_t* src, act_t* dst, int cols
     }
 }
 
-// y[r, o] = x[r, :] . W[o, :] for up to 8 rows: the 8 warps of a block take 8 / splitK outputs, each
-// output's inputs split over splitK warps (more loads in flight for narrow matrices), 16-byte loads of
-// bf16 weights (inFeatures % 8 == 0), float accumulation. Built for bf16 activations only.
+// y = x W^T for up to 8 rows of bf16 x and bf16 weights, float accumulation, 16-byte loads (inFeatures % 8 == 0).
+// The outputs of up to three matrices that share x (q, k, v) are numbered one after the other: output o < e1
+// is row o of w0 into y0, o < e2 row o - e1 of w1 into y1, else row o - e2 of w2 into y2, each plus its bias
+// when given. gated: output o reads row o of w0 (gate) and of w1 (up) and writes silu(gate) * up into y0.
+// Each output's inputs are split over splitK warps of the 8 in a block (8 / splitK outputs a block): more
+// loads in flight for matrices with few outputs (k/v) or long rows (down).
+// packed = rows | splitK << 8 | floatOut << 16 | gated << 17.
 #define GEMV_ROWS 8
-// One warp per output: the plain form, faster when there are outputs enough to fill the chip.
-extern "C" __global__ void gemv(const u16* x, const u16* w, void* y, int rows, int inFeatures, int outFeatures, int floatOut) {
-    int warp = (blockIdx.x * blockDim.x + threadIdx.x) >> 5, lane = threadIdx.x & 31;
-    if (warp >= outFeatures) return;
-    const uint4* wr = (const uint4*)(w + (long long)warp * inFeatures);
-    int chunks = inFeatures >> 3;
-    float acc[GEMV_ROWS];
-#pragma unroll
-    for (int r = 0; r < GEMV_ROWS; r++) acc[r] = 0.f;
-#pragma unroll 4
-    for (int c = lane; c < chunks; c += 32) {
-        uint4 u = wr[c];
-        float wf[8] = { __uint_as_float(u.x << 16), __uint_as_float(u.x & 0xffff0000u), __uint_as_float(u.y << 16), __uint_as_float(u.y & 0xffff0000u),
-                        __uint_as_float(u.z << 16), __uint_as_float(u.z & 0xffff0000u), __uint_as_float(u.w << 16), __uint_as_float(u.w & 0xffff0000u) };
-#pragma unroll
-        for (int r = 0; r < GEMV_ROWS; r++) {
-            if (r < rows) {
-                uint4 v = ((const uint4*)(x + (long long)r * inFeatures))[c];
-                acc[r] += wf[0] * __uint_as_float(v.x << 16) + wf[1] * __uint_as_float(v.x & 0xffff0000u)
-                        + wf[2] * __uint_as_float(v.y << 16) + wf[3] * __uint_as_float(v.y & 0xffff0000u)
-                        + wf[4] * __uint_as_float(v.z << 16) + wf[5] * __uint_as_float(v.z & 0xffff0000u)
-                        + wf[6] * __uint_as_float(v.w << 16) + wf[7] * __uint_as_float(v.w & 0xffff0000u);
-            }
-        }
-    }
-#pragma unroll
-    for (int r = 0; r < GEMV_ROWS; r++) {
-        if (r < rows) {
-            float s = warp_sum(acc[r]);
-            if (lane == 0) {
-                long long at = (long long)r * outFeatures + warp;
-                if (floatOut) ((float*)y)[at] = s;
-                else st((act_t*)y, at, s);
-            }
-        }
-    }
+__device__ __forceinline__ float dot8(uint4 a, uint4 b) {
+    return __uint_as_float(a.x << 16) * __uint_as_float(b.x << 16) + __uint_as_float(a.x & 0xffff0000u) * __uint_as_float(b.x & 0xffff0000u)
+         + __uint_as_float(a.y << 16) * __uint_as_float(b.y << 16) + __uint_as_float(a.y & 0xffff0000u) * __uint_as_float(b.y & 0xffff0000u)
+         + __uint_as_float(a.z << 16) * __uint_as_float(b.z << 16) + __uint_as_float(a.z & 0xffff0000u) * __uint_as_float(b.z & 0xffff0000u)
+         + __uint_as_float(a.w << 16) * __uint_as_float(b.w << 16) + __uint_as_float(a.w & 0xffff0000u) * __uint_as_float(b.w & 0xffff0000u);
 }
-
-// The same with each output's inputs split over splitK warps of a block (8 / splitK outputs a block):
-// more loads in flight for matrices with few outputs (k/v) or long rows (down).
-extern "C" __global__ void gemv_split(const u16* x, const u16* w, void* y, int rows, int inFeatures, int outFeatures, int floatOut, int splitK) {
-    __shared__ float partial[8][GEMV_ROWS];
+extern "C" __global__ void gemv(const u16* x, const u16* w0, const u16* w1, const u16* w2, void* y0, void* y1, void* y2,
+    const u16* b0, const u16* b1, const u16* b2, int e1, int e2, int total, int inFeatures, int packed) {
+    const int rows = packed & 0xff, splitK = (packed >> 8) & 0xff, floatOut = (packed >> 16) & 1, gated = (packed >> 17) & 1;
+    __shared__ float partial[8][2][GEMV_ROWS];
     int warpInBlock = threadIdx.x >> 5, lane = threadIdx.x & 31;
     int perBlock = 8 / splitK;
     int out = blockIdx.x * perBlock + warpInBlock / splitK, part = warpInBlock % splitK;
-    bool active = out < outFeatures;
     int chunks = inFeatures >> 3;
     int begin = (int)((long long)chunks * part / splitK), end = (int)((long long)chunks * (part + 1) / splitK);
-    float acc[GEMV_ROWS];
+    float acc[GEMV_ROWS], acc2[GEMV_ROWS];
 #pragma unroll
-    for (int r = 0; r < GEMV_ROWS; r++) acc[r] = 0.f;
-    if (active) {
-        const uint4* wr = (const uint4*)(w + (long long)out * inFeatures);
+    for (int r = 0; r < GEMV_ROWS; r++) { acc[r] = 0.f; acc2[r] = 0.f; }
+    if (out < total) {
+        const u16* w = gated || out < e1 ? w0 : out < e2 ? w1 : w2;
+        int local = gated || out < e1 ? out : out < e2 ? out - e1 : out - e2;
+        const uint4* wr = (const uint4*)(w + (long long)local * inFeatures);
+        const uint4* ur = (const uint4*)(w1 + (long long)local * inFeatures);
+        if (gated) {
+#pragma unroll 2
+            for (int c = begin + lane; c < end; c += 32) {
+                uint4 g = wr[c], u = ur[c];
+#pragma unroll
+                for (int r = 0; r < GEMV_ROWS; r++) {
+                    if (r < rows) {
+                        uint4 v = ((const uint4*)(x + (long long)r * inFeatures))[c];
+                        acc[r] += dot8(g, v);
+                        acc2[r] += dot8(u, v);
+                    }
+                }
+            }
+        } else {
 #pragma unroll 4
-        for (int c = begin + lane; c < end; c += 32) {
-            uint4 u = wr[c];
-            float wf[8] = { __uint_as_float(u.x << 16), __uint_as_float(u.x & 0xffff0000u), __uint_as_float(u.y << 16), __uint_as_float(u.y & 0xffff0000u),
-                            __uint_as_float(u.z << 16), __uint_as_float(u.z & 0xffff0000u), __uint_as_float(u.w << 16), __uint_as_float(u.w & 0xffff0000u) };
+            for (int c = begin + lane; c < end; c += 32) {
+                uint4 u = wr[c];
 #pragma unroll
-            for (int r = 0; r < GEMV_ROWS; r++) {
-                if (r < rows) {
-                    uint4 v = ((const uint4*)(x + (long long)r * inFeatures))[c];
-                    acc[r] += wf[0] * __uint_as_float(v.x << 16) + wf[1] * __uint_as_float(v.x & 0xffff0000u)
-                            + wf[2] * __uint_as_float(v.y << 16) + wf[3] * __uint_as_float(v.y & 0xffff0000u)
-                            + wf[4] * __uint_as_float(v.z << 16) + wf[5] * __uint_as_float(v.z & 0xffff0000u)
-                            + wf[6] * __uint_as_float(v.w << 16) + wf[7] * __uint_as_float(v.w & 0xffff0000u);
+                for (int r = 0; r < GEMV_ROWS; r++) {
+                    if (r < rows) acc[r] += dot8(u, ((const uint4*)(x + (long long)r * inFeatures))[c]);
                 }
             }
         }
@@ -332,22 +314,104 @@ extern "C" __global__ void gemv_split(const u16* x, const u16* w, void* y, int r
 #pragma unroll
     for (int r = 0; r < GEMV_ROWS; r++) {
         if (r < rows) {
-            float sum = warp_sum(acc[r]);
-            if (lane == 0) partial[warpInBlock][r] = sum;
+            float s = warp_sum(acc[r]);
+            float s2 = gated ? warp_sum(acc2[r]) : 0.f;
+            if (lane == 0) { partial[warpInBlock][0][r] = s; partial[warpInBlock][1][r] = s2; }
         }
     }
     __syncthreads();
     int t = threadIdx.x;
     if (t < perBlock * rows) {
         int o = t / rows, r = t % rows;
-        int outIndex = blockIdx.x * perBlock + o;
-        if (outIndex < outFeatures) {
-            float sum = 0.f;
-            for (int k = 0; k < splitK; k++) sum += partial[o * splitK + k][r];
-            long long at = (long long)r * outFeatures + outIndex;
+        int index = blockIdx.x * perBlock + o;
+        if (index < total) {
+            float sum = 0.f, sum2 = 0.f;
+            for (int k = 0; k < splitK; k++) { sum += partial[o * splitK + k][0][r]; sum2 += partial[o * splitK + k][1][r]; }
+            void* y; const u16* b; int local, width;
+            if (gated) { y = y0; b = 0; local = index; width = total; sum = sum / (1.f + __expf(-sum)) * sum2; }
+            else if (index < e1) { y = y0; b = b0; local = index; width = e1; }
+            else if (index < e2) { y = y1; b = b1; local = index - e1; width = e2 - e1; }
+            else { y = y2; b = b2; local = index - e2; width = total - e2; }
+            if (b) sum += bf2f(b[local]);
+            long long at = (long long)r * width + local;
             if (floatOut) ((float*)y)[at] = sum;
-            else st((act_t*)y, at, sum);
+            else ((u16*)y)[at] = f2bf(sum);
         }
+    }
+}
+
+// The k largest float32 logits of each row (value descending, lower id first on ties, NaN never) and the row's
+// log-sum-exp, one block a row: the first pass finds the largest and the max, the second sums exp, each
+// further round takes the largest of the values that rank after the previous pick. Row r's ids lie in
+// `segments` blocks of [rows, segLen] (the rank-major layout of a tensor-parallel all-gather).
+// out: ids [rows, k] as int, then values [rows, k], then lse [rows].
+__device__ __forceinline__ bool ranks_before(float v, int i, float bv, int bi) {
+    return bi < 0 || v > bv || (v == bv && i < bi);
+}
+__device__ void block_best(float& v, int& i, float* sv, int* si) {
+    for (int o = 16; o > 0; o >>= 1) {
+        float ov = __shfl_xor_sync(0xffffffffu, v, o);
+        int oi = __shfl_xor_sync(0xffffffffu, i, o);
+        if (oi >= 0 && ranks_before(ov, oi, v, i)) { v = ov; i = oi; }
+    }
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = (blockDim.x + 31) >> 5;
+    __syncthreads();
+    if (lane == 0) { sv[warp] = v; si[warp] = i; }
+    __syncthreads();
+    if (warp == 0) {
+        v = lane < warps ? sv[lane] : NEG_INF;
+        i = lane < warps ? si[lane] : -1;
+        for (int o = 16; o > 0; o >>= 1) {
+            float ov = __shfl_xor_sync(0xffffffffu, v, o);
+            int oi = __shfl_xor_sync(0xffffffffu, i, o);
+            if (oi >= 0 && ranks_before(ov, oi, v, i)) { v = ov; i = oi; }
+        }
+        if (lane == 0) { sv[32] = v; si[32] = i; }
+    }
+    __syncthreads();
+    v = sv[32];
+    i = si[32];
+}
+extern "C" __global__ void top_k(const float* logits, int rows, int segLen, int segments, int k, int* outIds, float* outValues, float* outLse) {
+    __shared__ float sv[33];
+    __shared__ int si[33];
+    __shared__ float scratch[33];
+    int row = blockIdx.x;
+    float pv = 0.f; int pi = -1; // the previous pick; none yet
+    float max = NEG_INF;
+    for (int round = 0; round < (k > 0 ? k : 1); round++) {
+        float bv = NEG_INF; int bi = -1;
+        for (int s = 0; s < segments; s++) {
+            const float* seg = logits + ((long long)s * rows + row) * segLen;
+            for (int o = threadIdx.x; o < segLen; o += blockDim.x) {
+                float v = seg[o];
+                int id = s * segLen + o;
+                if (v != v) continue;
+                if (pi >= 0 && !(v < pv || (v == pv && id > pi))) continue;
+                if (ranks_before(v, id, bv, bi)) { bv = v; bi = id; }
+            }
+        }
+        block_best(bv, bi, sv, si);
+        if (round == 0) max = bi >= 0 ? bv : NEG_INF;
+        if (k > 0 && threadIdx.x == 0) { outIds[row * k + round] = bi; outValues[row * k + round] = bi >= 0 ? bv : NEG_INF; }
+        if (round == 0) {
+            // The log-sum-exp over the row, relative to its largest value.
+            float sum = 0.f;
+            if (max > NEG_INF) {
+                for (int s = 0; s < segments; s++) {
+                    const float* seg = logits + ((long long)s * rows + row) * segLen;
+                    for (int o = threadIdx.x; o < segLen; o += blockDim.x) { float v = seg[o]; if (v == v) sum += expf(v - max); }
+                }
+            }
+            float total = block_reduce(sum, scratch, false);
+            if (threadIdx.x == 0) outLse[row] = max > NEG_INF ? max + logf(total) : NEG_INF;
+        }
+        if (bi < 0) {
+            // Fewer values than k: the rest stay empty.
+            for (int j = round + 1; j < k && threadIdx.x == 0; j++) { outIds[row * k + j] = -1; outValues[row * k + j] = NEG_INF; }
+            break;
+        }
+        pv = bv; pi = bi;
     }
 }
 """;

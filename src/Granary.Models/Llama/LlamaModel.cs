@@ -180,14 +180,20 @@ public sealed class LlamaModel : IDisposable
             _backend.CopyToHost(_work.GatheredLogits!, destination.Slice(rank * _vocabRows, _vocabRows), rank * block + (long)row * _vocabRows);
     }
 
+    /// <summary>The <paramref name="k"/> largest logits of every logit row, with ids and log-sum-exp (last stage only; see <see cref="IBackend.TopK"/>).</summary>
+    public void TopLogits(int k, Span<int> ids, Span<float> values, Span<float> logSumExp)
+    {
+        if (!Shard.IsLastStage) throw new InvalidOperationException($"pipeline stage {Shard.PpRank} has no logits; the last stage has");
+        if (_tp is null) _backend.TopK(_work.Logits, LogitRows, _vocabRows, 1, k, ids, values, logSumExp);
+        else _backend.TopK(_work.GatheredLogits!, LogitRows, _vocabRows, Shard.TpSize, k, ids, values, logSumExp);
+    }
+
     private void Attend(LayerWeights layer, BatchLayout batch, DeviceBuffer keyCache, DeviceBuffer valueCache, int blockSize)
     {
         var w = _work;
         int rows = batch.Rows, hidden = Config.HiddenSize;
         int qDim = Heads * HeadDim, kvDim = KvHeads * HeadDim;
-        _backend.MatMul(w.Normed, layer.Q, layer.QBias, w.Q, rows, hidden, qDim);
-        _backend.MatMul(w.Normed, layer.K, layer.KBias, w.K, rows, hidden, kvDim);
-        _backend.MatMul(w.Normed, layer.V, layer.VBias, w.V, rows, hidden, kvDim);
+        _backend.MatMul(w.Normed, [new(layer.Q, layer.QBias, w.Q, qDim), new(layer.K, layer.KBias, w.K, kvDim), new(layer.V, layer.VBias, w.V, kvDim)], rows, hidden);
         _backend.Rope(w.Q, rows, Heads, HeadDim, batch, _rope);
         _backend.Rope(w.K, rows, KvHeads, HeadDim, batch, _rope);
         _backend.WriteKv(w.K, w.V, keyCache, valueCache, kvDim, batch);
@@ -201,9 +207,7 @@ public sealed class LlamaModel : IDisposable
     {
         var w = _work;
         int hidden = Config.HiddenSize;
-        _backend.MatMul(input, mlp.Gate, null, w.Gate, rows, hidden, Intermediate);
-        _backend.MatMul(input, mlp.Up, null, w.Up, rows, hidden, Intermediate);
-        _backend.SiluMul(w.Gate, w.Up, w.Gate, (long)rows * Intermediate);
+        _backend.GatedMatMul(input, mlp.Gate, mlp.Up, w.Gate, w.Up, rows, hidden, Intermediate);
         _backend.MatMul(w.Gate, mlp.Down, null, output, rows, Intermediate, hidden);
     }
 

@@ -11,14 +11,14 @@ internal sealed class Workspace : IDisposable
     {
         var c = model.Config;
         long rows = model.MaxRows;
-        DeviceBuffer Make(long length)
+        DeviceBuffer Make(long length, DType? dtype = null)
         {
-            var buffer = backend.Allocate(backend.ActivationType, Math.Max(length, 1));
+            var buffer = backend.Allocate(dtype ?? backend.ActivationType, Math.Max(length, 1));
             _all.Add(buffer);
             return buffer;
         }
         int vocabRows = c.VocabSize / model.Shard.TpSize;
-        Residual = Make(rows * c.HiddenSize);
+        Residual = Make(rows * c.HiddenSize, backend.ResidualType);
         Normed = Make(rows * c.HiddenSize);
         Q = Make(rows * model.Heads * model.HeadDim);
         K = Make(rows * model.KvHeads * model.HeadDim);
@@ -29,10 +29,11 @@ internal sealed class Workspace : IDisposable
         Up = Make(rows * model.Intermediate);
         MlpOut = Make(rows * c.HiddenSize);
         LastHidden = Make(rows * c.HiddenSize);
-        // Only the last pipeline stage computes logits (the largest buffers for a big vocabulary).
+        // Only the last pipeline stage computes logits (the largest buffers for a big vocabulary), in float32
+        // whatever the activations: sampling and logprobs must not see bf16 rounding.
         bool last = model.Shard.IsLastStage;
-        Logits = Make(last ? rows * vocabRows : 1);
-        GatheredLogits = last && model.Shard.TpSize > 1 ? Make(rows * vocabRows * model.Shard.TpSize) : null;
+        Logits = Make(last ? rows * vocabRows : 1, DType.F32);
+        GatheredLogits = last && model.Shard.TpSize > 1 ? Make(rows * vocabRows * model.Shard.TpSize, DType.F32) : null;
         if (c.NumExperts > 0)
         {
             RouterLogits = Make(rows * c.NumExperts);
