@@ -28,6 +28,13 @@ public sealed class BatchLayout
     /// <summary>Rows whose logits are wanted (the last row of each sequence that samples), count in <see cref="LogitRowCount"/>.</summary>
     public int LogitRowCount { get; private set; }
 
+    /// <summary>
+    /// What sampling will read after the step: k &gt; 0 for the k largest logits of every logit row
+    /// (<see cref="IBackend.TopK"/>), -1 when some row needs its whole vocabulary, 0 when nothing samples.
+    /// An executor whose logits live elsewhere (another process) fetches just that much.
+    /// </summary>
+    public int SampleCandidates { get; set; }
+
     /// <summary>Bumped by <see cref="Commit"/>; lets a backend skip re-uploading an unchanged layout.</summary>
     public long Version { get; private set; }
 

@@ -15,17 +15,9 @@ public sealed class InProcessGroupExecutor : IParallelExecutor
 {
     private readonly InProcessGroup _group;
     private readonly RankShard[] _ranks;
-    private readonly Thread[] _threads;
-    private readonly SemaphoreSlim[] _go;
-    private readonly CountdownEvent _done;
-    private readonly Exception?[] _errors;
+    private readonly RankThreads _threads;
     private readonly RankReport[] _reports;
-    private readonly long[] _stepTicks;
-    private readonly MicroBatcher _microBatcher = new();
-    private IReadOnlyList<BatchLayout> _parts = [];
-    private float[] _logits = [];
     private int _logitRows;
-    private volatile bool _stopping;
     private long _executeTicks;
 
     /// <param name="directory">Model folder.</param>
@@ -48,34 +40,14 @@ public sealed class InProcessGroupExecutor : IParallelExecutor
             throw;
         }
         _reports = _ranks.Select(r => new RankReport(r.Rank, plan.Describe(r.Rank), r.Model.WeightBytes, r.Model.WorkspaceBytes, r.Model.KvBytesPerToken, 0)).ToArray();
-        _errors = new Exception?[n];
-        _stepTicks = new long[n];
-        _go = Enumerable.Range(0, n).Select(_ => new SemaphoreSlim(0)).ToArray();
-        _done = new CountdownEvent(1);
-        _threads = new Thread[n];
-        for (int r = 1; r < n; r++)
-        {
-            int rank = r;
-            _threads[r] = new Thread(() => Loop(rank)) { IsBackground = true, Name = $"granary rank {r}" };
-            _threads[r].Start();
-        }
+        _threads = new RankThreads(_ranks, plan.PpSize, plan.LogitsRank, _group.Abort);
     }
 
     public ParallelPlan Plan { get; }
     public IReadOnlyList<RankReport> Ranks => _reports;
     public (int Blocks, int BlockSize) KvCache { get; private set; }
     public TimeSpan ExecuteTime => Stopwatch.GetElapsedTime(0, _executeTicks);
-
-    public double CommunicationShare
-    {
-        get
-        {
-            double share = 0;
-            for (int r = 0; r < _ranks.Length; r++)
-                share += _stepTicks[r] == 0 ? 0 : _ranks[r].CommunicationTime.TotalSeconds / Stopwatch.GetElapsedTime(0, _stepTicks[r]).TotalSeconds;
-            return share / _ranks.Length;
-        }
-    }
+    public double CommunicationShare => _threads.CommunicationShare;
 
     public int VocabSize => Plan.Config.VocabSize;
     public int MaxRows => _ranks[0].Model.MaxRows;
@@ -92,75 +64,33 @@ public sealed class InProcessGroupExecutor : IParallelExecutor
     {
         if (_group.AbortReason is { } reason) throw new CommunicatorException($"the parallel group stopped earlier: {reason}");
         long start = Stopwatch.GetTimestamp();
-        // With pipeline stages the step runs as micro-batches so that the stages overlap.
-        _parts = _microBatcher.Split(batch, Plan.PpSize);
         _logitRows = batch.LogitRowCount;
-        Array.Clear(_errors);
-        _done.Reset(_ranks.Length);
-        for (int r = 1; r < _ranks.Length; r++) _go[r].Release();
-        Run(0);
-        _done.Wait();
-        _executeTicks += Stopwatch.GetTimestamp() - start;
-        // The root cause first: a rank's own failure, not the communicator errors it caused in the others.
-        var error = _errors.FirstOrDefault(e => e is not null and not CommunicatorException) ?? _errors.FirstOrDefault(e => e is not null);
-        if (error is CommunicatorException) throw new CommunicatorException(error.Message, error);
-        if (error is not null) throw new InvalidOperationException($"rank {Array.IndexOf(_errors, error)} failed: {error.Message}", error);
+        try
+        {
+            _threads.Run(batch);
+        }
+        finally
+        {
+            _executeTicks += Stopwatch.GetTimestamp() - start;
+        }
     }
 
     public void ReadLogits(int logitRow, Span<float> destination)
     {
         if (Plan.PpSize == 1) _ranks[0].Model.ReadLogits(logitRow, destination);
-        else _logits.AsSpan(logitRow * VocabSize, VocabSize).CopyTo(destination);
+        else _threads.PipelineLogits.Slice(logitRow * VocabSize, VocabSize).CopyTo(destination);
     }
 
     public void TopLogits(int k, Span<int> ids, Span<float> values, Span<float> logSumExp)
     {
         if (Plan.PpSize == 1) _ranks[0].Model.TopLogits(k, ids, values, logSumExp);
-        else Granary.Compute.TopLogits.SelectRows(_logits, _logitRows, VocabSize, k, ids, values, logSumExp);
-    }
-
-    private void Loop(int rank)
-    {
-        while (true)
-        {
-            _go[rank].Wait();
-            if (_stopping) return;
-            Run(rank);
-        }
-    }
-
-    private void Run(int rank)
-    {
-        long start = Stopwatch.GetTimestamp();
-        try
-        {
-            if (Plan.PpSize == 1) _ranks[rank].Forward(_parts[0]);
-            else if (rank == Plan.LogitsRank) _ranks[rank].Forward(_parts, ref _logits);
-            else
-            {
-                foreach (var part in _parts) _ranks[rank].Forward(part);
-            }
-        }
-        catch (Exception e)
-        {
-            _errors[rank] = e;
-            _group.Abort(e is CommunicatorException ? e.Message : $"rank {rank} failed: {e.Message}");
-        }
-        finally
-        {
-            _stepTicks[rank] += Stopwatch.GetTimestamp() - start;
-            _done.Signal();
-        }
+        else Granary.Compute.TopLogits.SelectRows(_threads.PipelineLogits, _logitRows, VocabSize, k, ids, values, logSumExp);
     }
 
     public void Dispose()
     {
-        _stopping = true;
-        for (int r = 1; r < _ranks.Length; r++) _go[r].Release();
-        for (int r = 1; r < _ranks.Length; r++) _threads[r].Join();
+        _threads.Dispose();
         foreach (var rank in _ranks) rank.Dispose();
         _group.Dispose();
-        foreach (var go in _go) go.Dispose();
-        _done.Dispose();
     }
 }

@@ -52,15 +52,20 @@ public sealed class ModelRunner
             if (step[s].Samples) b.LogitRows[logitRows++] = row - 1;
         }
         b.Commit(row, step.Count, logitRows);
-        _executor.Execute(b);
 
         // Rows whose sampling needs only the largest logits take them from the executor (on a GPU only
         // k values a row cross to the host); the others read their whole row.
         int k = 0;
+        bool whole = false;
         for (int s = 0; s < step.Count; s++)
         {
-            if (step[s].Samples) k = Math.Max(k, Sampler.CandidatesNeeded(step[s].Sequence.Sampling));
+            if (!step[s].Samples) continue;
+            int needed = Sampler.CandidatesNeeded(step[s].Sequence.Sampling);
+            k = Math.Max(k, needed);
+            whole |= needed < 0;
         }
+        b.SampleCandidates = whole ? -1 : k;
+        _executor.Execute(b);
         if (k > 0) _executor.TopLogits(k, _topIds, _topValues, _logSumExp);
 
         int logitRow = 0;

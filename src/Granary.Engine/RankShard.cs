@@ -7,7 +7,7 @@ using Granary.Models.Llama;
 namespace Granary.Engine;
 
 /// <summary>One rank of a parallel group: its backend, its slice of the model, its KV cache and its communicators.</summary>
-internal sealed class RankShard : IDisposable
+public sealed class RankShard : IDisposable
 {
     private RankShard(int rank, IBackend backend, LlamaModel model, PeerCommunicator? tp, PeerCommunicator? pp)
     {

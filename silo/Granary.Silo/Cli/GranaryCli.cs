@@ -12,6 +12,8 @@ public static class GranaryCli
         ConvertLlama2cCommand.Create(),
         BenchLocalCommand.Create(),
         ServeCommand.Create(),
+        ChatCommand.Create(),
+        CompleteCommand.Create(),
         new Command("bench", "Benchmarks") { BenchServeCommand.Create() },
     };
 

@@ -1,0 +1,136 @@
+using System.Diagnostics;
+using Granary.Compute;
+
+namespace Granary.Engine;
+
+/// <summary>
+/// Runs the steps of several ranks of one group that live in this process, concurrently (their collectives
+/// wait for each other): the first rank on the caller's thread, each other one on a thread of its own. A
+/// rank that fails aborts the group through <c>abort</c>, so that every rank ends the step with an exception
+/// naming it instead of waiting, and the step throws the root cause.
+/// </summary>
+public sealed class RankThreads : IDisposable
+{
+    private readonly RankShard[] _ranks;
+    private readonly int _ppSize;
+    private readonly int _logitsRank;
+    private readonly Action<string> _abort;
+    private readonly Thread[] _threads;
+    private readonly SemaphoreSlim[] _go;
+    private readonly CountdownEvent _done;
+    private readonly Exception?[] _errors;
+    private readonly long[] _stepTicks;
+    private readonly MicroBatcher _microBatcher = new();
+    private IReadOnlyList<BatchLayout> _parts = [];
+    private float[] _logits = [];
+    private volatile bool _stopping;
+
+    /// <param name="ranks">The local ranks (world ranks in <see cref="RankShard.Rank"/>).</param>
+    /// <param name="ppSize">Pipeline stages of the group: with more than one a step runs as micro-batches.</param>
+    /// <param name="logitsRank">World rank that ends with the logits (the first rank of the last stage).</param>
+    /// <param name="abort">Makes every rank of the group fail its pending collectives with the reason.</param>
+    public RankThreads(IReadOnlyList<RankShard> ranks, int ppSize, int logitsRank, Action<string> abort)
+    {
+        if (ranks.Count == 0) throw new ArgumentException("no ranks to run", nameof(ranks));
+        _ranks = [.. ranks];
+        _ppSize = ppSize;
+        _logitsRank = logitsRank;
+        _abort = abort;
+        int n = _ranks.Length;
+        _errors = new Exception?[n];
+        _stepTicks = new long[n];
+        _go = Enumerable.Range(0, n).Select(_ => new SemaphoreSlim(0)).ToArray();
+        _done = new CountdownEvent(1);
+        _threads = new Thread[n];
+        for (int i = 1; i < n; i++)
+        {
+            int index = i;
+            _threads[i] = new Thread(() => Loop(index)) { IsBackground = true, Name = $"granary rank {_ranks[i].Rank}" };
+            _threads[i].Start();
+        }
+    }
+
+    public IReadOnlyList<RankShard> Ranks => _ranks;
+
+    /// <summary>The local rank that ends with the logits, or null when that rank lives elsewhere.</summary>
+    public RankShard? LogitsShard => Array.Find(_ranks, r => r.Rank == _logitsRank);
+
+    /// <summary>
+    /// With pipeline stages, the logits of the last step's logit rows (full vocabulary a row, in batch order),
+    /// copied to the host by the logits rank; with one stage they stay in <see cref="LogitsShard"/>'s model.
+    /// </summary>
+    public ReadOnlySpan<float> PipelineLogits => _logits;
+
+    /// <summary>Share of the ranks' step time spent in collectives, averaged over these ranks.</summary>
+    public double CommunicationShare
+    {
+        get
+        {
+            double share = 0;
+            for (int i = 0; i < _ranks.Length; i++)
+                share += _stepTicks[i] == 0 ? 0 : _ranks[i].CommunicationTime.TotalSeconds / Stopwatch.GetElapsedTime(0, _stepTicks[i]).TotalSeconds;
+            return share / _ranks.Length;
+        }
+    }
+
+    /// <summary>Runs one step on every local rank and returns when all finished; throws the first rank's own failure.</summary>
+    public void Run(BatchLayout batch)
+    {
+        // With pipeline stages the step runs as micro-batches so that the stages overlap; every rank splits alike.
+        _parts = _microBatcher.Split(batch, _ppSize);
+        Array.Clear(_errors);
+        _done.Reset(_ranks.Length);
+        for (int i = 1; i < _ranks.Length; i++) _go[i].Release();
+        Step(0);
+        _done.Wait();
+        // The root cause first: a rank's own failure, not the communicator errors it caused in the others.
+        var error = _errors.FirstOrDefault(e => e is not null and not CommunicatorException) ?? _errors.FirstOrDefault(e => e is not null);
+        if (error is CommunicatorException) throw new CommunicatorException(error.Message, error);
+        if (error is not null) throw new InvalidOperationException($"rank {_ranks[Array.IndexOf(_errors, error)].Rank} failed: {error.Message}", error);
+    }
+
+    private void Loop(int index)
+    {
+        while (true)
+        {
+            _go[index].Wait();
+            if (_stopping) return;
+            Step(index);
+        }
+    }
+
+    private void Step(int index)
+    {
+        long start = Stopwatch.GetTimestamp();
+        var rank = _ranks[index];
+        try
+        {
+            if (_ppSize == 1) rank.Forward(_parts[0]);
+            else if (rank.Rank == _logitsRank) rank.Forward(_parts, ref _logits);
+            else
+            {
+                foreach (var part in _parts) rank.Forward(part);
+            }
+        }
+        catch (Exception e)
+        {
+            _errors[index] = e;
+            _abort(e is CommunicatorException ? e.Message : $"rank {rank.Rank} failed: {e.Message}");
+        }
+        finally
+        {
+            _stepTicks[index] += Stopwatch.GetTimestamp() - start;
+            _done.Signal();
+        }
+    }
+
+    /// <summary>Stops the threads (the ranks stay the caller's to dispose).</summary>
+    public void Dispose()
+    {
+        _stopping = true;
+        for (int i = 1; i < _ranks.Length; i++) _go[i].Release();
+        for (int i = 1; i < _ranks.Length; i++) _threads[i].Join();
+        foreach (var go in _go) go.Dispose();
+        _done.Dispose();
+    }
+}
