@@ -14,11 +14,13 @@
 #             eager baseline in the same run), then granary bench-local --device cuda:0 --batch 1,8,32,64
 #   profile   time per op at the 1B shapes (1 and 32 rows)
 #   (NOGRAPHS=0 skips the second fixtures and bench runs without step graphs)
+#   serve     granary serve --device cuda:0 on that checkpoint, loaded by granary bench serve with 64 concurrent
+#             requests (prompt 128, 128 new tokens): TTFT, TPOT and throughput
 #   compile   the transformers static cache + torch.compile baseline at batch 32 (slow to compile)
 set -u
 OUT=${OUT:-$PWD/gpu-logs}
 mkdir -p "$OUT"
-STEPS=${STEPS:-ops,fixtures,profile,bench,compile}
+STEPS=${STEPS:-ops,fixtures,profile,bench,serve,compile}
 MODEL=${MODEL:-/tmp/llama1b}
 source .gpu/env.sh
 export GRANARY_KERNEL_CACHE=${GRANARY_KERNEL_CACHE:-/tmp/granary-kernels}
@@ -65,6 +67,16 @@ PY
     GRANARY_CUDA_GRAPHS=0 timeout 300 dotnet $GRANARY bench-local --model "$MODEL" --device cuda:0 --batch 1,8,32,64 --prompt 128 --new 128 --json 2>&1 | tee "$OUT/bench-nographs.log"
     status=$((status | PIPESTATUS[0]))
   fi
+fi
+if has serve; then
+  echo "== granary serve on cuda:0, 64 concurrent requests"
+  dotnet $GRANARY serve --model "$MODEL" --device cuda:0 --port 8000 --max-num-seqs 64 --max-num-batched-tokens 2048 > "$OUT/serve-server.log" 2>&1 &
+  server=$!
+  for _ in $(seq 120); do curl -sf http://127.0.0.1:8000/ready >/dev/null && break; sleep 1; done
+  timeout 200 dotnet $GRANARY bench serve --base-url http://127.0.0.1:8000 --num-prompts 256 --max-concurrency 64 --request-rate inf \
+    --input-len 128 --output-len 128 --vocab-size 128000 --json "$OUT/serve.json" 2>&1 | tail -40 | tee "$OUT/serve.log"
+  status=$((status | PIPESTATUS[0]))
+  kill $server; wait $server
 fi
 if has compile; then
   echo "== transformers static cache + torch.compile baseline"

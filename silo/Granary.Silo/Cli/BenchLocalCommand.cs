@@ -34,18 +34,20 @@ internal static class BenchLocalCommand
             int threads = options.Threads > 0 ? options.Threads : Environment.ProcessorCount;
             var (bandwidth, memory) = MeasureBandwidth(options.Device, threads);
             using var model = LocalModel.Load(parse.GetValue(common.Model)!, options, loggers);
-            var executor = model.Executor;
-            stdout.WriteLine($"model {model.Name}: {executor.Model.WeightBytes / 1e6:F1} MB of weights on {options.Device}; {memory} copy bandwidth {bandwidth:F1} GB/s");
-            stdout.WriteLine("batch | prefill tok/s | decode ms/step | decode tok/s | MB moved/step | floor ms/step | GB/s | share of bandwidth floor");
+            var modelSizes = Sizes.Of(model);
+            string layout = model.Parallel is { } group ? $" as {group.Plan}" : "";
+            stdout.WriteLine($"model {model.Name}: {modelSizes.WeightBytes / 1e6:F1} MB of weights on {options.Device}{layout}; {memory} copy bandwidth {bandwidth:F1} GB/s");
+            stdout.WriteLine("batch | prefill tok/s | decode ms/step | decode tok/s | MB moved/step | floor ms/step | GB/s | share of bandwidth floor | communication share");
             // One short run first, so that kernel loading, library warm-up and JIT stay out of the numbers.
-            Run(model, executor, 1, Math.Min(prompt, 16), 4, bandwidth);
+            Run(model, modelSizes, 1, Math.Min(prompt, 16), 4, bandwidth);
             var results = new List<object>();
             foreach (int batch in sizes)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                var r = Run(model, executor, batch, prompt, generate, bandwidth);
+                var r = Run(model, modelSizes, batch, prompt, generate, bandwidth);
                 results.Add(r);
-                stdout.WriteLine($"{batch,5} | {r.PrefillTokensPerSecond,13:F1} | {r.DecodeMsPerStep,14:F3} | {r.DecodeTokensPerSecond,12:F1} | {r.BytesPerStep / 1e6,13:F1} | {r.BytesPerStep / (bandwidth * 1e9) * 1000,13:F3} | {r.AchievedGBps,4:F1} | {r.ShareOfLimit:P1}");
+                string communication = r.CommunicationShare is { } c ? c.ToString("P1") : "-";
+                stdout.WriteLine($"{batch,5} | {r.PrefillTokensPerSecond,13:F1} | {r.DecodeMsPerStep,14:F3} | {r.DecodeTokensPerSecond,12:F1} | {r.BytesPerStep / 1e6,13:F1} | {r.BytesPerStep / (bandwidth * 1e9) * 1000,13:F3} | {r.AchievedGBps,4:F1} | {r.ShareOfLimit,24:P1} | {communication}");
             }
             if (parse.GetValue(json)) stdout.WriteLine(JsonSerializer.Serialize(results));
             return Task.FromResult(0);
@@ -64,9 +66,18 @@ internal static class BenchLocalCommand
         return (HostBandwidth.MeasureGBps(threads), $"host ({threads} threads)");
     }
 
-    private sealed record Result(int Batch, double PrefillTokensPerSecond, double DecodeMsPerStep, double DecodeTokensPerSecond, double BytesPerStep, double AchievedGBps, double ShareOfLimit);
+    /// <param name="CommunicationShare">Share of the ranks' decode step time spent in collectives (null for one rank).</param>
+    private sealed record Result(int Batch, double PrefillTokensPerSecond, double DecodeMsPerStep, double DecodeTokensPerSecond, double BytesPerStep, double AchievedGBps, double ShareOfLimit, double? CommunicationShare);
 
-    private static Result Run(LocalModel model, SingleRankExecutor executor, int batch, int prompt, int generate, double bandwidthGBps)
+    /// <summary>What one step must read: every rank's weights once, and every rank's KV slice of each cached token.</summary>
+    private readonly record struct Sizes(long WeightBytes, long KvBytesPerToken)
+    {
+        public static Sizes Of(LocalModel model) => model.Parallel is { } group
+            ? new(group.Ranks.Sum(r => r.WeightBytes), group.Ranks.Sum(r => r.KvBytesPerToken))
+            : new(model.Executor.Model.WeightBytes, model.Executor.KvBytesPerToken);
+    }
+
+    private static Result Run(LocalModel model, Sizes sizes, int batch, int prompt, int generate, double bandwidthGBps)
     {
         var engine = model.Engine;
         var random = new Random(1234);
@@ -82,9 +93,11 @@ internal static class BenchLocalCommand
 
         var steps = new List<double>();
         double kvBytes = 0;
+        var group = model.Parallel;
+        var (executeBefore, shareBefore) = (group?.ExecuteTime ?? TimeSpan.Zero, group?.CommunicationShare ?? 0);
         while (engine.HasWork)
         {
-            kvBytes += sequences.Sum(s => (double)s.Length) * executor.KvBytesPerToken;
+            kvBytes += sequences.Sum(s => (double)s.Length) * sizes.KvBytesPerToken;
             long start = Stopwatch.GetTimestamp();
             engine.Step();
             steps.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
@@ -92,8 +105,15 @@ internal static class BenchLocalCommand
         steps.Sort();
         double median = steps[steps.Count / 2];
         // Per step every weight byte is read once and every cached key and value of the batch once.
-        double bytes = executor.Model.WeightBytes + kvBytes / steps.Count;
+        double bytes = sizes.WeightBytes + kvBytes / steps.Count;
         double gbps = bytes / (median / 1000) / 1e9;
-        return new Result(batch, batch * prompt / prefillSeconds, median, batch / (median / 1000), bytes, gbps, gbps / bandwidthGBps);
+        double? communication = null;
+        if (group is not null)
+        {
+            // The executor keeps a running share; the decode phase's own share follows from the times before and after.
+            double before = executeBefore.TotalSeconds, after = group.ExecuteTime.TotalSeconds;
+            communication = after > before ? (group.CommunicationShare * after - shareBefore * before) / (after - before) : 0;
+        }
+        return new Result(batch, batch * prompt / prefillSeconds, median, batch / (median / 1000), bytes, gbps, gbps / bandwidthGBps, communication);
     }
 }
