@@ -69,7 +69,19 @@ public sealed partial class LlmEngine : IDisposable
     public void ReadLogits(int logitRow, Span<float> destination) => _executor.ReadLogits(logitRow, destination);
 
     /// <summary>Queues a request. Throws <see cref="ArgumentException"/> for a prompt that cannot run here.</summary>
-    public Sequence Add(IReadOnlyList<int> promptIds, SamplingParams sampling)
+    public Sequence Add(IReadOnlyList<int> promptIds, SamplingParams sampling) => Add(promptIds, sampling, null);
+
+    /// <summary>
+    /// Queues a request, or resumes one that another replica was answering when it failed: the output
+    /// starts with <paramref name="generated"/> (the tokens already generated), which are computed with the
+    /// prompt (as a preempted sequence recomputes), count towards <see cref="SamplingParams.MaxTokens"/>, and
+    /// rebuild the text exactly as if they had been generated here, so <see cref="Sequence.Text"/> and stop
+    /// strings that straddle the seam behave as in the uninterrupted run (for a seeded request too; greedy and
+    /// seeded answers go on token for token). Their logprobs are placeholders (<see cref="Sequence.ResumedLength"/>).
+    /// Throws <see cref="ArgumentException"/> for a prompt that cannot run here, or resumed tokens outside the
+    /// vocabulary, too many for max_tokens or the context, or that already ended the output (a stop token or string).
+    /// </summary>
+    public Sequence Add(IReadOnlyList<int> promptIds, SamplingParams sampling, IReadOnlyList<int>? generated)
     {
         sampling.Validate();
         if (promptIds.Count == 0) throw new ArgumentException("the prompt is empty");
@@ -79,9 +91,26 @@ public sealed partial class LlmEngine : IDisposable
         {
             if ((uint)id >= (uint)_executor.VocabSize) throw new ArgumentException($"token id {id} is outside the vocabulary of {_executor.VocabSize}");
         }
-        if (_blocks.BlocksFor(promptIds.Count + 1) > _blocks.TotalBlocks)
-            throw new ArgumentException($"the prompt needs {_blocks.BlocksFor(promptIds.Count + 1)} KV blocks; the cache has {_blocks.TotalBlocks}");
+        int resumed = generated?.Count ?? 0;
+        if (resumed > 0)
+        {
+            if (resumed >= sampling.MaxTokens)
+                throw new ArgumentException($"the resumed output has {resumed} tokens and max_tokens is {sampling.MaxTokens}: the request already finished");
+            if (promptIds.Count + resumed >= MaxModelLength)
+                throw new ArgumentException($"the prompt ({promptIds.Count} tokens) and the resumed output ({resumed} tokens) fill this model's context of {MaxModelLength} tokens: the request already finished");
+            for (int i = 0; i < resumed; i++)
+            {
+                int id = generated![i];
+                if ((uint)id >= (uint)_executor.VocabSize) throw new ArgumentException($"resumed token id {id} (output position {i}) is outside the vocabulary of {_executor.VocabSize}");
+                if (IsStopToken(sampling, id)) throw new ArgumentException($"resumed token id {id} (output position {i}) is a stop token: the request already finished there");
+            }
+        }
+        int length = promptIds.Count + resumed;
+        if (_blocks.BlocksFor(length + 1) > _blocks.TotalBlocks)
+            throw new ArgumentException($"the {(resumed > 0 ? "prompt and resumed output need" : "prompt needs")} {_blocks.BlocksFor(length + 1)} KV blocks; the cache has {_blocks.TotalBlocks}");
         var sequence = new Sequence(Interlocked.Increment(ref _nextId), promptIds, sampling, _tokenizer);
+        if (resumed > 0 && sequence.Resume(generated!) is var stopped and >= 0)
+            throw new ArgumentException($"the resumed output contains a stop string (at output position {stopped}): the request already finished there");
         _scheduler.Add(sequence);
         return sequence;
     }
@@ -121,11 +150,14 @@ public sealed partial class LlmEngine : IDisposable
         bool stopString = sequence.Append(token, logprobs);
         var p = sequence.Sampling;
         FinishReason? reason = null;
-        if (stopString || !p.IgnoreEos && _eos.Contains(token) || p.StopTokenIds.Contains(token)) reason = FinishReason.Stop;
+        if (stopString || IsStopToken(p, token)) reason = FinishReason.Stop;
         else if (sequence.OutputLength >= p.MaxTokens || sequence.Length >= MaxModelLength) reason = FinishReason.Length;
         if (reason is { } r) _scheduler.Finish(sequence, r);
         _advanced.Add(sequence);
     }
+
+    /// <summary>Whether the token ends the output (an end-of-sequence id unless ignored, or one of the request's stop ids).</summary>
+    private bool IsStopToken(SamplingParams p, int token) => !p.IgnoreEos && _eos.Contains(token) || p.StopTokenIds.Contains(token);
 
     public void Dispose() => _executor.Dispose();
 

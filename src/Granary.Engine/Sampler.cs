@@ -96,6 +96,17 @@ public sealed class Sampler
         return token;
     }
 
+    /// <summary>
+    /// Advances a seeded sequence's generator past <paramref name="tokens"/> sampled tokens: every token drawn
+    /// at a temperature above zero takes exactly one <see cref="Random.NextDouble"/> (<see cref="Draw"/>,
+    /// <see cref="DrawSorted"/>) and greedy tokens none, so a resumed sequence draws on as the uninterrupted one would.
+    /// </summary>
+    internal static void SkipDraws(Sequence sequence, int tokens)
+    {
+        if (sequence.Random is not { } random || sequence.Sampling.Temperature < 1e-5f) return;
+        for (int i = 0; i < tokens; i++) random.NextDouble();
+    }
+
     /// <summary>First index of the largest value, as torch.argmax picks.</summary>
     public static int ArgMax(ReadOnlySpan<float> values)
     {

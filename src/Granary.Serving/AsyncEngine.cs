@@ -43,30 +43,33 @@ public sealed partial class AsyncEngine : IDisposable
     public bool IsRunning => !_stopped;
 
     /// <summary>
-    /// Queues a request. Throws <see cref="QueueFullException"/> when the waiting queue is at its bound and
-    /// <see cref="ObjectDisposedException"/> after shutdown. Cancelling <paramref name="cancellationToken"/>
-    /// (or disposing the handle) aborts the request and frees its KV blocks.
+    /// Queues a request. Throws <see cref="QueueFullException"/> when the waiting queue is at its bound,
+    /// <see cref="ArgumentException"/> for a malformed <see cref="GenerationRequest.Resume"/> (an entry for no
+    /// choice or a second one for a choice; problems found once the engine thread reads the request, such as a
+    /// bad prompt or resumed tokens, arrive as an error event with <see cref="GenerationEvent.IsBadRequest"/>) and <see cref="ObjectDisposedException"/> after shutdown. Cancelling
+    /// <paramref name="cancellationToken"/> (or disposing the handle) aborts the request and frees its KV blocks.
     /// </summary>
     public GenerationHandle Submit(GenerationRequest request, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(request.N, 1);
         if (request.Prompts.Count == 0) throw new ArgumentException("no prompt");
+        var resume = request.ResumeByChoice();
         ObjectDisposedException.ThrowIf(_stopped, this);
+        int toRun = resume is null ? request.Sequences : resume.Count(r => r is not { Finished: true });
         int waiting = Volatile.Read(ref _queued) + (int)Metrics.WaitingSequences;
-        if (waiting + request.Sequences > _options.MaxWaiting && waiting > 0) throw new QueueFullException(waiting);
-        var handle = new GenerationHandle(this, request);
-        Interlocked.Add(ref _queued, request.Sequences);
-        if (!_inbox.Writer.TryWrite(new Command(handle, Abort: false)))
+        if (waiting + toRun > _options.MaxWaiting && waiting > 0) throw new QueueFullException(waiting);
+        var submission = new Submission(request, resume, toRun);
+        var handle = submission.Handle = new GenerationHandle(request, () => _inbox.Writer.TryWrite(new Command(submission, Abort: true)));
+        Interlocked.Add(ref _queued, toRun);
+        if (!_inbox.Writer.TryWrite(new Command(submission, Abort: false)))
         {
-            Interlocked.Add(ref _queued, -request.Sequences);
+            Interlocked.Add(ref _queued, -toRun);
             throw new ObjectDisposedException(nameof(AsyncEngine));
         }
-        if (cancellationToken.CanBeCanceled)
-            handle.Registration = cancellationToken.UnsafeRegister(static h => ((GenerationHandle)h!).Cancel(), handle);
+        // Linked only once queued: an abort must reach the engine thread after the submission it aborts.
+        handle.CancelWhen(cancellationToken);
         return handle;
     }
-
-    internal void RequestAbort(GenerationHandle handle) => _inbox.Writer.TryWrite(new Command(handle, Abort: true));
 
     private void Loop()
     {
@@ -122,11 +125,11 @@ public sealed partial class AsyncEngine : IDisposable
 
     private void Handle(Command command)
     {
-        var handle = command.Handle;
+        var submission = command.Submission;
         if (command.Abort)
         {
-            if (handle.Done) return;
-            foreach (var sequence in handle.Sequences)
+            if (submission.Done) return;
+            foreach (var sequence in submission.Sequences)
             {
                 if (sequence.Status != SequenceStatus.Finished)
                 {
@@ -135,42 +138,58 @@ public sealed partial class AsyncEngine : IDisposable
                 }
                 _choices.Remove(sequence);
             }
-            Complete(handle);
+            Complete(submission);
             return;
         }
 
-        var request = handle.Request;
-        Interlocked.Add(ref _queued, -request.Sequences);
-        if (handle.Done) return;
+        var request = submission.Request;
+        Interlocked.Add(ref _queued, -submission.Queued);
+        if (submission.Done) return;
         if (_stopped)
         {
-            Fail(handle, "the server is shutting down", badRequest: false);
+            Fail(submission, "the server is shutting down", badRequest: false);
             return;
         }
+        ChoiceResume? resume = null;
         try
         {
             for (int p = 0; p < request.Prompts.Count; p++)
             {
                 for (int j = 0; j < request.N; j++)
                 {
+                    int index = p * request.N + j;
+                    resume = submission.Resume?[index];
+                    if (resume is { Finished: true }) continue; // the client has its whole answer: counts as done
                     // With a seed, each of the n choices still draws differently, reproducibly.
                     var sampling = j > 0 && request.Sampling.Seed is { } seed ? request.Sampling with { Seed = unchecked(seed + j) } : request.Sampling;
-                    var sequence = _engine.Add(request.Prompts[p], sampling);
-                    handle.Sequences.Add(sequence);
-                    _choices.Add(sequence, new Choice(handle, p * request.N + j));
+                    var sequence = _engine.Add(request.Prompts[p], sampling, resume?.GeneratedIds);
+                    submission.Sequences.Add(sequence);
+                    var choice = new Choice(submission, index);
+                    if (resume is not null)
+                    {
+                        if (resume.SentChars > sequence.TextLength)
+                            throw new ArgumentException($"sent_chars {resume.SentChars} is beyond the {sequence.TextLength} characters its {resume.GeneratedIds.Length} generated tokens decode to");
+                        // Its events go on exactly after what the client already got.
+                        choice.SentChars = resume.SentChars;
+                        choice.SentTokens = sequence.ResumedLength;
+                    }
+                    _choices.Add(sequence, choice);
                     Interlocked.Add(ref Metrics.PromptTokens, sequence.PromptLength);
                 }
             }
+            resume = null;
         }
         catch (ArgumentException e)
         {
-            foreach (var sequence in handle.Sequences)
+            foreach (var sequence in submission.Sequences)
             {
                 _engine.Abort(sequence);
                 _choices.Remove(sequence);
             }
-            Fail(handle, e.Message, badRequest: true);
+            Fail(submission, resume is null ? e.Message : $"resume: choice {resume.Index}: {e.Message}", badRequest: true);
+            return;
         }
+        if (submission.Remaining == 0) Complete(submission);
     }
 
     private void Publish(IReadOnlyList<Sequence> advanced)
@@ -180,29 +199,29 @@ public sealed partial class AsyncEngine : IDisposable
         {
             var sequence = advanced[i];
             if (!_choices.TryGetValue(sequence, out var choice)) continue;
-            var handle = choice.Handle;
+            var submission = choice.Submission;
             Interlocked.Increment(ref Metrics.GenerationTokens);
             if (choice.LastTokenAt == 0)
             {
-                Metrics.TimeToFirstToken.Observe(Stopwatch.GetElapsedTime(handle.SubmittedAt, now).TotalSeconds);
+                Metrics.TimeToFirstToken.Observe(Stopwatch.GetElapsedTime(submission.SubmittedAt, now).TotalSeconds);
                 if (sequence.CachedTokens > 0) Interlocked.Add(ref Metrics.CachedPromptTokens, sequence.CachedTokens);
             }
             else Metrics.InterTokenLatency.Observe(Stopwatch.GetElapsedTime(choice.LastTokenAt, now).TotalSeconds);
             choice.LastTokenAt = now;
 
             bool finished = sequence.Status == SequenceStatus.Finished;
-            if (handle.Request.Stream || finished)
+            if (submission.Request.Stream || finished)
             {
                 int streamable = sequence.StreamableLength;
                 if (streamable > choice.SentChars || finished)
                 {
-                    handle.Output.Writer.TryWrite(Delta(sequence, choice, streamable, finished));
+                    submission.Handle.Writer.TryWrite(Delta(sequence, choice, streamable, finished));
                 }
             }
             if (!finished) continue;
             _choices.Remove(sequence);
-            Metrics.EndToEndLatency.Observe(Stopwatch.GetElapsedTime(handle.SubmittedAt, now).TotalSeconds);
-            if (--handle.Remaining == 0) Complete(handle);
+            Metrics.EndToEndLatency.Observe(Stopwatch.GetElapsedTime(submission.SubmittedAt, now).TotalSeconds);
+            if (--submission.Remaining == 0) Complete(submission);
         }
     }
 
@@ -242,26 +261,26 @@ public sealed partial class AsyncEngine : IDisposable
 
     private void FailAll(string message)
     {
-        var handles = _choices.Values.Select(c => c.Handle).Distinct().ToList();
+        var submissions = _choices.Values.Select(c => c.Submission).Distinct().ToList();
         foreach (var sequence in _choices.Keys.ToList())
         {
             if (sequence.Status != SequenceStatus.Finished) _engine.Abort(sequence);
         }
         _choices.Clear();
-        foreach (var handle in handles) Fail(handle, message, badRequest: false);
+        foreach (var submission in submissions) Fail(submission, message, badRequest: false);
     }
 
-    private static void Fail(GenerationHandle handle, string message, bool badRequest)
+    private static void Fail(Submission submission, string message, bool badRequest)
     {
-        if (handle.Done) return;
-        handle.Output.Writer.TryWrite(new GenerationEvent { Error = message, IsBadRequest = badRequest });
-        Complete(handle);
+        if (submission.Done) return;
+        submission.Handle.Writer.TryWrite(new GenerationEvent { Error = message, IsBadRequest = badRequest });
+        Complete(submission);
     }
 
-    private static void Complete(GenerationHandle handle)
+    private static void Complete(Submission submission)
     {
-        handle.Done = true;
-        handle.Output.Writer.TryComplete();
+        submission.Done = true;
+        submission.Handle.Writer.TryComplete();
     }
 
     /// <summary>Stops the loop: running requests end with an error event; waits for the thread.</summary>
@@ -274,11 +293,28 @@ public sealed partial class AsyncEngine : IDisposable
         _stop.Dispose();
     }
 
-    private readonly record struct Command(GenerationHandle Handle, bool Abort);
+    private readonly record struct Command(Submission Submission, bool Abort);
 
-    private sealed class Choice(GenerationHandle handle, int index)
+    /// <summary>What the engine thread keeps of one submitted request (the handle is what the caller keeps).</summary>
+    private sealed class Submission(GenerationRequest request, ChoiceResume?[]? resume, int remaining)
     {
-        public GenerationHandle Handle => handle;
+        public GenerationRequest Request => request;
+        /// <summary>Resume state by choice index, when the request resumes an interrupted one.</summary>
+        public ChoiceResume?[]? Resume => resume;
+        public GenerationHandle Handle { get; set; } = null!;
+        /// <summary>Sequences it counts for in the queue bound until the engine thread takes it.</summary>
+        public int Queued { get; } = remaining;
+        public List<Sequence> Sequences { get; } = [];
+        /// <summary>Choices still to finish (a choice resumed as finished never runs).</summary>
+        public int Remaining = remaining;
+        public long SubmittedAt { get; } = Stopwatch.GetTimestamp();
+        /// <summary>Set by the engine thread once every sequence finished or was aborted.</summary>
+        public bool Done;
+    }
+
+    private sealed class Choice(Submission submission, int index)
+    {
+        public Submission Submission => submission;
         public int Index => index;
         public int SentChars;
         public int SentTokens;
