@@ -69,6 +69,12 @@ public sealed class ClusterOptions
     /// <summary>Longest silo-to-silo control call (activation, KV cache). Default 120 s (loading a shard can take that).</summary>
     public TimeSpan CallTimeout { get; set; } = TimeSpan.FromSeconds(120);
 
+    /// <summary>How long opening a connection to another silo's endpoint may take before the silo counts as unreachable. Default 2 s.</summary>
+    public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Largest request or answer of one grain call, and largest frame of a grain stream, in bytes. Default 256 MiB.</summary>
+    public int MaxMessageBytes { get; set; } = 256 << 20;
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first setting that cannot work.</summary>
     public void Validate()
     {
@@ -82,6 +88,8 @@ public sealed class ClusterOptions
         }
         if (Devices.Distinct().Count() != Devices.Count) throw new ArgumentException("--devices lists a device twice");
         if (MissedProbesLimit < 1 || VotesForDeath < 1) throw new ArgumentException("probes and votes must be at least 1");
+        if (ConnectTimeout <= TimeSpan.Zero) throw new ArgumentException("the connect timeout must be positive");
+        if (MaxMessageBytes < 1024) throw new ArgumentException($"the largest message ({MaxMessageBytes} bytes) must be at least 1024 bytes");
         if (DeathTimeout <= HeartbeatInterval) throw new ArgumentException("the death timeout must be longer than the heartbeat interval");
     }
 }
