@@ -57,6 +57,13 @@ public sealed class ClusterOptions
     /// </summary>
     public TimeSpan DeathTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// How long a dead silo's row stays in the table (counted from its last I-am-alive time) before any silo removes it.
+    /// A silo that finds its own row missing writes it again only when it saw it less than half this long ago (Redis lost
+    /// its data); after longer it takes itself for dead (its row may have been removed) and must rejoin. Default 1 h.
+    /// </summary>
+    public TimeSpan DeadRowRetention { get; set; } = TimeSpan.FromHours(1);
+
     /// <summary>How long the coordinator lease lasts unless renewed (renewed at a third of it). Default 6 s.</summary>
     public TimeSpan CoordinatorLease { get; set; } = TimeSpan.FromSeconds(6);
 
@@ -90,6 +97,10 @@ public sealed class ClusterOptions
         if (MissedProbesLimit < 1 || VotesForDeath < 1) throw new ArgumentException("probes and votes must be at least 1");
         if (ConnectTimeout <= TimeSpan.Zero) throw new ArgumentException("the connect timeout must be positive");
         if (MaxMessageBytes < 1024) throw new ArgumentException($"the largest message ({MaxMessageBytes} bytes) must be at least 1024 bytes");
+        if (HeartbeatInterval <= TimeSpan.Zero || RefreshInterval <= TimeSpan.Zero || ProbeInterval <= TimeSpan.Zero || ProbeTimeout <= TimeSpan.Zero)
+            throw new ArgumentException("the heartbeat, refresh and probe intervals and the probe timeout must be positive");
+        if (DeathVoteExpiration <= TimeSpan.Zero) throw new ArgumentException("the death vote expiration must be positive");
         if (DeathTimeout <= HeartbeatInterval) throw new ArgumentException("the death timeout must be longer than the heartbeat interval");
+        if (DeadRowRetention <= DeathTimeout) throw new ArgumentException("the dead row retention must be longer than the death timeout");
     }
 }

@@ -24,7 +24,16 @@ public sealed class MembershipSnapshot
 
     public IEnumerable<SiloRow> Active => Rows.Where(r => r.Status == SiloStatus.Active);
 
-    public SiloRow? Find(string key) => Rows.FirstOrDefault(r => r.Key == key);
+    /// <summary>The row of <paramref name="key"/>, or null.</summary>
+    public SiloRow? Find(string key)
+    {
+        // A loop rather than LINQ: called for every row on every refresh.
+        for (int i = 0; i < Rows.Count; i++)
+        {
+            if (Rows[i].Key == key) return Rows[i];
+        }
+        return null;
+    }
 
     /// <summary>Milliseconds since the silo's last heartbeat (long.MaxValue when none).</summary>
     public long SinceHeartbeat(string key) => Alive.TryGetValue(key, out long at) ? Math.Max(0, Now - at) : long.MaxValue;

@@ -1,3 +1,5 @@
+using System.Security.Cryptography;
+using System.Text;
 using Granary.Redis;
 
 namespace Granary.Cluster.Membership;
@@ -28,8 +30,39 @@ public sealed class MembershipTable(RedisClient redis, ClusterKeys keys)
         return 1
         """;
 
+    // KEYS: version, silos, alive, load; ARGV: expected version, silo keys... Returns the new version, or -1 on a conflict.
+    private const string RemoveScript = """
+        if tonumber(redis.call('GET', KEYS[1]) or '0') ~= tonumber(ARGV[1]) then return -1 end
+        for i = 2, #ARGV do
+            redis.call('HDEL', KEYS[2], ARGV[i])
+            redis.call('HDEL', KEYS[3], ARGV[i])
+            redis.call('HDEL', KEYS[4], ARGV[i])
+        end
+        return redis.call('INCR', KEYS[1])
+        """;
+
+    // KEYS: meta; ARGV: secret hash. SET NX, then the value that is there: {1 if this call set it, stored hash}.
+    private const string IdentityScript = """
+        local created = redis.call('SET', KEYS[1], ARGV[1], 'NX')
+        return { created and 1 or 0, redis.call('GET', KEYS[1]) }
+        """;
+
     public ClusterKeys Keys => keys;
 
+    /// <summary>The cluster identity stored under <see cref="ClusterKeys.Meta"/>: the lowercase hex SHA-256 of the secret.</summary>
+    public static string SecretHash(string secret) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(secret)));
+
+    /// <summary>
+    /// Sets the cluster identity to <paramref name="secretHash"/> when no silo has set it yet (SET NX), and returns
+    /// the identity the cluster has, with whether this call set it (a new cluster, or Redis lost the key).
+    /// </summary>
+    public async Task<(string Hash, bool Created)> EnsureIdentityAsync(string secretHash, CancellationToken cancellationToken = default)
+    {
+        var reply = await redis.ScriptEvaluateAsync(IdentityScript, [keys.Meta], [secretHash], cancellationToken).ConfigureAwait(false);
+        return (reply[1].AsString() ?? "", reply[0].AsInt64() == 1);
+    }
+
+    /// <summary>Reads the rows, the I-am-alive times, the version and the server's clock in one atomic step.</summary>
     public async Task<MembershipSnapshot> ReadAsync(CancellationToken cancellationToken = default)
     {
         var reply = await redis.ScriptEvaluateAsync(ReadScript, [keys.Version, keys.Silos, keys.Alive], null, cancellationToken).ConfigureAwait(false);
@@ -72,6 +105,20 @@ public sealed class MembershipTable(RedisClient redis, ClusterKeys keys)
         }
     }
 
+    /// <summary>
+    /// Removes rows (with their I-am-alive times and loads) if the table is still at <paramref name="expectedVersion"/>;
+    /// false when another silo changed it first.
+    /// </summary>
+    public async Task<bool> TryRemoveAsync(IReadOnlyList<string> siloKeys, long expectedVersion, CancellationToken cancellationToken = default)
+    {
+        var args = new RedisArg[1 + siloKeys.Count];
+        args[0] = expectedVersion;
+        for (int i = 0; i < siloKeys.Count; i++) args[1 + i] = siloKeys[i];
+        var reply = await redis.ScriptEvaluateAsync(RemoveScript, [keys.Version, keys.Silos, keys.Alive, keys.Load], args, cancellationToken).ConfigureAwait(false);
+        return reply.AsInt64() >= 0;
+    }
+
+    /// <summary>Stamps the silo's I-am-alive time with the Redis server's clock.</summary>
     public Task HeartbeatAsync(string key, CancellationToken cancellationToken = default) =>
         redis.ScriptEvaluateAsync(HeartbeatScript, [keys.Alive], [key], cancellationToken);
 

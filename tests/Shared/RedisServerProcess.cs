@@ -2,11 +2,12 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 
-namespace Granary.Redis.Tests;
+namespace Granary.Tests.Shared;
 
 /// <summary>
 /// A redis-server of the test's own on a free loopback port (never a system service), with persistence off.
-/// Killed when disposed; <see cref="KillAsync"/> and <see cref="StartAsync"/> restart it on the same port.
+/// Killed when disposed; <see cref="KillAsync"/> and <see cref="StartAsync"/> restart it on the same port (empty: no
+/// persistence). Compiled into every test project, so it uses no Granary type: each project makes its client options.
 /// </summary>
 public sealed class RedisServerProcess : IAsyncDisposable
 {
@@ -22,17 +23,6 @@ public sealed class RedisServerProcess : IAsyncDisposable
     public int Port { get; }
 
     public string Url => $"redis://127.0.0.1:{Port}";
-
-    public RedisOptions Options(bool resp3 = true) => new()
-    {
-        Host = "127.0.0.1",
-        Port = Port,
-        PreferResp3 = resp3,
-        ConnectTimeout = TimeSpan.FromSeconds(3),
-        CommandTimeout = TimeSpan.FromSeconds(5),
-        ReconnectBackoffMin = TimeSpan.FromMilliseconds(20),
-        ReconnectBackoffMax = TimeSpan.FromMilliseconds(250),
-    };
 
     /// <summary>Starts a server with extra arguments (e.g. <c>--requirepass secret</c>).</summary>
     public static async Task<RedisServerProcess> StartNewAsync(params string[] extraArgs)
