@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Granary.Cluster.Activations;
 using Granary.Cluster.Membership;
 using Granary.Cluster.Placement;
 using System.Text.Json.Serialization;
@@ -6,11 +7,13 @@ using System.Text.Json.Serialization;
 namespace Granary.Cluster;
 
 /// <summary>JSON of the cluster's tables (camelCase, enums as names), source-generated.</summary>
-[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, UseStringEnumConverter = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSourceGenerationOptions(WriteIndented = false, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, UseStringEnumConverter = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(SiloRow))]
 [JsonSerializable(typeof(SiloLoad))]
 [JsonSerializable(typeof(DeploymentSpec))]
 [JsonSerializable(typeof(ReplicaPlacement))]
+[JsonSerializable(typeof(GrainActivation))]
+[JsonSerializable(typeof(ClusterStatus))]
 public sealed partial class ClusterJson : JsonSerializerContext
 {
     public static string Write<T>(T value, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type) => JsonSerializer.Serialize(value, type);

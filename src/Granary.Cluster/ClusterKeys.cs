@@ -31,4 +31,10 @@ public sealed class ClusterKeys(string clusterId)
 
     /// <summary>The coordinator lease: the holder's silo key, with an expiry.</summary>
     public string CoordinatorLease => _prefix + "coordinator";
+
+    /// <summary>
+    /// Set once the cluster has state; its absence next to a coordinator that remembers deployments means Redis
+    /// lost its data (a restart without persistence), and the coordinator writes back what it knows.
+    /// </summary>
+    public string Epoch => _prefix + "epoch";
 }

@@ -27,6 +27,9 @@ public sealed class ClusterOptions
     /// <summary>Devices this silo offers for rank grains: "cpu:0", "cuda:1"... Default one CPU device.</summary>
     public IReadOnlyList<string> Devices { get; set; } = ["cpu:0"];
 
+    /// <summary>CPU threads this silo's CPU ranks share (each gets its share); 0 means every core. Default 0.</summary>
+    public int Threads { get; set; }
+
     /// <summary>Roles this silo plays besides hosting grains ("gateway"). Default none.</summary>
     public IReadOnlyList<string> Roles { get; set; } = [];
 

@@ -24,23 +24,38 @@ public sealed class InProcessGroupExecutor : IParallelExecutor
     /// <param name="plan">The checked layout.</param>
     /// <param name="createBackend">Makes rank r's backend (e.g. a CPU backend with its share of the cores).</param>
     public InProcessGroupExecutor(string directory, ParallelPlan plan, Func<int, IBackend> createBackend, int maxRows, int maxPositions, TimeSpan timeout)
+        : this(plan, LoadAll(directory, plan, createBackend, maxRows, maxPositions, timeout, out var group), group)
     {
+    }
+
+    /// <summary>Runs ranks already loaded over <paramref name="group"/>'s transports (a silo's rank grains); owns them and the group.</summary>
+    /// <param name="ranks">Every rank of the plan, in rank order.</param>
+    public InProcessGroupExecutor(ParallelPlan plan, IReadOnlyList<RankShard> ranks, InProcessGroup group)
+    {
+        if (ranks.Count != plan.WorldSize || ranks.Where((r, i) => r.Rank != i).Any()) throw new ArgumentException($"expected the {plan.WorldSize} ranks of the plan in rank order", nameof(ranks));
         Plan = plan;
+        _group = group;
+        _ranks = [.. ranks];
+        _reports = _ranks.Select(r => new RankReport(r.Rank, plan.Describe(r.Rank), r.Model.WeightBytes, r.Model.WorkspaceBytes, r.Model.KvBytesPerToken, 0)).ToArray();
+        _threads = new RankThreads(_ranks, plan.PpSize, plan.LogitsRank, _group.Abort);
+    }
+
+    private static RankShard[] LoadAll(string directory, ParallelPlan plan, Func<int, IBackend> createBackend, int maxRows, int maxPositions, TimeSpan timeout, out InProcessGroup group)
+    {
         int n = plan.WorldSize;
-        _group = new InProcessGroup(n);
-        _ranks = new RankShard[n];
+        group = new InProcessGroup(n);
+        var ranks = new RankShard[n];
         try
         {
-            for (int r = 0; r < n; r++) _ranks[r] = RankShard.Load(directory, plan, r, createBackend(r), _group.Transport(r), maxRows, maxPositions, timeout);
+            for (int r = 0; r < n; r++) ranks[r] = RankShard.Load(directory, plan, r, createBackend(r), group.Transport(r), maxRows, maxPositions, timeout);
+            return ranks;
         }
         catch
         {
-            foreach (var rank in _ranks) rank?.Dispose();
-            _group.Dispose();
+            foreach (var rank in ranks) rank?.Dispose();
+            group.Dispose();
             throw;
         }
-        _reports = _ranks.Select(r => new RankReport(r.Rank, plan.Describe(r.Rank), r.Model.WeightBytes, r.Model.WorkspaceBytes, r.Model.KvBytesPerToken, 0)).ToArray();
-        _threads = new RankThreads(_ranks, plan.PpSize, plan.LogitsRank, _group.Abort);
     }
 
     public ParallelPlan Plan { get; }

@@ -174,7 +174,8 @@ public sealed partial class LocalModel : IDisposable
     private static int MaxPositions(LocalModelOptions options, ModelConfig config) =>
         options.Engine.MaxModelLength > 0 ? Math.Min(options.Engine.MaxModelLength, config.MaxPositionEmbeddings) : config.MaxPositionEmbeddings;
 
-    private static SortedSet<int> EosIds(ModelConfig config, GenerationConfig? generation, ITokenizer tokenizer)
+    /// <summary>The ids that end an answer: config.json's, generation_config.json's and the tokenizer's end-of-sequence ids together.</summary>
+    public static SortedSet<int> EosIds(ModelConfig config, GenerationConfig? generation, ITokenizer tokenizer)
     {
         var eos = new SortedSet<int>(config.EosTokenIds);
         eos.UnionWith(generation?.EosTokenIds ?? []);

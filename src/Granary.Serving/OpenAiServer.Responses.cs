@@ -165,8 +165,8 @@ public sealed partial class OpenAiServer
     /// <summary>The text a token contributes, as the API shows it (UTF-8 of its bytes; the piece for special tokens).</summary>
     private (string Text, int[] Bytes) TokenText(int id)
     {
-        var bytes = _model.Tokenizer.GetTokenBytes(id);
-        if (bytes.IsEmpty) return (_model.Tokenizer.IdToToken(id) ?? "", []);
+        var bytes = _service.Tokenizer.GetTokenBytes(id);
+        if (bytes.IsEmpty) return (_service.Tokenizer.IdToToken(id) ?? "", []);
         var ints = new int[bytes.Length];
         for (int i = 0; i < bytes.Length; i++) ints[i] = bytes[i];
         return (Encoding.UTF8.GetString(bytes), ints);

@@ -17,31 +17,26 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace Granary.Serving;
 
 /// <summary>
-/// The OpenAI-compatible HTTP server over one <see cref="LocalModel"/>: Kestrel with minimal APIs,
-/// /v1/models, /v1/completions, /v1/chat/completions (streamed as server-sent events or not), /health,
-/// /ready and /metrics. The model stays the caller's to dispose, after the server.
+/// The OpenAI-compatible HTTP server over an <see cref="IGenerationService"/> (a model in this process, or a
+/// cluster's replicas): Kestrel with minimal APIs, /v1/models, /v1/completions, /v1/chat/completions (streamed
+/// as server-sent events or not), /health, /ready and /metrics. The server owns the service.
 /// </summary>
 public sealed partial class OpenAiServer : IAsyncDisposable
 {
     private readonly WebApplication _app;
-    private readonly LocalModel _model;
+    private readonly IGenerationService _service;
     private readonly ServeOptions _options;
-    private readonly RequestParser _parser;
     private readonly ILogger _logger;
-    private readonly string _modelName;
+    private ModelBinding? _binding;
     private readonly long _created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
     private readonly byte[]? _apiKey;
 
-    private OpenAiServer(LocalModel model, ServeOptions options, ILoggerFactory loggers)
+    private OpenAiServer(IGenerationService service, ServeOptions options, ILoggerFactory loggers)
     {
-        _model = model;
+        _service = service;
         _options = options;
         _logger = loggers.CreateLogger<OpenAiServer>();
-        _modelName = options.ServedModelName ?? model.Name;
         _apiKey = options.ApiKey is { Length: > 0 } key ? Encoding.UTF8.GetBytes("Bearer " + key) : null;
-        Engine = new AsyncEngine(model.Engine, options.Engine, loggers.CreateLogger<AsyncEngine>());
-        string[] names = [_modelName, model.Name, model.Directory, Path.TrimEndingDirectorySeparator(model.Directory)];
-        _parser = new RequestParser(model.Tokenizer, model.ChatTemplate, Engine.MaxModelLength, names.Distinct().ToArray(), options);
 
         var builder = WebApplication.CreateSlimBuilder();
         // Kestrel and routing speak only of problems: one line per request would drown the engine's log.
@@ -63,7 +58,7 @@ public sealed partial class OpenAiServer : IAsyncDisposable
         _app.MapGet("/metrics", ctx =>
         {
             ctx.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";
-            return ctx.Response.WriteAsync(Engine.Metrics.Render());
+            return ctx.Response.WriteAsync(_service.Metrics.Render());
         });
         _app.MapGet("/v1/models", ctx => WriteJsonAsync(ctx, 200, Models(), OpenAiJsonContext.Default.ModelList));
         _app.MapPost("/v1/completions", ctx => GenerateAsync(ctx, chat: false));
@@ -71,20 +66,23 @@ public sealed partial class OpenAiServer : IAsyncDisposable
         _app.MapFallback(ctx => WriteErrorAsync(ctx, new ApiException(404, $"no route for {ctx.Request.Method} {ctx.Request.Path}", code: "not_found")));
     }
 
-    /// <summary>The engine loop behind the server (tests read its metrics).</summary>
-    public AsyncEngine Engine { get; }
+    /// <summary>What runs the requests.</summary>
+    public IGenerationService Service => _service;
 
     /// <summary>The listening addresses, once started (with the real port when 0 was asked).</summary>
     public IReadOnlyList<string> Urls => [.. _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses];
 
-    /// <summary>Builds the server; <see cref="StartAsync"/> starts listening.</summary>
-    public static OpenAiServer Create(LocalModel model, ServeOptions options, ILoggerFactory? loggers = null) => new(model, options, loggers ?? NullLoggerFactory.Instance);
+    /// <summary>Builds the server over a model of this process (the model stays the caller's to dispose, after the server); <see cref="StartAsync"/> starts listening.</summary>
+    public static OpenAiServer Create(LocalModel model, ServeOptions options, ILoggerFactory? loggers = null) =>
+        Create(new LocalGenerationService(model, options.Engine, loggers), options, loggers);
+
+    /// <summary>Builds the server over any service, which it owns from now on; <see cref="StartAsync"/> starts listening.</summary>
+    public static OpenAiServer Create(IGenerationService service, ServeOptions options, ILoggerFactory? loggers = null) => new(service, options, loggers ?? NullLoggerFactory.Instance);
 
     public async Task StartAsync(CancellationToken cancellationToken = default)
     {
         await _app.StartAsync(cancellationToken);
-        var blocks = _model.Engine.Blocks;
-        LogListening(string.Join(", ", Urls), _modelName, blocks.TotalBlocks, blocks.BlockSize, (long)blocks.TotalBlocks * blocks.BlockSize, Engine.MaxModelLength);
+        LogListening(string.Join(", ", Urls), TryBind()?.Name ?? "(the model once it is deployed)", _service.Describe());
     }
 
     /// <summary>Serves until <paramref name="cancellationToken"/> is cancelled.</summary>
@@ -106,18 +104,39 @@ public sealed partial class OpenAiServer : IAsyncDisposable
             await _app.StopAsync(timeout.Token);
         }
         catch (OperationCanceledException) { }
-        Engine.Dispose();
+        _service.Dispose();
         await _app.DisposeAsync();
     }
 
+    /// <summary>
+    /// The served model's name and request parser, made once the service knows its model (a cluster gateway may
+    /// start before anything is deployed); null until then.
+    /// </summary>
+    private ModelBinding? TryBind()
+    {
+        if (_binding is { } bound) return bound;
+        try
+        {
+            string name = _options.ServedModelName ?? _service.ModelName;
+            string[] names = [name, _service.ModelName, _service.ModelDirectory, Path.TrimEndingDirectorySeparator(_service.ModelDirectory)];
+            return _binding = new ModelBinding(name, new RequestParser(_service.Tokenizer, _service.ChatTemplate, _service.MaxModelLength, names.Distinct().ToArray(), _options));
+        }
+        catch (ServiceUnavailableException)
+        {
+            return null;
+        }
+    }
+
+    private sealed record ModelBinding(string Name, RequestParser Parser);
+
     private ModelList Models() => new()
     {
-        Data = [new ModelCard { Id = _modelName, Created = _created, MaxModelLen = Engine.MaxModelLength }],
+        Data = TryBind() is { } binding ? [new ModelCard { Id = binding.Name, Created = _created, MaxModelLen = _service.MaxModelLength }] : [],
     };
 
     private Task Health(HttpContext ctx)
     {
-        ctx.Response.StatusCode = Engine.IsRunning ? 200 : 503;
+        ctx.Response.StatusCode = _service.IsReady ? 200 : 503;
         return Task.CompletedTask;
     }
 
@@ -129,7 +148,7 @@ public sealed partial class OpenAiServer : IAsyncDisposable
             string header = ctx.Request.Headers.Authorization.ToString();
             if (!CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(header), _apiKey))
             {
-                Engine.Metrics.CountRequest(Endpoint(ctx), 401);
+                _service.Metrics.CountRequest(Endpoint(ctx), 401);
                 await WriteErrorAsync(ctx, new ApiException(401, "Incorrect or missing API key: send 'Authorization: Bearer <key>'.", code: "invalid_api_key"));
                 return;
             }
@@ -179,21 +198,26 @@ public sealed partial class OpenAiServer : IAsyncDisposable
         try
         {
             byte[] body = await ReadBodyAsync(ctx);
-            var request = chat ? _parser.Chat(RequestParser.Parse(body, OpenAiJsonContext.Default.ChatCompletionRequest))
-                : _parser.Completion(RequestParser.Parse(body, OpenAiJsonContext.Default.CompletionRequest));
+            var parser = (TryBind() ?? throw new ApiException(503, "no model is deployed yet", code: "service_unavailable")).Parser;
+            var request = chat ? parser.Chat(RequestParser.Parse(body, OpenAiJsonContext.Default.ChatCompletionRequest))
+                : parser.Completion(RequestParser.Parse(body, OpenAiJsonContext.Default.CompletionRequest));
             GenerationHandle handle;
             try
             {
-                handle = Engine.Submit(request.Generation, ctx.RequestAborted);
+                handle = _service.Submit(request.Generation, ctx.RequestAborted);
             }
             catch (QueueFullException e)
             {
                 ctx.Response.Headers.RetryAfter = _options.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
                 throw new ApiException(429, e.Message, code: "queue_full");
             }
-            catch (ObjectDisposedException)
+            catch (ServiceUnavailableException e)
             {
-                throw new ApiException(503, "the server is shutting down", code: "service_unavailable");
+                throw new ApiException(503, e.Message, code: "service_unavailable");
+            }
+            catch (ArgumentException e)
+            {
+                throw new ApiException(400, e.Message);
             }
             using (handle)
             {
@@ -218,7 +242,7 @@ public sealed partial class OpenAiServer : IAsyncDisposable
         }
         finally
         {
-            Engine.Metrics.CountRequest(endpoint, status);
+            _service.Metrics.CountRequest(endpoint, status);
         }
     }
 
@@ -245,8 +269,8 @@ public sealed partial class OpenAiServer : IAsyncDisposable
         _ => null,
     };
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Serving {Model} on {Urls}; KV cache {Blocks} blocks x {BlockSize} tokens = {Tokens} token slots; max model length {MaxModelLength}")]
-    private partial void LogListening(string urls, string model, int blocks, int blockSize, long tokens, int maxModelLength);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Serving {Model} on {Urls}; {Where}")]
+    private partial void LogListening(string urls, string model, string where);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Unhandled error serving {Path}")]
     private partial void LogUnhandled(Exception e, string path);

@@ -29,6 +29,20 @@ public sealed class ServingMetrics
     public long GenerationTokensTotal => Volatile.Read(ref GenerationTokens);
     public long CachedPromptTokensTotal => Volatile.Read(ref CachedPromptTokens);
 
+    /// <summary>Sets the running and waiting gauges (for a producer other than the engine loop: a cluster gateway's in-flight requests).</summary>
+    public void SetLoad(long running, long waiting)
+    {
+        Volatile.Write(ref Running, running);
+        Volatile.Write(ref Waiting, waiting);
+    }
+
+    /// <summary>Adds to the prompt and generated token counters (for a producer other than the engine loop).</summary>
+    public void AddTokens(long prompt, long generated)
+    {
+        Interlocked.Add(ref PromptTokens, prompt);
+        Interlocked.Add(ref GenerationTokens, generated);
+    }
+
     /// <summary>Counts one finished HTTP request.</summary>
     public void CountRequest(string endpoint, int status) => Interlocked.Increment(ref _requests.GetOrAdd((endpoint, status), _ => new StrongBox()).Value);
 

@@ -1,3 +1,5 @@
+using Granary.Tests.Shared;
+
 namespace Granary.Client.Tests;
 
 /// <summary><c>granary complete</c> and <c>granary chat</c> as real processes, against the server and the embedded engine.</summary>

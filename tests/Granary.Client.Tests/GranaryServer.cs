@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
+using Granary.Tests.Shared;
 
 namespace Granary.Client.Tests;
 

@@ -1,3 +1,5 @@
+using Granary.Tests.Shared;
+
 namespace Granary.Client.Tests;
 
 /// <summary>The two samples run against the server, as a user would start them.</summary>

@@ -1,29 +1,17 @@
+using Granary.Tests.Shared;
+
 namespace Granary.Client.Tests;
 
 /// <summary>Where the stories15M weights, its llama2.c references, the fixtures and the granary CLI are.</summary>
 internal static class TestData
 {
-    public static string Root => Path.Combine(AppContext.BaseDirectory, "data");
+    public static string Root => TestPaths.Data;
 
-    public static string Fixture(string name) => Path.Combine(Root, "fixtures", name);
+    public static string Fixture(string name) => TestPaths.Fixture(name);
 
-    /// <summary>The granary CLI built next to the tests (the Silo project is referenced).</summary>
-    public static string GranaryDll => Path.Combine(AppContext.BaseDirectory, "granary.dll");
+    public static string GranaryDll => TestPaths.GranaryDll;
 
-    /// <summary>$GRANARY_STORIES15M, else models/stories15M at the repository root (scripts/test.sh fetches it).</summary>
-    public static string Stories15M
-    {
-        get
-        {
-            string? fromEnv = Environment.GetEnvironmentVariable("GRANARY_STORIES15M");
-            if (!string.IsNullOrEmpty(fromEnv)) return fromEnv;
-            var dir = new DirectoryInfo(AppContext.BaseDirectory);
-            while (dir != null && !File.Exists(Path.Combine(dir.FullName, "Granary.slnx"))) dir = dir.Parent;
-            string path = Path.Combine(dir?.FullName ?? ".", "models", "stories15M");
-            Assert.True(File.Exists(Path.Combine(path, "config.json")), $"stories15M not found at {path}: run scripts/fetch-stories15m.sh {path} (the test command does)");
-            return path;
-        }
-    }
+    public static string Stories15M => TestPaths.Stories15M;
 
     /// <summary>The prompt llama2.c was run with: BOS + "Once upon a time".</summary>
     public static readonly int[] StoryPromptIds = [1, 9038, 2501, 263, 931];

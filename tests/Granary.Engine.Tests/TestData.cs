@@ -1,13 +1,14 @@
 using System.Text.Json;
+using Granary.Tests.Shared;
 
 namespace Granary.Engine.Tests;
 
 /// <summary>Paths of the reference data copied next to the tests, and the stories15M weights when fetched.</summary>
 internal static class TestData
 {
-    public static string Root => Path.Combine(AppContext.BaseDirectory, "data");
+    public static string Root => TestPaths.Data;
 
-    public static string Fixture(string name) => Path.Combine(Root, "fixtures", name);
+    public static string Fixture(string name) => TestPaths.Fixture(name);
 
     public static readonly string[] FixtureNames = ["llama-tiny", "qwen2-tiny", "llama3-tiny-bf16", "mixtral-tiny"];
 
@@ -19,23 +20,7 @@ internal static class TestData
 
     public static float[] Floats(JsonElement array) => array.EnumerateArray().Select(e => e.GetSingle()).ToArray();
 
-    /// <summary>
-    /// The stories15M folder made by scripts/fetch-stories15m.sh: $GRANARY_STORIES15M, else models/stories15M
-    /// at the repository root. The test command fetches it first, so a missing folder fails the test.
-    /// </summary>
-    public static string Stories15M
-    {
-        get
-        {
-            string? fromEnv = Environment.GetEnvironmentVariable("GRANARY_STORIES15M");
-            if (!string.IsNullOrEmpty(fromEnv)) return fromEnv;
-            var dir = new DirectoryInfo(AppContext.BaseDirectory);
-            while (dir != null && !File.Exists(Path.Combine(dir.FullName, "Granary.slnx"))) dir = dir.Parent;
-            string path = Path.Combine(dir?.FullName ?? ".", "models", "stories15M");
-            Assert.True(File.Exists(Path.Combine(path, "config.json")), $"stories15M not found at {path}: run scripts/fetch-stories15m.sh {path} (the test command does)");
-            return path;
-        }
-    }
+    public static string Stories15M => TestPaths.Stories15M;
 
     public static float[] LogSoftmax(ReadOnlySpan<float> logits)
     {

@@ -9,7 +9,7 @@ namespace Granary.Serving.Tests;
 [Collection(Stories15MCollection.Name)]
 public sealed class ResumeTests(Stories15MServer server)
 {
-    private AsyncEngine Engine => server.Server.Engine;
+    private AsyncEngine Engine => ((LocalGenerationService)server.Server.Service).Engine;
 
     private int[] Prompt => server.Model.Tokenizer.Encode("Once upon a time, Lily and Ben went to the park. They");
 

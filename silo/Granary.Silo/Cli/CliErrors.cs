@@ -25,5 +25,6 @@ internal static class CliErrors
     }
 
     private static bool IsUserError(Exception e) => e is ArgumentException or InvalidDataException or FormatException or IOException
-        or NotSupportedException or ChatTemplateException or CommunicatorException or UnauthorizedAccessException or System.Text.Json.JsonException;
+        or NotSupportedException or ChatTemplateException or CommunicatorException or UnauthorizedAccessException or System.Text.Json.JsonException
+        or Granary.Redis.RedisException or Granary.Cluster.Membership.ClusterJoinException;
 }

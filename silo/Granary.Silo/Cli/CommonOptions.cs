@@ -56,6 +56,6 @@ internal sealed class CommonOptions
 
     private static string? Env(string name) => Environment.GetEnvironmentVariable(name) is { Length: > 0 } value ? value : null;
 
-    private static int? EnvInt(string name) => Env(name) is not { } text ? null
+    internal static int? EnvInt(string name) => Env(name) is not { } text ? null
         : int.TryParse(text, out int value) ? value : throw new ArgumentException($"{name}='{text}' is not a whole number");
 }

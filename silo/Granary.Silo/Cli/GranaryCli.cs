@@ -14,7 +14,10 @@ public static class GranaryCli
         ServeCommand.Create(),
         ChatCommand.Create(),
         CompleteCommand.Create(),
-        new Command("bench", "Benchmarks") { BenchServeCommand.Create() },
+        new Command("bench", "Benchmarks") { BenchServeCommand.Create(), BenchControlCommand.Create() },
+        SiloCommand.Create(),
+        DeployCommand.Create(),
+        new Command("cluster", "Look at a cluster") { ClusterStatusCommand.Create() },
     };
 
     /// <summary>Parses and runs <paramref name="args"/>; returns the exit code (1 with one line on the error writer for user errors).</summary>

@@ -30,8 +30,8 @@ public sealed partial class SiloEndpoint : IAsyncDisposable
     private readonly ClusterOptions _options;
     private readonly string _clusterId;
     private readonly string _token;
-    private readonly byte[] _siloKeyUtf8;
-    private readonly string _wrongCluster;
+    private volatile byte[] _siloKeyUtf8 = [];
+    private volatile string _wrongCluster = "";
     private readonly WebApplication _app;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stopping = new();
@@ -39,18 +39,19 @@ public sealed partial class SiloEndpoint : IAsyncDisposable
     private readonly Dictionary<string, Dictionary<string, Delegate>> _handlers = new(StringComparer.Ordinal);
     private int _state; // 0 built, 1 started, 2 disposed
 
-    /// <summary>Builds the endpoint of silo <paramref name="siloKey"/>; it listens only after <see cref="StartAsync"/>.</summary>
+    /// <summary>
+    /// Builds the endpoint of silo <paramref name="siloKey"/> (empty when the silo has not joined yet: it learns its key,
+    /// which holds the generation, from joining, and sets <see cref="SiloKey"/> then); it listens only after <see cref="StartAsync"/>.
+    /// </summary>
     /// <param name="options">ClusterId, Secret, AdvertisedHost (the address listened on: an IP, localhost, or 0.0.0.0 / a host name for every interface), Port (0: a free one) and MaxMessageBytes.</param>
     public SiloEndpoint(ClusterOptions options, string siloKey, ILoggerFactory? loggers = null)
     {
         ArgumentNullException.ThrowIfNull(options);
-        ArgumentException.ThrowIfNullOrEmpty(siloKey);
+        ArgumentNullException.ThrowIfNull(siloKey);
         _options = options;
-        SiloKey = siloKey;
         _clusterId = options.ClusterId;
+        SiloKey = siloKey;
         _token = TransportProtocol.Token(options);
-        _siloKeyUtf8 = Encoding.UTF8.GetBytes(siloKey);
-        _wrongCluster = $"this silo ({siloKey}) belongs to cluster '{options.ClusterId}'";
         loggers ??= NullLoggerFactory.Instance;
         _logger = loggers.CreateLogger<SiloEndpoint>();
 
@@ -80,8 +81,17 @@ public sealed partial class SiloEndpoint : IAsyncDisposable
         _app.Run(HandleAsync);
     }
 
-    /// <summary>This silo's key, answered to pings.</summary>
-    public string SiloKey { get; }
+    /// <summary>This silo's key, answered to pings (a prober that knows another key counts the answer as a miss).</summary>
+    public string SiloKey
+    {
+        get => Encoding.UTF8.GetString(_siloKeyUtf8);
+        set
+        {
+            ArgumentNullException.ThrowIfNull(value);
+            _siloKeyUtf8 = Encoding.UTF8.GetBytes(value);
+            _wrongCluster = $"this silo ({value}) belongs to cluster '{_clusterId}'";
+        }
+    }
 
     /// <summary>The port listened on (the real one when 0 was asked); valid after <see cref="StartAsync"/>.</summary>
     public int Port { get; private set; }
@@ -148,8 +158,9 @@ public sealed partial class SiloEndpoint : IAsyncDisposable
         {
             if (!HttpMethods.IsGet(ctx.Request.Method)) return TextAsync(ctx, 405, "ping is a GET");
             ctx.Response.ContentType = "text/plain; charset=utf-8";
-            ctx.Response.ContentLength = _siloKeyUtf8.Length;
-            return ctx.Response.Body.WriteAsync(_siloKeyUtf8, ctx.RequestAborted).AsTask();
+            byte[] key = _siloKeyUtf8;
+            ctx.Response.ContentLength = key.Length;
+            return ctx.Response.Body.WriteAsync(key, ctx.RequestAborted).AsTask();
         }
         return TextAsync(ctx, 404, $"no route for {ctx.Request.Method} {target}");
     }

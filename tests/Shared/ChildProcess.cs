@@ -2,10 +2,10 @@ using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Text;
 
-namespace Granary.Client.Tests;
+namespace Granary.Tests.Shared;
 
 /// <summary>
-/// The built granary CLI (or a sample) run as a real child process, with its standard input scripted and its output captured
+/// The built granary CLI (or another .NET program) run as a real child process, with its standard input scripted and its output captured
 /// as it comes; disposing kills it if it still runs.
 /// </summary>
 internal sealed partial class ChildProcess : IDisposable
@@ -15,11 +15,11 @@ internal sealed partial class ChildProcess : IDisposable
     private readonly Task _pumps;
 
     public ChildProcess(IEnumerable<string> args, IReadOnlyDictionary<string, string?>? env = null)
-        : this(TestData.GranaryDll, args, env)
+        : this(TestPaths.GranaryDll, args, env)
     {
     }
 
-    /// <summary>Another .NET program built next to the tests (the samples).</summary>
+    /// <summary>Another .NET program (a sample, or the CLI at another path).</summary>
     public ChildProcess(string dll, IEnumerable<string> args, IReadOnlyDictionary<string, string?>? env = null)
     {
         var start = new ProcessStartInfo("dotnet")

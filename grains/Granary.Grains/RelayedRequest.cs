@@ -1,0 +1,152 @@
+using System.Text.Json;
+using Granary.Cluster.Activations;
+using Granary.Cluster.Transport;
+using Granary.Serving;
+using Microsoft.Extensions.Logging;
+
+namespace Granary.Grains;
+
+/// <summary>
+/// One request on its way through a gateway: sent to a replica's session grain, its events relayed into the
+/// client's <see cref="GenerationHandle"/>. When the replica fails mid-answer (its silo died, its session stopped,
+/// the stream broke), the request goes on on another replica from where it stood: each choice's generated tokens
+/// are re-prefilled behind the prompt and the text continues after the characters the client already has, so a
+/// streaming client sees one uninterrupted answer. A request that cannot be resumed ends with an error event.
+/// </summary>
+internal sealed partial class RelayedRequest
+{
+    private readonly ClusterGateway _gateway;
+    private readonly GenerationRequest _request;
+    private readonly GenerationHandle _handle;
+    private readonly CancellationToken _cancellation;
+    private readonly List<int>[] _generated;
+    private readonly int[] _sentChars;
+    private readonly bool[] _finished;
+    private readonly long _started = System.Diagnostics.Stopwatch.GetTimestamp();
+    private bool _firstToken = true;
+
+    public RelayedRequest(ClusterGateway gateway, GenerationRequest request, GenerationHandle handle, CancellationToken cancellation)
+    {
+        _gateway = gateway;
+        _request = request;
+        _handle = handle;
+        _cancellation = cancellation;
+        _generated = [.. Enumerable.Range(0, request.Sequences).Select(_ => new List<int>())];
+        _sentChars = new int[request.Sequences];
+        _finished = new bool[request.Sequences];
+    }
+
+    /// <summary>Tokens this request may still cost a replica (prompts and outputs), for the router's books.</summary>
+    private long Cost => _request.Prompts.Sum(p => (long)p.Length) * _request.N + (long)_request.Sampling.MaxTokens * _request.Sequences;
+
+    /// <summary>Relays the request to the end; never throws (failures become the handle's error event).</summary>
+    public async Task RunAsync(ReplicaEndpoint first)
+    {
+        var tried = new HashSet<string>();
+        var replica = first;
+        string? failure = null;
+        try
+        {
+            for (int attempt = 0; ; attempt++)
+            {
+                bool busy = false;
+                try
+                {
+                    if (await RelayFromAsync(replica).ConfigureAwait(false))
+                    {
+                        _handle.Writer.TryComplete();
+                        return;
+                    }
+                    busy = true; // the replica's queue was full
+                }
+                catch (Exception e) when (IsReplicaFailure(e) && !_cancellation.IsCancellationRequested)
+                {
+                    failure = e.Message;
+                    _gateway.Router.MarkFailed(replica.Id);
+                    LogReplicaFailed(_gateway.Logger, replica.Id, e.Message, _generated.Sum(g => g.Count));
+                }
+                finally
+                {
+                    _gateway.Router.Release(replica.Id, _request.Sequences, Cost);
+                }
+                tried.Add(replica.Id);
+                if (attempt >= _gateway.MaxResumes)
+                {
+                    Fail(busy ? "every replica is busy" : $"the replica answering it failed and it could not be resumed after {attempt + 1} tries: {failure}");
+                    return;
+                }
+                var next = await _gateway.WaitForReplicaAsync(_request, tried, _cancellation).ConfigureAwait(false);
+                if (next is null)
+                {
+                    Fail(busy ? "every replica is busy" : $"the replica answering it failed ({failure}) and no other replica is ready to resume it");
+                    return;
+                }
+                replica = next;
+                if (!busy) LogResuming(_gateway.Logger, replica.Id);
+            }
+        }
+        catch (OperationCanceledException) when (_cancellation.IsCancellationRequested)
+        {
+            _handle.Writer.TryComplete(); // the client left; the session aborted its part when the stream closed
+        }
+        catch (Exception e)
+        {
+            Fail($"internal error relaying the request: {e.Message}");
+        }
+    }
+
+    /// <summary>Streams the request's remaining part from one replica; false when that replica's queue was full.</summary>
+    private async Task<bool> RelayFromAsync(ReplicaEndpoint replica)
+    {
+        var call = _generated.Any(g => g.Count > 0) || _finished.Any(f => f)
+            ? _request with { Resume = [.. Enumerable.Range(0, _request.Sequences).Select(i => new ChoiceResume(i, [.. _generated[i]], _sentChars[i], _finished[i]))] }
+            : _request;
+        await foreach (var reply in _gateway.CallSessionAsync(replica, call, _cancellation).ConfigureAwait(false))
+        {
+            if (reply.Busy is not null) return false;
+            var e = reply.Event!;
+            if (e.Error is not null)
+            {
+                if (e.IsBadRequest)
+                {
+                    _handle.Writer.TryWrite(e);
+                    return true;
+                }
+                throw new ReplicaFailedException(e.Error);
+            }
+            Track(e);
+            _handle.Writer.TryWrite(e);
+        }
+        if (_finished.Any(f => !f)) throw new ReplicaFailedException("its answer stream ended before every choice finished");
+        return true;
+    }
+
+    private void Track(GenerationEvent e)
+    {
+        _generated[e.Index].AddRange(e.TokenIds);
+        _sentChars[e.Index] += e.Text.Length;
+        if (e.FinishReason is not null) _finished[e.Index] = true;
+        var metrics = _gateway.Metrics;
+        metrics.AddTokens(0, e.TokenIds.Length);
+        if (_firstToken && e.TokenIds.Length > 0)
+        {
+            metrics.TimeToFirstToken.Observe(System.Diagnostics.Stopwatch.GetElapsedTime(_started).TotalSeconds);
+            _firstToken = false;
+        }
+    }
+
+    private void Fail(string message)
+    {
+        _handle.Writer.TryWrite(new GenerationEvent { Error = message });
+        _handle.Writer.TryComplete();
+    }
+
+    private static bool IsReplicaFailure(Exception e) => e is ReplicaFailedException or GrainNotFoundException or ObjectDisposedException
+        || e is GrainCallException { Kind: not GrainCallFailure.Unauthorized } || e is IOException || e is JsonException;
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Replica {Replica} failed a request after {Tokens} tokens ({Reason}); resuming it on another replica")]
+    private static partial void LogReplicaFailed(ILogger logger, string replica, string reason, int tokens);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Resuming a request on replica {Replica}")]
+    private static partial void LogResuming(ILogger logger, string replica);
+}

@@ -1,0 +1,81 @@
+using System.CommandLine;
+using Granary.Cluster;
+using Granary.Cluster.Placement;
+using Granary.Models.Checkpoints;
+using Granary.Models.Llama;
+
+namespace Granary.Silo.Cli;
+
+/// <summary>
+/// <c>granary deploy</c>: writes a deployment's desired state (model, tp, pp, replicas) to the cluster store; the
+/// coordinator silo places its ranks on free devices of live silos. <c>--delete</c> removes it.
+/// </summary>
+internal static class DeployCommand
+{
+    public static Command Create()
+    {
+        var cluster = new ClusterCliOptions();
+        var model = new Option<string?>("--model") { Description = "Model folder, at this path on every silo (env CHECKPOINT_PATH)" };
+        var name = new Option<string?>("--name") { Description = "Deployment name, served as the model name (default: the model folder's name)" };
+        var tp = new Option<int?>("--tensor-parallel-size", "--tp") { Description = "Tensor-parallel ranks per stage (env TP_SIZE; default 1)" };
+        var pp = new Option<int?>("--pipeline-parallel-size", "--pp") { Description = "Pipeline stages (env PP_SIZE; default 1)" };
+        var partition = new Option<string?>("--pp-partition") { Description = "Layers per stage, e.g. 3,2,3" };
+        var replicas = new Option<string>("--replicas") { Description = "Replicas, or auto to fill every free device", DefaultValueFactory = _ => "1" };
+        var device = new Option<string>("--device") { Description = "Device kind the ranks run on: cpu or cuda", DefaultValueFactory = _ => "cpu" };
+        var kvCache = new Option<long>("--kv-cache-mib") { Description = "KV cache memory per rank in MiB", DefaultValueFactory = _ => 256 };
+        var maxModelLength = new Option<int>("--max-model-len") { Description = "Longest prompt plus output (default: the model's context)" };
+        var maxSeqs = new Option<int>("--max-num-seqs") { Description = "Most sequences in a replica's running batch", DefaultValueFactory = _ => 64 };
+        var maxTokens = new Option<int>("--max-batched-tokens", "--max-num-batched-tokens") { Description = "Most tokens per step of a replica", DefaultValueFactory = _ => 512 };
+        var delete = new Option<bool>("--delete") { Description = "Remove the deployment named by --name (or --model) instead" };
+        var command = new Command("deploy", "Write a deployment (model, tp, pp, replicas) to the cluster; the coordinator places it");
+        cluster.AddTo(command);
+        foreach (var option in new Option[] { model, name, tp, pp, partition, replicas, device, kvCache, maxModelLength, maxSeqs, maxTokens, delete })
+            command.Options.Add(option);
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var stdout = parse.InvocationConfiguration.Output;
+            string? folder = parse.GetValue(model) ?? Environment.GetEnvironmentVariable("CHECKPOINT_PATH");
+            string deployment = parse.GetValue(name) ?? (folder is null ? throw new ArgumentException("--model DIR (or --name NAME with --delete) is required")
+                : Path.GetFileName(Path.TrimEndingDirectorySeparator(folder)));
+            await using var redis = await cluster.ConnectAsync(parse, cancellationToken);
+            var table = new DeploymentTable(redis, new ClusterKeys(cluster.Id(parse)));
+            if (parse.GetValue(delete))
+            {
+                if (!await table.DeleteDeploymentAsync(deployment, cancellationToken)) throw new ArgumentException($"there is no deployment '{deployment}' in cluster '{cluster.Id(parse)}'");
+                stdout.WriteLine($"deployment {deployment} removed; its replicas stop");
+                return 0;
+            }
+            if (folder is null) throw new ArgumentException("--model DIR is required");
+            string text = parse.GetValue(replicas)!;
+            bool auto = text.Equals("auto", StringComparison.OrdinalIgnoreCase);
+            if (!auto && !int.TryParse(text, out _)) throw new ArgumentException($"--replicas must be a number or auto, got '{text}'");
+            string? layers = parse.GetValue(partition);
+            var spec = new DeploymentSpec
+            {
+                Name = deployment,
+                Model = Path.GetFullPath(folder),
+                TensorParallelSize = parse.GetValue(tp) ?? CommonOptions.EnvInt("TP_SIZE") ?? 1,
+                PipelineParallelSize = parse.GetValue(pp) ?? CommonOptions.EnvInt("PP_SIZE") ?? 1,
+                PipelinePartition = layers is null ? null : ParallelPlan.ParsePartition(layers),
+                Replicas = auto ? 0 : int.Parse(text),
+                AutoReplicas = auto,
+                DeviceKind = parse.GetValue(device)!,
+                KvCacheMiB = parse.GetValue(kvCache),
+                MaxModelLength = parse.GetValue(maxModelLength),
+                MaxSequences = parse.GetValue(maxSeqs),
+                MaxBatchedTokens = parse.GetValue(maxTokens),
+            };
+            spec.Validate();
+            // The same checks a silo runs before loading, here where the user sees them, when the folder is here too.
+            if (Directory.Exists(spec.Model))
+                ParallelPlan.Create(ModelConfig.Load(spec.Model), spec.TensorParallelSize, spec.PipelineParallelSize, spec.PipelinePartition);
+            else
+                parse.InvocationConfiguration.Error.WriteLine($"warning: {spec.Model} is not on this machine; every silo must have it at that path");
+            await table.WriteDeploymentAsync(spec, cancellationToken);
+            string count = auto ? "auto" : spec.Replicas.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            stdout.WriteLine($"deployment {spec.Name}: {spec.Model}, tp {spec.TensorParallelSize} x pp {spec.PipelineParallelSize} on {spec.DeviceKind}, replicas {count}; the coordinator places it");
+            return 0;
+        });
+        return command;
+    }
+}
