@@ -131,18 +131,18 @@ public sealed partial class ClusterGateway : IGenerationService
             await foreach (var reply in session.RunAsync(request, cancellationToken).ConfigureAwait(false)) yield return reply;
             yield break;
         }
-        byte[] body = JsonSerializer.SerializeToUtf8Bytes(request, SessionJson.Default.GenerationRequest);
+        byte[] body = JsonSerializer.SerializeToUtf8Bytes(request, GrainJson.Default.GenerationRequest);
         await foreach (byte[] frame in _client.StreamAsync(replica.Url, GrainIds.SessionType, replica.Id, GrainIds.GenerateMethod, body, cancellationToken).ConfigureAwait(false))
-            yield return JsonSerializer.Deserialize(frame, SessionJson.Default.SessionReply) ?? throw new JsonException("an empty frame from the session");
+            yield return JsonSerializer.Deserialize(frame, GrainJson.Default.SessionReply) ?? throw new JsonException("an empty frame from the session");
     }
 
     /// <summary>The transport handler of session grains on this silo: runs a gateway's request, frames its events.</summary>
     public static async IAsyncEnumerable<ReadOnlyMemory<byte>> ServeSessionAsync(ReplicaHost host, string replicaId, ReadOnlyMemory<byte> body, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var session = host.FindSession(replicaId) ?? throw new GrainNotFoundException(GrainIds.SessionType, replicaId);
-        var request = JsonSerializer.Deserialize(body.Span, SessionJson.Default.GenerationRequest) ?? throw new JsonException("an empty request");
+        var request = JsonSerializer.Deserialize(body.Span, GrainJson.Default.GenerationRequest) ?? throw new JsonException("an empty request");
         await foreach (var reply in session.RunAsync(request, cancellationToken).ConfigureAwait(false))
-            yield return JsonSerializer.SerializeToUtf8Bytes(reply, SessionJson.Default.SessionReply);
+            yield return JsonSerializer.SerializeToUtf8Bytes(reply, GrainJson.Default.SessionReply);
     }
 
     private async Task LoopAsync(CancellationToken cancellationToken)

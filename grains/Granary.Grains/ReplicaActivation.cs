@@ -1,65 +1,59 @@
+using Granary.Cluster.Activations;
+using Granary.Cluster.Membership;
 using Granary.Cluster.Placement;
+using Granary.Cluster.Transport;
 using Granary.Compute.Collectives;
 using Granary.Engine;
-using Granary.Models.Checkpoints;
-using Granary.Models.Llama;
-using Granary.Tokenizers;
 using Microsoft.Extensions.Logging;
 
 namespace Granary.Grains;
 
 /// <summary>
-/// What one silo runs of one replica: the rank grains placed on it and, when rank 0 is here, the session grain.
-/// A replica whose ranks all live on this silo links them in-process (a method call per step, no socket).
+/// What one silo runs of one replica: the rank grains placed on it and, when rank 0 is here, the session grain. A
+/// replica whose ranks all live on this silo links them in-process (a method call per step, no socket); one that
+/// spans silos links them over TCP, and rank 0's silo sends each step's plan to the others (<see cref="SpanningExecutor"/>).
 /// </summary>
 public sealed class ReplicaActivation : IDisposable
 {
-    private readonly IReadOnlyList<RankGrain> _ranks;
+    private readonly LocalRanks? _spanning;
 
-    private ReplicaActivation(ReplicaPlacement placement, IReadOnlyList<RankGrain> ranks, SessionGrain? session)
+    private ReplicaActivation(ReplicaPlacement placement, IReadOnlyList<RankGrain> ranks, SessionGrain? session, LocalRanks? spanning)
     {
         Placement = placement;
-        _ranks = ranks;
+        Ranks = ranks;
         Session = session;
+        _spanning = spanning;
     }
 
     public ReplicaPlacement Placement { get; }
-    public IReadOnlyList<RankGrain> Ranks => _ranks;
+    public IReadOnlyList<RankGrain> Ranks { get; }
 
     /// <summary>The session grain, when this silo holds rank 0.</summary>
     public SessionGrain? Session { get; }
 
-    /// <summary>Loads this silo's ranks of <paramref name="placement"/> and, with rank 0, starts the session (blocking: run it off the request path).</summary>
+    /// <summary>Why a replica spanning silos lost its links (then it must be activated again), or null.</summary>
+    public string? BrokenReason => _spanning?.AbortReason;
+
+    /// <summary>A silo's part of a replica spanning silos, for the plans rank 0's silo sends; null for other replicas or with rank 0.</summary>
+    internal LocalRanks? RemotePart => Session is null ? _spanning : null;
+
+    /// <summary>Whether every rank of the placement is on <paramref name="siloKey"/>.</summary>
+    public static bool IsLocal(ReplicaPlacement placement, string siloKey) => placement.Ranks.All(r => r.Silo == siloKey);
+
+    /// <summary>Loads a replica whose ranks are all on this silo and starts its session (blocking: run it off the request path).</summary>
     /// <param name="cpuThreads">CPU threads each CPU rank gets.</param>
-    public static ReplicaActivation Activate(ReplicaPlacement placement, DeploymentSpec spec, string siloKey, int cpuThreads, TimeSpan timeout, ILoggerFactory loggers)
+    public static ReplicaActivation Activate(ReplicaPlacement placement, DeploymentSpec spec, int cpuThreads, TimeSpan timeout, ILoggerFactory loggers)
     {
-        var local = placement.Ranks.Where(r => r.Silo == siloKey).ToList();
-        if (local.Count == 0) throw new ArgumentException($"replica {placement.Id} has no rank on silo {siloKey}");
-        if (local.Count != placement.Ranks.Count)
-            throw new NotSupportedException($"replica {placement.Id} spans silos ({string.Join(", ", placement.Ranks.Select(r => r.Silo).Distinct())}); this version runs a replica's ranks on one silo: give each silo at least tp x pp devices");
-
-        var config = ModelConfig.Load(spec.Model);
-        var plan = ParallelPlan.Create(config, spec.TensorParallelSize, spec.PipelineParallelSize, spec.PipelinePartition);
-        var engineOptions = new EngineOptions
-        {
-            KvCacheBytes = spec.KvCacheMiB << 20,
-            MaxModelLength = spec.MaxModelLength,
-            MaxSequences = spec.MaxSequences,
-            MaxBatchedTokens = spec.MaxBatchedTokens,
-        };
-        int maxPositions = spec.MaxModelLength > 0 ? Math.Min(spec.MaxModelLength, config.MaxPositionEmbeddings) : config.MaxPositionEmbeddings;
-        var tokenizer = TokenizerLoader.FromModelDirectory(spec.Model);
-        var eos = LocalModel.EosIds(config, GenerationConfig.Load(spec.Model), tokenizer);
-
+        var model = ReplicaModel.Load(spec);
+        var plan = model.Plan;
         var group = new InProcessGroup(plan.WorldSize);
         var ranks = new List<RankGrain>();
         IModelExecutor? executor = null;
         try
         {
-            for (int r = 0; r < plan.WorldSize; r++) ranks.Add(RankGrain.Activate(placement, spec, plan, r, group.Transport(r), cpuThreads, spec.MaxBatchedTokens, maxPositions, timeout));
+            for (int r = 0; r < plan.WorldSize; r++) ranks.Add(RankGrain.Activate(placement, spec, plan, r, group.Transport(r), cpuThreads, model.MaxRows, model.MaxPositions, timeout));
             executor = new InProcessGroupExecutor(plan, ranks.Select(g => g.Shard).ToList(), group);
-            var session = new SessionGrain(placement.Id, placement.Generation, executor, tokenizer, eos, engineOptions, loggers);
-            return new ReplicaActivation(placement, ranks, session);
+            return new ReplicaActivation(placement, ranks, model.StartSession(placement, executor, loggers), spanning: null);
         }
         catch
         {
@@ -73,6 +67,57 @@ public sealed class ReplicaActivation : IDisposable
         }
     }
 
+    /// <summary>
+    /// Rank 0's silo of a replica that spans silos: asks every other silo of the replica to connect and load its ranks
+    /// (the rank addresses travel in the call), connects and loads its own meanwhile, then starts the session.
+    /// </summary>
+    internal static async Task<ReplicaActivation> ActivateSpanningAsync(ReplicaPlacement placement, DeploymentSpec spec, MembershipSnapshot membership, string siloKey,
+        SiloClient client, int cpuThreads, TimeSpan timeout, ILoggerFactory loggers)
+    {
+        var model = ReplicaModel.Load(spec);
+        var silos = placement.Ranks.Select(r => r.Silo).Distinct().ToDictionary(k => k, k => membership.Find(k)
+            ?? throw new InvalidOperationException($"silo {k} of replica {placement.Id} is not in the membership table"));
+        var call = new ReplicaActivationCall(placement, spec, Addresses(placement, silos));
+        byte[] body = System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(call, GrainJson.Default.ReplicaActivationCall);
+        var remotes = silos.Values.Where(s => s.Key != siloKey).ToList();
+        var activations = remotes.Select(s => client.CallAsync(s.Url, GrainIds.ReplicaType, placement.Id, GrainIds.ActivateMethod, body, timeout, CancellationToken.None)).ToArray();
+        LocalRanks? local = null;
+        try
+        {
+            local = await Task.Run(() => LocalRanks.Connect(placement, spec, model.Plan, siloKey, call.Addresses, cpuThreads, model.MaxRows, model.MaxPositions, timeout)).ConfigureAwait(false);
+            await Task.WhenAll(activations).ConfigureAwait(false);
+            string? logitsUrl = placement.Ranks[model.Plan.LogitsRank].Silo is var logits && logits != siloKey ? silos[logits].Url : null;
+            var executor = new SpanningExecutor(placement.Id, model.Plan, local, [.. remotes.Select(s => s.Url)], logitsUrl, client, timeout);
+            return new ReplicaActivation(placement, local.Grains, model.StartSession(placement, executor, loggers), local);
+        }
+        catch
+        {
+            local?.Dispose();
+            try
+            {
+                await Task.WhenAll(activations).ConfigureAwait(false);
+            }
+            catch (GrainCallException) { }
+            throw;
+        }
+    }
+
+    /// <summary>Another silo's part of a replica that spans silos, at rank 0's call: connects and loads this silo's ranks (blocking).</summary>
+    internal static ReplicaActivation ActivatePart(ReplicaActivationCall call, string siloKey, int cpuThreads, TimeSpan timeout)
+    {
+        var model = ReplicaModel.Load(call.Deployment);
+        var local = LocalRanks.Connect(call.Placement, call.Deployment, model.Plan, siloKey, call.Addresses, cpuThreads, model.MaxRows, model.MaxPositions, timeout);
+        return new ReplicaActivation(call.Placement, local.Grains, session: null, local);
+    }
+
+    /// <summary>Each rank's TCP address: its silo's host and rank port base plus its device index.</summary>
+    private static PeerAddress[] Addresses(ReplicaPlacement placement, IReadOnlyDictionary<string, SiloRow> silos) =>
+        [.. placement.Ranks.Select(r => new PeerAddress(silos[r.Silo].Host, silos[r.Silo].RankPortBase + int.Parse(r.Device.AsSpan(r.Device.IndexOf(':') + 1), System.Globalization.CultureInfo.InvariantCulture)))];
+
     /// <summary>Stops the session (its running requests end with an error event, which gateways resume elsewhere) and frees the ranks.</summary>
-    public void Dispose() => Session?.Dispose();
+    public void Dispose()
+    {
+        if (Session is not null) Session.Dispose();
+        else _spanning?.Dispose();
+    }
 }

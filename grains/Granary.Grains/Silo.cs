@@ -66,13 +66,16 @@ public sealed partial class Silo : IAsyncDisposable
         var endpoint = new SiloEndpoint(cluster, siloKey: "", loggers);
         var client = new SiloClient(cluster);
         var agent = new MembershipAgent(redis, cluster, new HttpSiloProber(client, cluster), loggers.CreateLogger<MembershipAgent>());
-        var host = new ReplicaHost(redis, cluster, () => agent.Self, loggers);
+        var host = new ReplicaHost(redis, cluster, () => agent.Self, () => agent.Current, client, loggers);
         Coordinator? coordinator = null;
         OpenAiServer? gatewayServer = null;
         ClusterGateway? gateway = null;
         try
         {
             endpoint.MapStream(GrainIds.SessionType, GrainIds.GenerateMethod, (key, body, ct) => ClusterGateway.ServeSessionAsync(host, key, body, ct));
+            endpoint.Map(GrainIds.ReplicaType, GrainIds.ActivateMethod, host.ActivatePartAsync);
+            endpoint.Map(GrainIds.ReplicaType, GrainIds.KvCacheMethod, host.AllocateKvCache);
+            endpoint.Map(GrainIds.ReplicaType, GrainIds.StepMethod, host.Step);
             await endpoint.StartAsync(cancellationToken).ConfigureAwait(false);
             if (options.Gateway)
             {

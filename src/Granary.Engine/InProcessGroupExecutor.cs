@@ -17,7 +17,6 @@ public sealed class InProcessGroupExecutor : IParallelExecutor
     private readonly RankShard[] _ranks;
     private readonly RankThreads _threads;
     private readonly RankReport[] _reports;
-    private int _logitRows;
     private long _executeTicks;
 
     /// <param name="directory">Model folder.</param>
@@ -79,7 +78,6 @@ public sealed class InProcessGroupExecutor : IParallelExecutor
     {
         if (_group.AbortReason is { } reason) throw new CommunicatorException($"the parallel group stopped earlier: {reason}");
         long start = Stopwatch.GetTimestamp();
-        _logitRows = batch.LogitRowCount;
         try
         {
             _threads.Run(batch);
@@ -90,17 +88,9 @@ public sealed class InProcessGroupExecutor : IParallelExecutor
         }
     }
 
-    public void ReadLogits(int logitRow, Span<float> destination)
-    {
-        if (Plan.PpSize == 1) _ranks[0].Model.ReadLogits(logitRow, destination);
-        else _threads.PipelineLogits.Slice(logitRow * VocabSize, VocabSize).CopyTo(destination);
-    }
+    public void ReadLogits(int logitRow, Span<float> destination) => _threads.ReadLogits(logitRow, destination);
 
-    public void TopLogits(int k, Span<int> ids, Span<float> values, Span<float> logSumExp)
-    {
-        if (Plan.PpSize == 1) _ranks[0].Model.TopLogits(k, ids, values, logSumExp);
-        else Granary.Compute.TopLogits.SelectRows(_threads.PipelineLogits, _logitRows, VocabSize, k, ids, values, logSumExp);
-    }
+    public void TopLogits(int k, Span<int> ids, Span<float> values, Span<float> logSumExp) => _threads.TopLogits(k, ids, values, logSumExp);
 
     public void Dispose()
     {

@@ -23,6 +23,7 @@ public sealed class RankThreads : IDisposable
     private readonly MicroBatcher _microBatcher = new();
     private IReadOnlyList<BatchLayout> _parts = [];
     private float[] _logits = [];
+    private int _logitRows;
     private volatile bool _stopping;
 
     /// <param name="ranks">The local ranks (world ranks in <see cref="RankShard.Rank"/>).</param>
@@ -56,10 +57,27 @@ public sealed class RankThreads : IDisposable
     public RankShard? LogitsShard => Array.Find(_ranks, r => r.Rank == _logitsRank);
 
     /// <summary>
-    /// With pipeline stages, the logits of the last step's logit rows (full vocabulary a row, in batch order),
-    /// copied to the host by the logits rank; with one stage they stay in <see cref="LogitsShard"/>'s model.
+    /// Copies a logit row of the last step (whole vocabulary) from the logits rank, which must be one of these ranks:
+    /// with one stage from its model, with pipeline stages from the rows it copied to the host during the step.
     /// </summary>
-    public ReadOnlySpan<float> PipelineLogits => _logits;
+    public void ReadLogits(int logitRow, Span<float> destination)
+    {
+        var shard = LogitsShard ?? throw new InvalidOperationException("the logits rank is not one of these ranks");
+        if (_ppSize == 1) shard.Model.ReadLogits(logitRow, destination);
+        else
+        {
+            int vocab = shard.Model.VocabSize;
+            _logits.AsSpan(logitRow * vocab, vocab).CopyTo(destination);
+        }
+    }
+
+    /// <summary>The <paramref name="k"/> largest logits of every logit row of the last step (<see cref="IModelExecutor.TopLogits"/>).</summary>
+    public void TopLogits(int k, Span<int> ids, Span<float> values, Span<float> logSumExp)
+    {
+        var shard = LogitsShard ?? throw new InvalidOperationException("the logits rank is not one of these ranks");
+        if (_ppSize == 1) shard.Model.TopLogits(k, ids, values, logSumExp);
+        else Granary.Compute.TopLogits.SelectRows(_logits, _logitRows, shard.Model.VocabSize, k, ids, values, logSumExp);
+    }
 
     /// <summary>Share of the ranks' step time spent in collectives, averaged over these ranks.</summary>
     public double CommunicationShare
@@ -78,6 +96,7 @@ public sealed class RankThreads : IDisposable
     {
         // With pipeline stages the step runs as micro-batches so that the stages overlap; every rank splits alike.
         _parts = _microBatcher.Split(batch, _ppSize);
+        _logitRows = batch.LogitRowCount;
         Array.Clear(_errors);
         _done.Reset(_ranks.Length);
         for (int i = 1; i < _ranks.Length; i++) _go[i].Release();

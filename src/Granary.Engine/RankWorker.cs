@@ -40,7 +40,7 @@ public static partial class RankWorker
             {
                 // Between steps rank 0 may be idle for long: wait as long as it lives.
                 world.ReceiveBytes(header, 0, Timeout.InfiniteTimeSpan);
-                var (kind, a, b, c, d, _) = StepPlan.ReadHeader(header);
+                var (kind, a, b, c, d, e) = StepPlan.ReadHeader(header);
                 switch (kind)
                 {
                     case StepPlan.Kind.KvCache:
@@ -50,7 +50,7 @@ public static partial class RankWorker
                         int length = StepPlan.BodyBytes(a, b, c, d);
                         if (body.Length < length) body = new byte[length];
                         world.ReceiveBytes(body.AsSpan(0, length), 0);
-                        StepPlan.Read(body.AsSpan(0, length), a, b, c, d, ref batch);
+                        StepPlan.Read(body.AsSpan(0, length), a, b, c, d, e, ref batch);
                         var parts = microBatcher.Split(batch!, plan.PpSize);
                         if (rank == plan.LogitsRank)
                         {

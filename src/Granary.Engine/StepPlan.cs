@@ -4,11 +4,12 @@ using Granary.Compute;
 namespace Granary.Engine;
 
 /// <summary>
-/// The compact binary messages rank 0 sends to the other ranks of a multi-process group: a fixed
-/// 24-byte header (kind and counts) and, for a step, its batch layout as little-endian int32 arrays
-/// (token ids, positions, KV slots, row sequences, logit rows, block tables).
+/// The compact binary messages rank 0 sends to the other ranks of a multi-process group (and a session grain to
+/// the silos holding its other ranks): a fixed 24-byte header (kind and counts; for a step, the rows, sequences,
+/// logit rows, block-table width and <see cref="BatchLayout.SampleCandidates"/>) and, for a step, its batch layout as
+/// little-endian int32 arrays (token ids, positions, KV slots, row sequences, logit rows, block tables).
 /// </summary>
-internal static class StepPlan
+public static class StepPlan
 {
     public const int HeaderBytes = 24;
 
@@ -34,7 +35,7 @@ internal static class StepPlan
         int rows = batch.Rows, sequences = batch.Sequences, logits = batch.LogitRowCount, maxBlocks = batch.MaxBlocksPerSequence;
         int length = BodyBytes(rows, sequences, logits, maxBlocks);
         if (body.Length < length) body = new byte[length];
-        WriteHeader(header, Kind.Step, rows, sequences, logits, maxBlocks);
+        WriteHeader(header, Kind.Step, rows, sequences, logits, maxBlocks, batch.SampleCandidates);
         var ints = MemoryMarshal.Cast<byte, int>(body.AsSpan(0, length));
         int at = 0;
         Put(ints, ref at, batch.TokenIds.AsSpan(0, rows));
@@ -47,7 +48,7 @@ internal static class StepPlan
     }
 
     /// <summary>Fills <paramref name="batch"/> (replaced when too small or of another block-table stride) from a step's body.</summary>
-    public static void Read(ReadOnlySpan<byte> body, int rows, int sequences, int logits, int maxBlocks, ref BatchLayout? batch)
+    public static void Read(ReadOnlySpan<byte> body, int rows, int sequences, int logits, int maxBlocks, int sampleCandidates, ref BatchLayout? batch)
     {
         if (batch is null || batch.MaxRows < rows || batch.MaxBlocksPerSequence != maxBlocks || batch.BlockTables.Length < sequences * maxBlocks)
             batch = new BatchLayout(Math.Max(rows, batch?.MaxRows ?? 0), Math.Max(sequences, 1), maxBlocks);
@@ -60,6 +61,7 @@ internal static class StepPlan
         Take(ints, ref at, batch.LogitRows.AsSpan(0, logits));
         Take(ints, ref at, batch.BlockTables.AsSpan(0, sequences * maxBlocks));
         batch.Commit(rows, sequences, logits);
+        batch.SampleCandidates = sampleCandidates;
     }
 
     private static void Put(Span<int> destination, ref int at, ReadOnlySpan<int> values)

@@ -120,6 +120,17 @@ public sealed class PlacementPlannerTests
     }
 
     [Fact]
+    public void ReplicasOfAnotherLayoutArePlacedAgain()
+    {
+        var silos = new[] { Silo("a"), Silo("b") };
+        var tp2 = PlacementPlanner.Plan([Spec(2, 1)], [], silos, 1).Placed;
+        var pp2 = Spec(1, 1) with { PipelineParallelSize = 2 };
+        var changes = PlacementPlanner.Plan([pp2], tp2, silos, 2);
+        Assert.Equal(["m/0"], changes.Removed);
+        Assert.Equal(pp2.Layout, Assert.Single(changes.Placed).Layout);
+    }
+
+    [Fact]
     public void DevicesOfTheWrongKindAreNotUsed()
     {
         var silos = new[] { Silo("a", devices: ["cuda:0", "cuda:1"]), Silo("b") };

@@ -14,12 +14,22 @@ internal static class Completions
     private static string Body(string prompt, int maxTokens, bool stream) =>
         JsonSerializer.Serialize(new Dictionary<string, object> { ["prompt"] = prompt, ["max_tokens"] = maxTokens, ["temperature"] = 0, ["ignore_eos"] = true, ["stream"] = stream });
 
+    /// <summary>A non-streamed completion; a 503 (the gateway has not seen a replica the status already shows) is asked again for a few seconds, as clients do.</summary>
     public static async Task<string> CompleteAsync(HttpClient http, Uri baseUrl, string prompt, int maxTokens)
     {
-        using var response = await http.PostAsync(new Uri(baseUrl, "/v1/completions"), new StringContent(Body(prompt, maxTokens, false), Encoding.UTF8, "application/json"));
-        string text = await response.Content.ReadAsStringAsync();
-        Assert.True(response.IsSuccessStatusCode, $"{(int)response.StatusCode}: {text}");
-        return JsonDocument.Parse(text).RootElement.GetProperty("choices")[0].GetProperty("text").GetString()!;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (true)
+        {
+            using var response = await http.PostAsync(new Uri(baseUrl, "/v1/completions"), new StringContent(Body(prompt, maxTokens, false), Encoding.UTF8, "application/json"));
+            string text = await response.Content.ReadAsStringAsync();
+            if ((int)response.StatusCode == 503 && clock.Elapsed < TimeSpan.FromSeconds(10))
+            {
+                await Task.Delay(200);
+                continue;
+            }
+            Assert.True(response.IsSuccessStatusCode, $"{(int)response.StatusCode}: {text}");
+            return JsonDocument.Parse(text).RootElement.GetProperty("choices")[0].GetProperty("text").GetString()!;
+        }
     }
 
     /// <summary>Streams a completion and returns its text; <paramref name="onChunk"/> sees the number of chunks so far.</summary>

@@ -47,9 +47,14 @@ internal sealed class SiloCluster : IAsyncDisposable
     };
 
     /// <summary>Starts a silo with <paramref name="devices"/>; the first with <paramref name="gateway"/> serves the API.</summary>
-    public ChildProcess StartSilo(string name, string devices = "cpu:0,cpu:1", bool gateway = false, string? clusterId = null, string? secret = null)
+    /// <param name="threads">CPU threads of the silo's ranks: silos sharing this machine's cores must not take all of them each.</param>
+    public ChildProcess StartSilo(string name, string devices = "cpu:0,cpu:1", bool gateway = false, string? clusterId = null, string? secret = null, int threads = 2)
     {
-        var args = new List<string> { "silo", "--cluster", Redis.Url, "--cluster-id", clusterId ?? ClusterId, "--name", name, "--port", "0", "--devices", devices, "--threads", "2" };
+        var args = new List<string>
+        {
+            "silo", "--cluster", Redis.Url, "--cluster-id", clusterId ?? ClusterId, "--name", name, "--port", "0", "--devices", devices, "--threads", threads.ToString(),
+            "--rank-port-base", RedisServerProcess.FreePort().ToString(),
+        };
         if (gateway) args.AddRange(["--gateway", "--gateway-port", "0"]);
         var process = new ChildProcess(args, Environment(secret));
         _silos[name] = process;

@@ -23,6 +23,7 @@ internal static class SiloCommand
         var host = new Option<string?>("--host") { Description = "Address other silos reach this one at (default 127.0.0.1)" };
         var port = new Option<int?>("--port") { Description = "Port of the silo endpoint: HTTP/2, grain calls (default 11111; 0 picks a free one)" };
         var devices = new Option<string?>("--devices") { Description = "Devices offered to rank grains: cpu:0,cpu:1 or cuda:0,cuda:1 (default cpu:0)" };
+        var rankPorts = new Option<int?>("--rank-port-base") { Description = "First TCP port of the rank links of replicas spanning silos: one per device, base + device index (default 12000)" };
         var threads = new Option<int?>("--threads") { Description = "CPU threads the CPU ranks of this silo share (default: every core)" };
         var gateway = new Option<bool>("--gateway") { Description = "Serve the OpenAI API and route requests to the replicas" };
         var gatewayHost = new Option<string>("--gateway-host") { Description = "Address the gateway listens on", DefaultValueFactory = _ => "127.0.0.1" };
@@ -31,7 +32,7 @@ internal static class SiloCommand
         var deployment = new Option<string?>("--deployment") { Description = "Deployment the gateway serves (default: the cluster's only one)" };
         var command = new Command("silo", "Join a cluster: offer this node's devices, run the replicas placed here, optionally serve the OpenAI API");
         cluster.AddTo(command);
-        foreach (var option in new Option[] { name, host, port, devices, threads, gateway, gatewayHost, gatewayPort, apiKey, deployment })
+        foreach (var option in new Option[] { name, host, port, devices, rankPorts, threads, gateway, gatewayHost, gatewayPort, apiKey, deployment })
             command.Options.Add(option);
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -43,6 +44,7 @@ internal static class SiloCommand
             if (parse.GetValue(host) is { } h) options.AdvertisedHost = h;
             if (parse.GetValue(port) is { } p) options.Port = p;
             if (parse.GetValue(threads) is { } t) options.Threads = t;
+            if (parse.GetValue(rankPorts) is { } r) options.RankPortBase = r;
             if (parse.GetValue(devices) is { } d) options.Devices = [.. d.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)];
             var siloOptions = new SiloOptions
             {

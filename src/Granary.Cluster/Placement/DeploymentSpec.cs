@@ -42,6 +42,12 @@ public sealed record DeploymentSpec
     /// <summary>Most tokens in one step of a replica (chunked-prefill budget). Default 512.</summary>
     public int MaxBatchedTokens { get; init; } = 512;
 
+    /// <summary>
+    /// What a replica is loaded with: a replica placed for another layout (model, split, device kind, limits) must be
+    /// loaded again when the deployment changes.
+    /// </summary>
+    public string Layout => $"{Model}|tp{TensorParallelSize}|pp{PipelineParallelSize}|{string.Join(',', PipelinePartition ?? [])}|{DeviceKind}|kv{KvCacheMiB}|len{MaxModelLength}|seqs{MaxSequences}|tokens{MaxBatchedTokens}";
+
     /// <summary>Ranks per replica.</summary>
     public int RanksPerReplica => TensorParallelSize * PipelineParallelSize;
 

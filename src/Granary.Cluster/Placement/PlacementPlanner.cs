@@ -27,8 +27,7 @@ public static class PlacementPlanner
             // A silo missing from the table is unknown, not dead (Redis may have lost its data and the silo not yet
             // written its row again): its replicas stay until its row says otherwise.
             bool alive = replica.Ranks.All(r => !rows.TryGetValue(r.Silo, out var silo) || silo.Status == SiloStatus.Active && silo.Devices.Contains(r.Device));
-            bool wanted = byName.TryGetValue(replica.Deployment, out var spec) && spec.RanksPerReplica == replica.Ranks.Count
-                && replica.Ranks.All(r => r.Device.StartsWith(spec.DeviceKind + ":", StringComparison.Ordinal))
+            bool wanted = byName.TryGetValue(replica.Deployment, out var spec) && spec.Layout == replica.Layout
                 && (spec.AutoReplicas || Index(replica.Id) < spec.Replicas);
             if (alive && wanted) kept.Add(replica);
             else removed.Add(replica.Id);
@@ -53,7 +52,7 @@ public static class PlacementPlanner
                 }
                 foreach (var rank in ranks) used.Add((rank.Silo, rank.Device));
                 perSilo[ranks[0].Silo] = perSilo.GetValueOrDefault(ranks[0].Silo) + 1;
-                placed.Add(new ReplicaPlacement { Id = ReplicaPlacement.MakeId(spec.Name, index), Deployment = spec.Name, Ranks = ranks, Generation = generation });
+                placed.Add(new ReplicaPlacement { Id = ReplicaPlacement.MakeId(spec.Name, index), Deployment = spec.Name, Ranks = ranks, Generation = generation, Layout = spec.Layout });
             }
         }
         return new PlacementChanges(placed, removed, unplaced);

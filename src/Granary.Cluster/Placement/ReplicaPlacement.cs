@@ -15,6 +15,9 @@ public sealed record ReplicaPlacement
     /// <summary>Ranks in rank order.</summary>
     public required IReadOnlyList<RankPlacement> Ranks { get; init; }
 
+    /// <summary>The deployment's <see cref="DeploymentSpec.Layout"/> the replica was placed for.</summary>
+    public string Layout { get; init; } = "";
+
     /// <summary>Bumped each time the replica is placed again: activations of an older generation are stale.</summary>
     public long Generation { get; init; }
 

@@ -1,0 +1,38 @@
+using Granary.Cluster.Placement;
+using Granary.Engine;
+using Granary.Models.Checkpoints;
+using Granary.Models.Llama;
+using Granary.Tokenizers;
+
+namespace Granary.Grains;
+
+/// <summary>What every silo of a replica reads of its deployment's model before loading ranks: config, layout, limits.</summary>
+internal sealed record ReplicaModel(DeploymentSpec Spec, ParallelPlan Plan, int MaxPositions)
+{
+    public static ReplicaModel Load(DeploymentSpec spec)
+    {
+        var config = ModelConfig.Load(spec.Model);
+        var plan = ParallelPlan.Create(config, spec.TensorParallelSize, spec.PipelineParallelSize, spec.PipelinePartition);
+        int maxPositions = spec.MaxModelLength > 0 ? Math.Min(spec.MaxModelLength, config.MaxPositionEmbeddings) : config.MaxPositionEmbeddings;
+        return new ReplicaModel(spec, plan, maxPositions);
+    }
+
+    /// <summary>Most rows one step holds: the chunked-prefill budget.</summary>
+    public int MaxRows => Spec.MaxBatchedTokens;
+
+    public EngineOptions EngineOptions => new()
+    {
+        KvCacheBytes = Spec.KvCacheMiB << 20,
+        MaxModelLength = Spec.MaxModelLength,
+        MaxSequences = Spec.MaxSequences,
+        MaxBatchedTokens = Spec.MaxBatchedTokens,
+    };
+
+    /// <summary>Starts the session grain over the replica's executor (rank 0's silo): tokenizer and end-of-sequence ids from the folder.</summary>
+    public SessionGrain StartSession(ReplicaPlacement placement, IModelExecutor executor, Microsoft.Extensions.Logging.ILoggerFactory loggers)
+    {
+        var tokenizer = TokenizerLoader.FromModelDirectory(Spec.Model);
+        var eos = LocalModel.EosIds(Plan.Config, GenerationConfig.Load(Spec.Model), tokenizer);
+        return new SessionGrain(placement.Id, placement.Generation, executor, tokenizer, eos, EngineOptions, loggers);
+    }
+}

@@ -1,0 +1,46 @@
+using Granary.Cluster.Membership;
+
+namespace Granary.Grains.Tests;
+
+/// <summary>
+/// A replica whose ranks span silos (one device each): pipeline stages on two silos, then tensor-parallel halves on
+/// two silos, answering like one process; a silo of it killed mid-answer: the replica is placed again on the silos
+/// left, and the answer goes on there.
+/// </summary>
+[Collection(ClusterCollection.Name)]
+public sealed class SpanningReplicaTests(ReferenceServer reference)
+{
+    [Fact]
+    public async Task StagesOnTwoSilosAnswerLikeOneProcessAndAreRebuiltWhenOneDies()
+    {
+        await using var cluster = await SiloCluster.StartAsync();
+        cluster.StartSilo("s1", devices: "cpu:0", gateway: true, threads: 1);
+        cluster.StartSilo("s2", devices: "cpu:0", threads: 1);
+        await cluster.WaitForAsync(s => s.Silos.Count(r => r.Row.Status == SiloStatus.Active) == 2, "2 active silos");
+        var expected = await Task.WhenAll(Completions.Prompts.Take(3).Select(p => Completions.CompleteAsync(cluster.Http, reference.BaseUrl, p, 40)));
+
+        var deployed = await cluster.DeployAsync("--pp", "2");
+        Assert.True(deployed.Code == 0, deployed.Stderr);
+        var ready = await cluster.WaitForAsync(s => s.Replicas.Count(r => r.Ready) == 1, "the pipeline replica", 90);
+        Assert.Equal(2, ready.Replicas[0].Placement.Ranks.Select(r => r.Silo).Distinct().Count());
+        var gateway = await cluster.GatewayAsync();
+        Assert.Equal(expected, await Task.WhenAll(Completions.Prompts.Take(3).Select(p => Completions.CompleteAsync(cluster.Http, gateway, p, 40))));
+
+        deployed = await cluster.DeployAsync("--tp", "2");
+        Assert.True(deployed.Code == 0, deployed.Stderr);
+        ready = await cluster.WaitForAsync(s => s.Replicas.Count(r => r.Ready) == 1 && s.Replicas[0].Placement.Layout.Contains("|tp2|"), "the tensor-parallel replica", 90);
+        Assert.Equal(expected, await Task.WhenAll(Completions.Prompts.Take(3).Select(p => Completions.CompleteAsync(cluster.Http, gateway, p, 40))));
+
+        // A third silo joins; the second dies while an answer streams. There is no other replica, but the coordinator
+        // rebuilds this one on s1 and s3 within the gateway's resume wait: the answer goes on there, unbroken.
+        cluster.StartSilo("s3", devices: "cpu:0", threads: 1);
+        await cluster.WaitForAsync(s => s.Silos.Count(r => r.Row.Status == SiloStatus.Active) == 3, "the third silo");
+        string story = await Completions.StreamAsync(cluster.Http, reference.BaseUrl, Completions.Prompts[0], 200);
+        var stream = Completions.StreamAsync(cluster.Http, gateway, Completions.Prompts[0], 200, chunks => { if (chunks == 3) cluster.Kill("s2"); });
+        Assert.Equal(story, await stream.WaitAsync(TimeSpan.FromSeconds(90)));
+        var rebuilt = await cluster.WaitForAsync(s => s.Replicas.Count(r => r.Ready) == 1 && s.Replicas[0].Placement.Ranks.All(r => !r.Silo.StartsWith("s2@", StringComparison.Ordinal)),
+            "the replica rebuilt without s2", 60);
+        Assert.Equal(2, rebuilt.Replicas[0].Placement.Ranks.Select(r => r.Silo).Distinct().Count());
+        Assert.Equal(expected[0], await Completions.CompleteAsync(cluster.Http, gateway, Completions.Prompts[0], 40));
+    }
+}
