@@ -378,7 +378,7 @@ public sealed unsafe class CudaBackend : IBackend
         new ReadOnlySpan<float>(host + 2L * rows * k * 4, rows).CopyTo(logSumExp);
     }
 
-    private bool UsesGemv(int rows, int inFeatures) => _options.SkinnyGemv && _act == DType.BF16 && rows <= 8 && inFeatures % 8 == 0;
+    private bool UsesGemv(int rows, int inFeatures) => _options.SkinnyGemv && _act == DType.BF16 && rows <= Math.Min(8, _options.SkinnyGemvMaxRows) && inFeatures % 8 == 0;
 
     private static ulong Bias(DeviceBuffer? bias) => bias is null ? 0 : P(bias);
 

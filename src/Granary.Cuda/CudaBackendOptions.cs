@@ -11,8 +11,15 @@ public sealed class CudaBackendOptions
     /// <summary>Activations and KV cache in float32 instead of bf16 (for checks against the CPU backend). Default false.</summary>
     public bool Float32Activations { get; set; }
 
-    /// <summary>Use the warp-per-output GEMV kernel for steps of at most 8 rows (else cuBLAS). Default true.</summary>
+    /// <summary>Use the warp-per-output GEMV kernel for steps of at most <see cref="SkinnyGemvMaxRows"/> rows (else cuBLAS). Default true.</summary>
     public bool SkinnyGemv { get; set; } = true;
+
+    /// <summary>
+    /// Most rows a step may have for the GEMV kernel (at most 8); cuBLAS takes larger steps. Measured on an H200 at the
+    /// 1B shapes (BENCHMARKS.md): the kernel saves 1.5% of a 1-row step and loses from 2 rows on. Default 1, or the
+    /// environment variable GRANARY_CUDA_SKINNY_ROWS.
+    /// </summary>
+    public int SkinnyGemvMaxRows { get; set; } = int.TryParse(Environment.GetEnvironmentVariable("GRANARY_CUDA_SKINNY_ROWS"), out int rows) && rows >= 0 ? rows : 1;
 
     /// <summary>
     /// Replay a step whose ops repeat the previous step's exactly (decode at a steady batch) as one CUDA
