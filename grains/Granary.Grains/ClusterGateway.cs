@@ -34,7 +34,6 @@ public sealed partial class ClusterGateway : IGenerationService
     private Task _loop = Task.CompletedTask;
     private readonly ILogger _logger;
     private volatile ServedModel? _model;
-    private bool _failing;
 
     /// <param name="deploymentName">The deployment to serve, or null for the only one there is.</param>
     public ClusterGateway(string? deploymentName, RedisClient redis, ClusterOptions options, Func<MembershipSnapshot> membership, Func<SiloRow> self,
@@ -145,29 +144,9 @@ public sealed partial class ClusterGateway : IGenerationService
             yield return JsonSerializer.SerializeToUtf8Bytes(reply, GrainJson.Default.SessionReply);
     }
 
-    private async Task LoopAsync(CancellationToken cancellationToken)
-    {
-        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(500));
-        do
-        {
-            try
-            {
-                await RefreshAsync(cancellationToken).ConfigureAwait(false);
-                if (_failing) LogStoreBack();
-                _failing = false;
-            }
-            catch (Exception e) when (e is RedisException or IOException && !cancellationToken.IsCancellationRequested)
-            {
-                if (!_failing) LogStoreFailed(e.Message);
-                _failing = true;
-            }
-            catch (Exception e) when (!cancellationToken.IsCancellationRequested)
-            {
-                LogRefreshFailed(e, e.Message); // a model folder that cannot be read: say so, try again
-            }
-        }
-        while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false));
-    }
+    // A model folder that cannot be read is said and tried again; an outage of Redis keeps the replicas last seen.
+    private Task LoopAsync(CancellationToken cancellationToken) =>
+        StoreLoop.RunAsync(TimeSpan.FromMilliseconds(500), RefreshAsync, LogStoreFailed, LogStoreBack, e => LogRefreshFailed(e, e.Message), cancellationToken);
 
     private async Task RefreshAsync(CancellationToken cancellationToken)
     {

@@ -31,7 +31,6 @@ public sealed partial class ReplicaHost : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private Task _loop = Task.CompletedTask;
     private Task _activating = Task.CompletedTask;
-    private bool _failing;
     private DateTime _registeredAt = DateTime.MinValue;
 
     public ReplicaHost(RedisClient redis, ClusterOptions options, Func<SiloRow> self, Func<MembershipSnapshot> membership, SiloClient client, ILoggerFactory loggers)
@@ -55,26 +54,8 @@ public sealed partial class ReplicaHost : IAsyncDisposable
 
     public void Start() => _loop = Task.Run(() => LoopAsync(_stop.Token));
 
-    private async Task LoopAsync(CancellationToken cancellationToken)
-    {
-        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(Math.Max(100, _options.ReconcileInterval.TotalMilliseconds / 2)));
-        do
-        {
-            try
-            {
-                await SyncAsync(cancellationToken).ConfigureAwait(false);
-                if (_failing) LogStoreBack();
-                _failing = false;
-            }
-            catch (Exception e) when (e is RedisException or IOException && !cancellationToken.IsCancellationRequested)
-            {
-                if (!_failing) LogStoreFailed(e.Message);
-                _failing = true;
-                _registeredAt = DateTime.MinValue;
-            }
-        }
-        while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false));
-    }
+    private Task LoopAsync(CancellationToken cancellationToken) => StoreLoop.RunAsync(TimeSpan.FromMilliseconds(Math.Max(100, _options.ReconcileInterval.TotalMilliseconds / 2)),
+        SyncAsync, reason => { LogStoreFailed(reason); _registeredAt = DateTime.MinValue; }, LogStoreBack, failed: null, cancellationToken);
 
     private async Task SyncAsync(CancellationToken cancellationToken)
     {

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using Granary.Cluster;
+using Granary.Cluster.Membership;
 
 namespace Granary.Silo.Cli;
 
@@ -38,7 +39,9 @@ internal static class ClusterStatusCommand
                 s.Row.Name, s.Row.Status.ToString(), $"{s.Row.Host}:{s.Row.Port}", string.Join(',', s.Row.Devices),
                 s.Row.GatewayUrl is { } url ? $"gateway {url}" : string.Join(',', s.Row.Roles),
                 s.HeartbeatAgeMs == long.MaxValue ? "never" : $"{s.HeartbeatAgeMs / 1000.0:F1} s ago",
-                (s.Load?.Running ?? 0).ToString(CultureInfo.InvariantCulture), (s.Load?.Waiting ?? 0).ToString(CultureInfo.InvariantCulture),
+                // A silo that is not active runs nothing, whatever it last reported.
+                s.Row.Status == SiloStatus.Active ? (s.Load?.Running ?? 0).ToString(CultureInfo.InvariantCulture) : "-",
+                s.Row.Status == SiloStatus.Active ? (s.Load?.Waiting ?? 0).ToString(CultureInfo.InvariantCulture) : "-",
                 (s.Load?.GeneratedTokens ?? 0).ToString(CultureInfo.InvariantCulture),
             }));
         text.Append('\n');

@@ -25,7 +25,6 @@ public sealed partial class Coordinator : IAsyncDisposable
     private List<DeploymentSpec> _deployments = [];
     private List<ReplicaPlacement> _placements = [];
     private DateTime _restoredAt = DateTime.MinValue;
-    private bool _failing;
     private string _unplaced = "";
 
     /// <param name="membership">The membership table as last read by this silo's agent.</param>
@@ -44,33 +43,20 @@ public sealed partial class Coordinator : IAsyncDisposable
 
     public void Start() => _loop = Task.Run(() => LoopAsync(_stop.Token));
 
-    private async Task LoopAsync(CancellationToken cancellationToken)
+    private Task LoopAsync(CancellationToken cancellationToken) => StoreLoop.RunAsync(_options.ReconcileInterval, PassAsync, LogStoreFailed, LogStoreBack, failed: null, cancellationToken);
+
+    private async Task PassAsync(CancellationToken cancellationToken)
     {
-        using var timer = new PeriodicTimer(_options.ReconcileInterval);
-        do
+        // Every silo remembers the desired state and the placement, so that whichever silo finds Redis empty
+        // (restarted without persistence) can write them back, leader or not.
+        bool hasState = await RememberOrRestoreAsync(cancellationToken).ConfigureAwait(false);
+        bool leader = await _lease.TryHoldAsync(cancellationToken).ConfigureAwait(false);
+        if (leader != IsLeader)
         {
-            try
-            {
-                // Every silo remembers the desired state and the placement, so that whichever silo finds Redis empty
-                // (restarted without persistence) can write them back, leader or not.
-                bool hasState = await RememberOrRestoreAsync(cancellationToken).ConfigureAwait(false);
-                bool leader = await _lease.TryHoldAsync(cancellationToken).ConfigureAwait(false);
-                if (leader != IsLeader)
-                {
-                    if (leader) LogLeader();
-                    IsLeader = leader;
-                }
-                if (leader && hasState) await ReconcileAsync(cancellationToken).ConfigureAwait(false);
-                if (_failing) LogStoreBack();
-                _failing = false;
-            }
-            catch (Exception e) when (e is RedisException or IOException && !cancellationToken.IsCancellationRequested)
-            {
-                if (!_failing) LogStoreFailed(e.Message);
-                _failing = true;
-            }
+            if (leader) LogLeader();
+            IsLeader = leader;
         }
-        while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false));
+        if (leader && hasState) await ReconcileAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>

@@ -2,8 +2,9 @@ namespace Granary.Compute.Cpu;
 
 /// <summary>
 /// Persistent worker threads that split a <see cref="CpuJob"/> into chunks taken in turn; the calling
-/// thread works too. Workers spin for a while before sleeping, because a decode step issues dozens of
-/// short jobs back to back and waking a sleeping thread costs more than many of those jobs.
+/// thread works too, and takes whatever chunks the workers did not get to. Workers spin for a while before
+/// sleeping, because a decode step issues dozens of short jobs back to back and waking a sleeping thread costs
+/// more than many of those jobs.
 /// </summary>
 internal sealed class WorkerPool : IDisposable
 {
@@ -12,10 +13,12 @@ internal sealed class WorkerPool : IDisposable
     private readonly SemaphoreSlim _wake = new(0);
     private CpuJob? _job;
     private int _chunks;
-    private int _nextChunk;
-    private int _pending;
+    // The job's generation (high 32 bits) and its next unclaimed chunk (low 32 bits), claimed by compare-and-swap: a
+    // worker that wakes late, or runs on a core it shares with another process, can never claim a chunk of a job other
+    // than the one it read, and the caller never waits for a worker that claimed nothing.
+    private long _state;
+    private int _done;
     private int _sleepers;
-    private long _generation;
     private volatile bool _disposed;
     private Exception? _failure;
 
@@ -32,6 +35,8 @@ internal sealed class WorkerPool : IDisposable
 
     public int Threads => _threads.Length + 1;
 
+    private long Generation => Volatile.Read(ref _state) >> 32;
+
     /// <summary>Runs chunks 0..chunks-1 of the job across the pool and returns when all are done.</summary>
     public void Run(CpuJob job, int chunks)
     {
@@ -43,26 +48,31 @@ internal sealed class WorkerPool : IDisposable
         }
         _job = job;
         _chunks = chunks;
-        _nextChunk = 0;
         _failure = null;
-        Volatile.Write(ref _pending, _threads.Length);
-        Interlocked.Increment(ref _generation);
+        Volatile.Write(ref _done, 0);
+        long generation = Generation + 1;
+        Volatile.Write(ref _state, generation << 32);
         int sleepers = Volatile.Read(ref _sleepers);
         if (sleepers > 0) _wake.Release(sleepers);
-        Work(job);
+        Work(job, generation);
+        // Only chunks still running elsewhere are waited for; chunks nobody took, the caller took itself.
         var spinner = new SpinWait();
-        while (Volatile.Read(ref _pending) != 0) spinner.SpinOnce(-1);
+        while (Volatile.Read(ref _done) != chunks) spinner.SpinOnce(-1);
         _job = null;
         if (_failure is { } failure) throw new AggregateException("a CPU backend worker failed", failure);
     }
 
-    private void Work(CpuJob job)
+    private void Work(CpuJob job, long generation)
     {
-        int chunk;
-        while ((chunk = Interlocked.Increment(ref _nextChunk) - 1) < _chunks)
+        while (true)
         {
+            long state = Volatile.Read(ref _state);
+            int chunk = (int)(state & 0xffffffff);
+            if (state >> 32 != generation || chunk >= _chunks) return;
+            if (Interlocked.CompareExchange(ref _state, state + 1, state) != state) continue;
             try { job.Execute(chunk); }
             catch (Exception e) { _failure = e; }
+            Interlocked.Increment(ref _done);
         }
     }
 
@@ -72,9 +82,9 @@ internal sealed class WorkerPool : IDisposable
         while (!_disposed)
         {
             if (!WaitForGeneration(seen)) continue;
-            seen = Volatile.Read(ref _generation);
-            Work(_job!);
-            Interlocked.Decrement(ref _pending);
+            seen = Generation;
+            // Read after the generation: if it belongs to a newer job, Work's claim fails and the next pass sees that job.
+            if (_job is { } job) Work(job, seen);
         }
     }
 
@@ -83,13 +93,13 @@ internal sealed class WorkerPool : IDisposable
     {
         for (int i = 0; i < SpinRounds; i++)
         {
-            if (Volatile.Read(ref _generation) != seen) return true;
+            if (Generation != seen) return true;
             Thread.SpinWait(30);
         }
         Interlocked.Increment(ref _sleepers);
-        if (Volatile.Read(ref _generation) == seen && !_disposed) _wake.Wait();
+        if (Generation == seen && !_disposed) _wake.Wait();
         Interlocked.Decrement(ref _sleepers);
-        return Volatile.Read(ref _generation) != seen && !_disposed;
+        return Generation != seen && !_disposed;
     }
 
     public void Dispose()
