@@ -54,6 +54,7 @@ public sealed partial class Silo : IAsyncDisposable
         var cluster = options.Cluster;
         cluster.Validate();
         var logger = loggers.CreateLogger<Silo>();
+        if (cluster.Secret.Length == 0) LogNoSecret(logger, cluster.Port);
         RedisClient redis;
         try
         {
@@ -140,6 +141,9 @@ public sealed partial class Silo : IAsyncDisposable
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Silo {Silo} joined the cluster with devices {Devices}; {Gateway}")]
     private partial void LogStarted(string silo, string devices, string gateway);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "No cluster secret (GRANARY_CLUSTER_SECRET) is set: anyone who reaches this silo's port {Port} can call its grains; set the same secret on every silo outside a test machine")]
+    private static partial void LogNoSecret(ILogger logger, int port);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Silo {Silo} is leaving the cluster")]
     private partial void LogStopping(string silo);
