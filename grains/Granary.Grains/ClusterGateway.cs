@@ -80,7 +80,8 @@ public sealed partial class ClusterGateway : IGenerationService
     public GenerationHandle Submit(GenerationRequest request, CancellationToken cancellationToken)
     {
         var model = Model;
-        var replica = Router.Pick(request.Prompts[0], request.Sequences, Cost(request), new HashSet<string>(), out bool full);
+        long cost = Cost(request);
+        var replica = Router.Pick(request.Prompts[0], request.Sequences, cost, new HashSet<string>(), out bool full);
         if (replica is null)
         {
             if (full) throw new QueueFullException((int)Router.InFlight.Sequences);
@@ -88,7 +89,7 @@ public sealed partial class ClusterGateway : IGenerationService
         }
         var cancel = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
         var handle = new GenerationHandle(request, () => cancel.Cancel(), cancellationToken);
-        var relay = new RelayedRequest(this, request, handle, cancel.Token);
+        var relay = new RelayedRequest(this, request, cost, handle, cancel.Token);
         _ = Task.Run(async () =>
         {
             UpdateLoad();
@@ -105,17 +106,18 @@ public sealed partial class ClusterGateway : IGenerationService
         return handle;
     }
 
+    /// <summary>Tokens a request may cost a replica (prompts and outputs), for the router's books.</summary>
     private static long Cost(GenerationRequest request) => request.Prompts.Sum(p => (long)p.Length) * request.N + (long)request.Sampling.MaxTokens * request.Sequences;
 
     private void UpdateLoad() => Metrics.SetLoad(Router.InFlight.Sequences, 0);
 
     /// <summary>Waits (up to <see cref="ResumeWait"/>) for a ready replica not yet tried, and books the request on it.</summary>
-    internal async Task<ReplicaEndpoint?> WaitForReplicaAsync(GenerationRequest request, IReadOnlySet<string> tried, CancellationToken cancellationToken)
+    internal async Task<ReplicaEndpoint?> WaitForReplicaAsync(GenerationRequest request, long cost, IReadOnlySet<string> tried, CancellationToken cancellationToken)
     {
         var deadline = DateTime.UtcNow + ResumeWait;
         while (true)
         {
-            var replica = Router.Pick(request.Prompts[0], request.Sequences, Cost(request), tried, out _);
+            var replica = Router.Pick(request.Prompts[0], request.Sequences, cost, tried, out _);
             if (replica is not null || DateTime.UtcNow >= deadline) return replica;
             await Task.Delay(200, cancellationToken).ConfigureAwait(false);
         }

@@ -17,6 +17,7 @@ internal sealed partial class RelayedRequest
 {
     private readonly ClusterGateway _gateway;
     private readonly GenerationRequest _request;
+    private readonly long _cost;
     private readonly GenerationHandle _handle;
     private readonly CancellationToken _cancellation;
     private readonly List<int>[] _generated;
@@ -25,19 +26,18 @@ internal sealed partial class RelayedRequest
     private readonly long _started = System.Diagnostics.Stopwatch.GetTimestamp();
     private bool _firstToken = true;
 
-    public RelayedRequest(ClusterGateway gateway, GenerationRequest request, GenerationHandle handle, CancellationToken cancellation)
+    /// <param name="cost">What the router booked for the request on a replica, given back after each try.</param>
+    public RelayedRequest(ClusterGateway gateway, GenerationRequest request, long cost, GenerationHandle handle, CancellationToken cancellation)
     {
         _gateway = gateway;
         _request = request;
+        _cost = cost;
         _handle = handle;
         _cancellation = cancellation;
         _generated = [.. Enumerable.Range(0, request.Sequences).Select(_ => new List<int>())];
         _sentChars = new int[request.Sequences];
         _finished = new bool[request.Sequences];
     }
-
-    /// <summary>Tokens this request may still cost a replica (prompts and outputs), for the router's books.</summary>
-    private long Cost => _request.Prompts.Sum(p => (long)p.Length) * _request.N + (long)_request.Sampling.MaxTokens * _request.Sequences;
 
     /// <summary>Relays the request to the end; never throws (failures become the handle's error event).</summary>
     public async Task RunAsync(ReplicaEndpoint first)
@@ -67,7 +67,7 @@ internal sealed partial class RelayedRequest
                 }
                 finally
                 {
-                    _gateway.Router.Release(replica.Id, _request.Sequences, Cost);
+                    _gateway.Router.Release(replica.Id, _request.Sequences, _cost);
                 }
                 tried.Add(replica.Id);
                 if (attempt >= _gateway.MaxResumes)
@@ -75,7 +75,7 @@ internal sealed partial class RelayedRequest
                     Fail(busy ? "every replica is busy" : $"the replica answering it failed and it could not be resumed after {attempt + 1} tries: {failure}");
                     return;
                 }
-                var next = await _gateway.WaitForReplicaAsync(_request, tried, _cancellation).ConfigureAwait(false);
+                var next = await _gateway.WaitForReplicaAsync(_request, _cost, tried, _cancellation).ConfigureAwait(false);
                 if (next is null)
                 {
                     Fail(busy ? "every replica is busy" : $"the replica answering it failed ({failure}) and no other replica is ready to resume it");

@@ -85,14 +85,15 @@ internal sealed class SpanningExecutor : IModelExecutor
         {
             _local.Threads.Run(batch);
         }
-        finally
+        catch
         {
-            // Even when this silo's part failed, wait for the calls: the message buffer is reused by the next step.
+            // Wait for the calls even so: the message buffer is reused by the next step.
             try
             {
-                Task.WhenAll(calls).Wait();
+                Task.WaitAll(calls);
             }
             catch (AggregateException) { }
+            throw;
         }
         var replies = Wait(calls);
         if (_logitsUrl is not null)

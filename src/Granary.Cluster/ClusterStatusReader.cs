@@ -11,8 +11,9 @@ public static class ClusterStatusReader
     public static async Task<ClusterStatus> ReadAsync(RedisClient redis, string clusterId, CancellationToken cancellationToken = default)
     {
         var keys = new ClusterKeys(clusterId);
-        var membership = await new MembershipTable(redis, keys).ReadAsync(cancellationToken).ConfigureAwait(false);
-        var loads = await new MembershipTable(redis, keys).ReadLoadsAsync(cancellationToken).ConfigureAwait(false);
+        var silos = new MembershipTable(redis, keys);
+        var membership = await silos.ReadAsync(cancellationToken).ConfigureAwait(false);
+        var loads = await silos.ReadLoadsAsync(cancellationToken).ConfigureAwait(false);
         var table = new DeploymentTable(redis, keys);
         var deployments = await table.ReadDeploymentsAsync(cancellationToken).ConfigureAwait(false);
         var placements = await table.ReadPlacementsAsync(cancellationToken).ConfigureAwait(false);
