@@ -16,7 +16,7 @@ public interface IBackend : IDisposable
 
     /// <summary>
     /// Element type of the residual stream, the sum every layer adds to (<see cref="Embedding"/> writes it,
-    /// <see cref="AddRmsNorm"/> and <see cref="Add"/> update it): float32 on every backend, so that the
+    /// <see cref="Add"/> and <see cref="MatMulAddResidual"/> update it): float32 on every backend, so that the
     /// rounding of bf16 activations does not accumulate over the layers.
     /// </summary>
     DType ResidualType { get; }
@@ -41,9 +41,6 @@ public interface IBackend : IDisposable
     /// <summary>output = x / rms(x) * weight, per row.</summary>
     void RmsNorm(DeviceBuffer x, DeviceBuffer weight, DeviceBuffer output, int rows, int dim, float eps);
 
-    /// <summary>residual += x, then output = RmsNorm(residual): the residual add fused with the next norm.</summary>
-    void AddRmsNorm(DeviceBuffer residual, DeviceBuffer x, DeviceBuffer weight, DeviceBuffer output, int rows, int dim, float eps);
-
     /// <summary>y[rows, outFeatures] = x[rows, inFeatures] * weight[outFeatures, inFeatures]^T (+ bias).</summary>
     void MatMul(DeviceBuffer x, DeviceBuffer weight, DeviceBuffer? bias, DeviceBuffer y, int rows, int inFeatures, int outFeatures);
 
@@ -60,6 +57,35 @@ public interface IBackend : IDisposable
     void GatedMatMul(DeviceBuffer x, DeviceBuffer gate, DeviceBuffer up, DeviceBuffer gateOut, DeviceBuffer upOut, int rows, int inFeatures, int outFeatures);
 
     /// <summary>
+    /// RmsNorm then MatMul: each projection's output = RmsNorm(x) * weight^T (+ bias), with x [rows, inFeatures]
+    /// (the float32 residual stream, or activations). A backend may normalize inside the projection's kernel
+    /// and leave <paramref name="normed"/> untouched; by default the normalized rows go through it.
+    /// </summary>
+    void NormMatMul(DeviceBuffer x, DeviceBuffer normWeight, float eps, DeviceBuffer normed, ReadOnlySpan<Projection> projections, int rows, int inFeatures)
+    {
+        RmsNorm(x, normWeight, normed, rows, inFeatures, eps);
+        MatMul(normed, projections, rows, inFeatures);
+    }
+
+    /// <summary>RmsNorm then <see cref="GatedMatMul"/>, with <paramref name="normed"/> as in <see cref="NormMatMul"/>.</summary>
+    void NormGatedMatMul(DeviceBuffer x, DeviceBuffer normWeight, float eps, DeviceBuffer normed, DeviceBuffer gate, DeviceBuffer up, DeviceBuffer gateOut, DeviceBuffer upOut, int rows, int inFeatures, int outFeatures)
+    {
+        RmsNorm(x, normWeight, normed, rows, inFeatures, eps);
+        GatedMatMul(normed, gate, up, gateOut, upOut, rows, inFeatures, outFeatures);
+    }
+
+    /// <summary>
+    /// residual += x * weight^T (+ bias), as MatMul into <paramref name="scratch"/> ([rows, outFeatures]) then Add
+    /// computes it; a backend may add inside the projection's kernel, leave the scratch untouched, and add the
+    /// product at float32 rather than rounded to the activation type.
+    /// </summary>
+    void MatMulAddResidual(DeviceBuffer x, DeviceBuffer weight, DeviceBuffer? bias, DeviceBuffer scratch, DeviceBuffer residual, int rows, int inFeatures, int outFeatures)
+    {
+        MatMul(x, weight, bias, scratch, rows, inFeatures, outFeatures);
+        Add(residual, scratch, (long)rows * outFeatures);
+    }
+
+    /// <summary>
     /// Rotates [rows, heads * headDim] in place by each row's position (rotate-half layout, pairs i and
     /// i + headDim/2); <paramref name="cosSin"/> (float32 on every backend) holds per position headDim/2
     /// cosines then headDim/2 sines.
@@ -74,6 +100,17 @@ public interface IBackend : IDisposable
 
     /// <summary>Stores each row's key and value ([rows, kvDim]) at its slot of the layer's paged caches.</summary>
     void WriteKv(DeviceBuffer k, DeviceBuffer v, DeviceBuffer kCache, DeviceBuffer vCache, int kvDim, BatchLayout batch);
+
+    /// <summary>
+    /// Rope on q ([rows, heads * headDim]) and k, then WriteKv of k and v: the three ops of every layer
+    /// between the q/k/v projections and attention, which a backend may run as one kernel.
+    /// </summary>
+    void RopeWriteKv(DeviceBuffer q, DeviceBuffer k, DeviceBuffer v, DeviceBuffer kCache, DeviceBuffer vCache, int heads, int kvHeads, int headDim, BatchLayout batch, DeviceBuffer cosSin)
+    {
+        Rope(q, batch.Rows, heads, headDim, batch, cosSin);
+        Rope(k, batch.Rows, kvHeads, headDim, batch, cosSin);
+        WriteKv(k, v, kCache, vCache, kvHeads * headDim, batch);
+    }
 
     /// <summary>
     /// Causal attention of every row over its sequence's cached keys and values at positions 0..position

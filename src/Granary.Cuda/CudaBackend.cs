@@ -26,7 +26,10 @@ public sealed unsafe class CudaBackend : IBackend
     private readonly nint _cublas;
     private readonly int _multiprocessors;
     private readonly DType _act;
-    private readonly nint _fConvert, _fEmbedding, _fRmsNorm, _fRope, _fSiluMul, _fAdd, _fAddBias, _fWriteKv, _fAttention, _fGatherRows, _fScaleAddRows, _fGemv, _fTopK;
+    private readonly bool _overlap;
+    // Blocks of the GEMV kernels resident per multiprocessor, by kernel and shared-memory bytes (for the persistent grid).
+    private readonly Dictionary<(nint, uint), int> _gemvOccupancy = [];
+    private readonly nint _fConvert, _fEmbedding, _fRmsNorm, _fRope, _fSiluMul, _fAdd, _fAddBias, _fWriteKv, _fRopeWriteKv, _fAttention, _fGatherRows, _fScaleAddRows, _fGemv, _fGemvGated, _fTopKPart, _fTopKMerge;
 
     // Pinned host ring and its device twin: small per-op host data is written at the same offset in both and
     // copied on the stream; both reset once the stream is idle.
@@ -65,7 +68,8 @@ public sealed unsafe class CudaBackend : IBackend
     private bool _traceBroken, _deferring;
     private nint _graphExec;
     private ulong _cublasWorkspace;
-    private static readonly float[] s_alphaBeta = [1f, 0f];
+    // alpha, beta = 0 (overwrite), beta = 1 (accumulate)
+    private static readonly float[] s_alphaBeta = [1f, 0f, 1f];
 
     [ThreadStatic] private static nint t_current;
 
@@ -92,6 +96,7 @@ public sealed unsafe class CudaBackend : IBackend
         Bind();
         Driver.Check(Driver.cuStreamCreate(out _stream, Driver.StreamNonBlocking), "cuStreamCreate");
         _act = _options.Float32Activations ? DType.F32 : DType.BF16;
+        _overlap = _options.OverlapKernels && major >= 9;
 
         var cache = _options.KernelCacheDirectory is { } dir ? new KernelCache(dir) : KernelCache.Default();
         string[] compileOptions = KernelCompiler.Options(major, minor, _options.Float32Activations);
@@ -117,11 +122,14 @@ public sealed unsafe class CudaBackend : IBackend
         _fAdd = Function("add");
         _fAddBias = Function("add_bias");
         _fWriteKv = Function("write_kv");
+        _fRopeWriteKv = Function("rope_write_kv");
         _fAttention = Function("attention");
         _fGatherRows = Function("gather_rows");
         _fScaleAddRows = Function("scale_add_rows");
         _fGemv = Function("gemv");
-        _fTopK = Function("top_k");
+        _fGemvGated = Function("gemv_gated");
+        _fTopKPart = Function("top_k_part");
+        _fTopKMerge = Function("top_k_merge");
 
         Cublas.Check(Cublas.cublasCreate(out _cublas), "cublasCreate");
         Cublas.Check(Cublas.cublasSetStream(_cublas, _stream), "cublasSetStream");
@@ -131,7 +139,7 @@ public sealed unsafe class CudaBackend : IBackend
         GrowRing(InitialRingBytes);
     }
 
-    public string Name => $"cuda:{_options.Device} ({DeviceName}, sm_{ComputeCapability.Major}{ComputeCapability.Minor}, {_act} activations{(_options.Graphs ? ", step graphs" : "")})";
+    public string Name => $"cuda:{_options.Device} ({DeviceName}, sm_{ComputeCapability.Major}{ComputeCapability.Minor}, {_act} activations{(_options.Graphs ? ", step graphs" : "")}{(_overlap ? ", overlapped kernels" : "")})";
 
     public DType ActivationType => _act;
 
@@ -270,19 +278,7 @@ public sealed unsafe class CudaBackend : IBackend
         CheckRows(rows, dim, output);
         CheckRange(Act(weight), 0, dim);
         if (rows == 0) return;
-        Launch(_fRmsNorm, (uint)rows, 1, NormThreads(dim), 0, P(x), I((int)xb.DType), 0UL, P(weight), P(output), I(dim), F(eps));
-    }
-
-    public void AddRmsNorm(DeviceBuffer residual, DeviceBuffer x, DeviceBuffer weight, DeviceBuffer output, int rows, int dim, float eps)
-    {
-        Bind();
-        var r = Dev(residual);
-        if (r.DType != ResidualType) throw new ArgumentException($"the residual stream is {ResidualType} on the CUDA backend, got a {r.DType} buffer", nameof(residual));
-        CheckRange(r, 0, (long)rows * dim);
-        CheckRows(rows, dim, x, output);
-        CheckRange(Act(weight), 0, dim);
-        if (rows == 0) return;
-        Launch(_fRmsNorm, (uint)rows, 1, NormThreads(dim), 0, P(x), I((int)_act), P(residual), P(weight), P(output), I(dim), F(eps));
+        Launch(_fRmsNorm, (uint)rows, 1, NormThreads(dim), 0, P(x), I((int)xb.DType), P(weight), P(output), I(dim), F(eps));
     }
 
     public void MatMul(DeviceBuffer x, DeviceBuffer weight, DeviceBuffer? bias, DeviceBuffer y, int rows, int inFeatures, int outFeatures) =>
@@ -292,6 +288,199 @@ public sealed unsafe class CudaBackend : IBackend
     {
         Bind();
         CheckRange(Act(x), 0, (long)rows * inFeatures);
+        bool floatOut = CheckProjections(projections, rows, inFeatures);
+        if (rows == 0 || projections.Length == 0) return;
+        if (UsesGemv(rows, inFeatures) && projections.Length <= 3)
+        {
+            GemvProjections(x, null, 0, projections, inFeatures, floatOut);
+            return;
+        }
+        foreach (var p in projections)
+        {
+            Gemm(x, InActivationType(Dev(p.Weight)), p.Output, rows, inFeatures, p.OutFeatures, floatOut);
+            if (p.Bias is { } bias)
+                Launch(_fAddBias, Grid((long)rows * p.OutFeatures), 1, Threads, 0, P(p.Output), P(bias), I(rows), I(p.OutFeatures));
+        }
+    }
+
+    /// <remarks>With the GEMV kernel, each block normalizes the float32 rows itself; <paramref name="normed"/> stays untouched.</remarks>
+    public void NormMatMul(DeviceBuffer x, DeviceBuffer normWeight, float eps, DeviceBuffer normed, ReadOnlySpan<Projection> projections, int rows, int inFeatures)
+    {
+        Bind();
+        bool fused = CheckNorm(x, normWeight, normed, rows, inFeatures);
+        bool floatOut = CheckProjections(projections, rows, inFeatures);
+        if (rows == 0 || projections.Length == 0) return;
+        if (fused && projections.Length <= 3)
+        {
+            GemvProjections(x, normWeight, eps, projections, inFeatures, floatOut);
+            return;
+        }
+        RmsNorm(x, normWeight, normed, rows, inFeatures, eps);
+        MatMul(normed, projections, rows, inFeatures);
+    }
+
+    public void GatedMatMul(DeviceBuffer x, DeviceBuffer gate, DeviceBuffer up, DeviceBuffer gateOut, DeviceBuffer upOut, int rows, int inFeatures, int outFeatures)
+    {
+        Bind();
+        CheckRange(Act(x), 0, (long)rows * inFeatures);
+        CheckGated(gate, up, gateOut, upOut, rows, inFeatures, outFeatures);
+        if (rows == 0) return;
+        var g = InActivationType(Dev(gate));
+        var u = InActivationType(Dev(up));
+        if (UsesGemv(rows, inFeatures))
+        {
+            GemvGated(x, null, 0, g, u, gateOut, inFeatures, outFeatures);
+            return;
+        }
+        Gemm(x, g, gateOut, rows, inFeatures, outFeatures, floatOut: false);
+        Gemm(x, u, upOut, rows, inFeatures, outFeatures, floatOut: false);
+        long n = (long)rows * outFeatures;
+        Launch(_fSiluMul, Grid(n), 1, Threads, 0, P(gateOut), P(upOut), P(gateOut), (ulong)n);
+    }
+
+    /// <remarks>With the GEMV kernel, each block normalizes the float32 rows itself; <paramref name="normed"/> stays untouched.</remarks>
+    public void NormGatedMatMul(DeviceBuffer x, DeviceBuffer normWeight, float eps, DeviceBuffer normed, DeviceBuffer gate, DeviceBuffer up, DeviceBuffer gateOut, DeviceBuffer upOut, int rows, int inFeatures, int outFeatures)
+    {
+        Bind();
+        bool fused = CheckNorm(x, normWeight, normed, rows, inFeatures);
+        CheckGated(gate, up, gateOut, upOut, rows, inFeatures, outFeatures);
+        if (rows == 0) return;
+        if (fused)
+        {
+            GemvGated(x, normWeight, eps, InActivationType(Dev(gate)), InActivationType(Dev(up)), gateOut, inFeatures, outFeatures);
+            return;
+        }
+        RmsNorm(x, normWeight, normed, rows, inFeatures, eps);
+        GatedMatMul(normed, gate, up, gateOut, upOut, rows, inFeatures, outFeatures);
+    }
+
+    /// <remarks>
+    /// Without a bias, the GEMV kernel or cuBLAS adds the float32 product to the residual (not rounded to bf16 first);
+    /// <paramref name="scratch"/> stays untouched.
+    /// </remarks>
+    public void MatMulAddResidual(DeviceBuffer x, DeviceBuffer weight, DeviceBuffer? bias, DeviceBuffer scratch, DeviceBuffer residual, int rows, int inFeatures, int outFeatures)
+    {
+        Bind();
+        var r = Dev(residual);
+        if (r.DType != ResidualType) throw new ArgumentException($"the residual stream is {ResidualType} on the CUDA backend, got a {r.DType} buffer", nameof(residual));
+        CheckRange(r, 0, (long)rows * outFeatures);
+        CheckRange(Act(x), 0, (long)rows * inFeatures);
+        CheckRange(Act(scratch), 0, (long)rows * outFeatures);
+        CheckRange(Dev(weight), 0, (long)inFeatures * outFeatures);
+        if (bias is not null) CheckRange(Act(bias), 0, outFeatures);
+        if (rows == 0) return;
+        if (UsesGemv(rows, inFeatures))
+        {
+            ulong w = InActivationType(Dev(weight)).Pointer;
+            Gemv(false, P(x), 0, 0, w, w, w, P(residual), 0, 0, Bias(bias), 0, 0, outFeatures, outFeatures, outFeatures, inFeatures, GemvResidual);
+            return;
+        }
+        if (bias is null)
+        {
+            // cuBLAS adds the float32 product to the residual itself (beta = 1).
+            Gemm(x, InActivationType(Dev(weight)), residual, rows, inFeatures, outFeatures, floatOut: true, accumulate: true);
+            return;
+        }
+        MatMul(x, weight, bias, scratch, rows, inFeatures, outFeatures);
+        Add(residual, scratch, (long)rows * outFeatures);
+    }
+
+    public void TopK(DeviceBuffer logits, int rows, int segmentLength, int segments, int k, Span<int> ids, Span<float> values, Span<float> logSumExp)
+    {
+        if ((uint)k > TopLogits.MaxK) throw new ArgumentOutOfRangeException(nameof(k), $"k must be in 0..{TopLogits.MaxK}, got {k}");
+        var l = Dev(logits);
+        if (l.DType != DType.F32) throw new ArgumentException($"TopK reads float32 logits, got a {l.DType} buffer", nameof(logits));
+        CheckRange(l, 0, (long)segmentLength * segments * rows);
+        if (ids.Length < rows * k || values.Length < rows * k || logSumExp.Length < rows) throw new ArgumentException("the result spans are too short for rows x k results");
+        Bind();
+        if (rows == 0) return;
+        // Each row's ids are split into parts of at least 2048 for top_k_part; top_k_merge combines them.
+        int total = segmentLength * segments, rounds = Math.Max(k, 1);
+        int parts = Math.Clamp((total + 2047) / 2048, 1, 64), span = (total + parts - 1) / parts;
+        long bytes = (2L * k + 1) * rows * sizeof(float);
+        long candidates = (long)rows * parts * rounds, partStats = (long)rows * parts;
+        long elements = bytes / sizeof(float) + 2 * candidates + 2 * partStats;
+        if (_topK is null || _topK.Length < elements)
+        {
+            Barrier();
+            _topK?.Dispose();
+            _topK = NewBuffer(DType.F32, Math.Max(elements, 1L << 16));
+        }
+        ulong idsAt = _topK.Pointer, valuesAt = idsAt + (ulong)(rows * k * 4), lseAt = valuesAt + (ulong)(rows * k * 4);
+        ulong candIdsAt = _topK.Pointer + (ulong)bytes, candValuesAt = candIdsAt + (ulong)(candidates * 4);
+        ulong maxAt = candValuesAt + (ulong)(candidates * 4), sumAt = maxAt + (ulong)(partStats * 4);
+        // Part of the step: the kernels join the step's graph; only the candidates cross to the host.
+        Launch(_fTopKPart, (uint)parts, (uint)rows, Threads, 0, P(logits), I(rows), I(segmentLength), I(segments), I(k), I(span), candIdsAt, candValuesAt, maxAt, sumAt);
+        Launch(_fTopKMerge, (uint)rows, 1, Threads, 0, I(parts), I(k), candIdsAt, candValuesAt, maxAt, sumAt, idsAt, valuesAt, lseAt);
+        byte* host = Download(idsAt, bytes);
+        new ReadOnlySpan<int>(host, rows * k).CopyTo(ids);
+        new ReadOnlySpan<float>(host + rows * k * 4, rows * k).CopyTo(values);
+        new ReadOnlySpan<float>(host + 2L * rows * k * 4, rows).CopyTo(logSumExp);
+    }
+
+    /// <summary>
+    /// Whether a step takes the GEMV kernel: one row, bf16 activations, inputs in whole 16-byte chunks, and few
+    /// enough of them for the kernel to stage in shared memory (at most 40 KB).
+    /// </summary>
+    private bool UsesGemv(int rows, int inFeatures) => _options.SkinnyGemv && _act == DType.BF16 && rows == 1
+        && inFeatures % 8 == 0 && inFeatures * 2 <= 40 << 10;
+
+    private static ulong Bias(DeviceBuffer? bias) => bias is null ? 0 : P(bias);
+
+    private const int GemvFloatOut = 1 << 16, GemvResidual = 1 << 17, GemvNorm = 1 << 18;
+
+    private int GemvOccupancy(nint kernel, uint shared)
+    {
+        if (_gemvOccupancy.TryGetValue((kernel, shared), out int blocks)) return blocks;
+        Driver.Check(Driver.cuOccupancyMaxActiveBlocksPerMultiprocessor(out blocks, kernel, (int)Threads, shared), "cuOccupancyMaxActiveBlocksPerMultiprocessor");
+        blocks = Math.Max(blocks, 1);
+        _gemvOccupancy[(kernel, shared)] = blocks;
+        return blocks;
+    }
+
+    /// <summary>Registers per thread and resident blocks per multiprocessor (256 threads, 4 KB of shared memory) of the GEMV kernels.</summary>
+    public IEnumerable<string> GemvKernelInfo()
+    {
+        foreach (string name in new[] { "gemv", "gemv_gated" })
+        {
+            nint f = Function(name);
+            Driver.Check(Driver.cuFuncGetAttribute(out int registers, Driver.FuncAttrNumRegs, f), "cuFuncGetAttribute");
+            yield return $"{name}: {registers} registers a thread, {GemvOccupancy(f, 4096)} blocks of {Threads} threads a multiprocessor";
+        }
+    }
+
+    /// <summary>One GEMV kernel for up to three projections of the one row x (normalized first when <paramref name="norm"/> is given).</summary>
+    private void GemvProjections(DeviceBuffer x, DeviceBuffer? norm, float eps, ReadOnlySpan<Projection> projections, int inFeatures, bool floatOut)
+    {
+        var a = projections[0];
+        var b = projections.Length > 1 ? projections[1] : a;
+        var c = projections.Length > 2 ? projections[2] : b;
+        int e1 = a.OutFeatures, e2 = e1 + (projections.Length > 1 ? b.OutFeatures : 0), total = e2 + (projections.Length > 2 ? c.OutFeatures : 0);
+        Gemv(false, P(x), norm is null ? 0 : P(norm), eps,
+            InActivationType(Dev(a.Weight)).Pointer, InActivationType(Dev(b.Weight)).Pointer, InActivationType(Dev(c.Weight)).Pointer,
+            P(a.Output), P(b.Output), P(c.Output), Bias(a.Bias), projections.Length > 1 ? Bias(b.Bias) : 0, projections.Length > 2 ? Bias(c.Bias) : 0,
+            e1, e2, total, inFeatures, (floatOut ? GemvFloatOut : 0) | (norm is null ? 0 : GemvNorm));
+    }
+
+    /// <summary>silu(gate) * up straight from the two float accumulators: one kernel, one rounding.</summary>
+    private void GemvGated(DeviceBuffer x, DeviceBuffer? norm, float eps, CudaBuffer gate, CudaBuffer up, DeviceBuffer gateOut, int inFeatures, int outFeatures) =>
+        Gemv(true, P(x), norm is null ? 0 : P(norm), eps, gate.Pointer, up.Pointer, up.Pointer, P(gateOut), P(gateOut), P(gateOut), 0, 0, 0,
+            outFeatures, outFeatures, outFeatures, inFeatures, norm is null ? 0 : GemvNorm);
+
+    /// <summary>Launches a GEMV kernel over the concatenated outputs [0, total) (see its comment in <see cref="KernelSource"/>).</summary>
+    private void Gemv(bool gated, ulong x, ulong norm, float eps, ulong w0, ulong w1, ulong w2, ulong y0, ulong y1, ulong y2, ulong b0, ulong b1, ulong b2,
+        int e1, int e2, int total, int inFeatures, int flags)
+    {
+        // Persistent warps, 8 a block: as many blocks as outputs need, at most as many as the chip holds at once.
+        nint kernel = gated ? _fGemvGated : _fGemv;
+        uint shared = (uint)(inFeatures * 2);
+        uint blocks = (uint)Math.Min((total + 7) / 8, _multiprocessors * GemvOccupancy(kernel, shared));
+        Launch(kernel, blocks, 1, Threads, shared, x, norm, F(eps), w0, w1, w2, y0, y1, y2, b0, b1, b2, I(e1), I(e2), I(total), I(inFeatures), I(flags));
+    }
+
+    /// <summary>Checks the projections of a MatMul; returns whether they write float32.</summary>
+    private bool CheckProjections(ReadOnlySpan<Projection> projections, int rows, int inFeatures)
+    {
         // y may also be float32 (logits kept at full precision); x and the weights are in the activation type.
         bool floatOut = false;
         for (int i = 0; i < projections.Length; i++)
@@ -309,98 +498,29 @@ public sealed unsafe class CudaBackend : IBackend
                 CheckRange(Act(bias), 0, p.OutFeatures);
             }
         }
-        if (rows == 0 || projections.Length == 0) return;
-        if (UsesGemv(rows, inFeatures) && projections.Length <= 3)
-        {
-            // One kernel for every projection: x is read once and the step has one launch instead of three.
-            var a = projections[0];
-            var b = projections.Length > 1 ? projections[1] : a;
-            var c = projections.Length > 2 ? projections[2] : b;
-            int e1 = a.OutFeatures, e2 = e1 + (projections.Length > 1 ? b.OutFeatures : 0), total = e2 + (projections.Length > 2 ? c.OutFeatures : 0);
-            Gemv(x, InActivationType(Dev(a.Weight)).Pointer, InActivationType(Dev(b.Weight)).Pointer, InActivationType(Dev(c.Weight)).Pointer,
-                P(a.Output), P(b.Output), P(c.Output), Bias(a.Bias), projections.Length > 1 ? Bias(b.Bias) : 0, projections.Length > 2 ? Bias(c.Bias) : 0,
-                e1, e2, total, rows, inFeatures, floatOut, gated: false);
-            return;
-        }
-        foreach (var p in projections)
-        {
-            Gemm(x, InActivationType(Dev(p.Weight)), p.Output, rows, inFeatures, p.OutFeatures, floatOut);
-            if (p.Bias is { } bias)
-                Launch(_fAddBias, Grid((long)rows * p.OutFeatures), 1, Threads, 0, P(p.Output), P(bias), I(rows), I(p.OutFeatures));
-        }
+        return floatOut;
     }
 
-    public void GatedMatMul(DeviceBuffer x, DeviceBuffer gate, DeviceBuffer up, DeviceBuffer gateOut, DeviceBuffer upOut, int rows, int inFeatures, int outFeatures)
+    /// <summary>Checks a norm's input, weight and output; returns whether the GEMV kernel can normalize the input itself.</summary>
+    private bool CheckNorm(DeviceBuffer x, DeviceBuffer normWeight, DeviceBuffer normed, int rows, int inFeatures)
     {
-        Bind();
-        CheckRange(Act(x), 0, (long)rows * inFeatures);
+        var xb = ActOrResidual(x);
+        CheckRange(xb, 0, (long)rows * inFeatures);
+        CheckRange(Act(normWeight), 0, inFeatures);
+        CheckRange(Act(normed), 0, (long)rows * inFeatures);
+        return xb.DType == DType.F32 && UsesGemv(rows, inFeatures);
+    }
+
+    private void CheckGated(DeviceBuffer gate, DeviceBuffer up, DeviceBuffer gateOut, DeviceBuffer upOut, int rows, int inFeatures, int outFeatures)
+    {
         CheckRange(Dev(gate), 0, (long)inFeatures * outFeatures);
         CheckRange(Dev(up), 0, (long)inFeatures * outFeatures);
         CheckRange(Act(gateOut), 0, (long)rows * outFeatures);
         CheckRange(Act(upOut), 0, (long)rows * outFeatures);
-        if (rows == 0) return;
-        var g = InActivationType(Dev(gate));
-        var u = InActivationType(Dev(up));
-        if (UsesGemv(rows, inFeatures))
-        {
-            // silu(gate) * up straight from the two float accumulators: one kernel, one rounding.
-            Gemv(x, g.Pointer, u.Pointer, u.Pointer, P(gateOut), P(gateOut), P(gateOut), 0, 0, 0, outFeatures, outFeatures, outFeatures, rows, inFeatures, floatOut: false, gated: true);
-            return;
-        }
-        Gemm(x, g, gateOut, rows, inFeatures, outFeatures, floatOut: false);
-        Gemm(x, u, upOut, rows, inFeatures, outFeatures, floatOut: false);
-        long n = (long)rows * outFeatures;
-        Launch(_fSiluMul, Grid(n), 1, Threads, 0, P(gateOut), P(upOut), P(gateOut), (ulong)n);
-    }
-
-    public void TopK(DeviceBuffer logits, int rows, int segmentLength, int segments, int k, Span<int> ids, Span<float> values, Span<float> logSumExp)
-    {
-        if ((uint)k > TopLogits.MaxK) throw new ArgumentOutOfRangeException(nameof(k), $"k must be in 0..{TopLogits.MaxK}, got {k}");
-        var l = Dev(logits);
-        if (l.DType != DType.F32) throw new ArgumentException($"TopK reads float32 logits, got a {l.DType} buffer", nameof(logits));
-        CheckRange(l, 0, (long)segmentLength * segments * rows);
-        if (ids.Length < rows * k || values.Length < rows * k || logSumExp.Length < rows) throw new ArgumentException("the result spans are too short for rows x k results");
-        Bind();
-        if (rows == 0) return;
-        long bytes = (2L * k + 1) * rows * sizeof(float);
-        if (_topK is null || _topK.Length < bytes / sizeof(float))
-        {
-            Barrier();
-            _topK?.Dispose();
-            _topK = NewBuffer(DType.F32, Math.Max(bytes / sizeof(float), 64L * 129));
-        }
-        ulong idsAt = _topK.Pointer, valuesAt = idsAt + (ulong)(rows * k * 4), lseAt = valuesAt + (ulong)(rows * k * 4);
-        // Part of the step: the kernel joins the step's graph; only the candidates cross to the host.
-        Launch(_fTopK, (uint)rows, 1, 1024, 0, P(logits), I(rows), I(segmentLength), I(segments), I(k), idsAt, valuesAt, lseAt);
-        byte* host = Download(idsAt, bytes);
-        new ReadOnlySpan<int>(host, rows * k).CopyTo(ids);
-        new ReadOnlySpan<float>(host + rows * k * 4, rows * k).CopyTo(values);
-        new ReadOnlySpan<float>(host + 2L * rows * k * 4, rows).CopyTo(logSumExp);
-    }
-
-    private bool UsesGemv(int rows, int inFeatures) => _options.SkinnyGemv && _act == DType.BF16 && rows <= Math.Min(8, _options.SkinnyGemvMaxRows) && inFeatures % 8 == 0;
-
-    private static ulong Bias(DeviceBuffer? bias) => bias is null ? 0 : P(bias);
-
-    /// <summary>Launches the GEMV kernel over the concatenated outputs [0, total) (see its comment in <see cref="KernelSource"/>).</summary>
-    private void Gemv(DeviceBuffer x, ulong w0, ulong w1, ulong w2, ulong y0, ulong y1, ulong y2, ulong b0, ulong b1, ulong b2,
-        int e1, int e2, int total, int rows, int inFeatures, bool floatOut, bool gated)
-    {
-        // Enough warps to fill the chip (about 8192) by splitting each output's inputs over up to 8 warps,
-        // while every warp keeps at least 32 chunks of 8 inputs (one 16-byte load per lane).
-        // Measured on H100 at the 1B shapes: splitting helped k/v (512 outputs) and down (8192 inputs),
-        // and slowed q/o and gate/up, which keep the one-warp form.
-        int splitK = 1;
-        if (total <= 1024 || inFeatures >= 4096)
-            while (splitK < 8 && (long)total * splitK < 8192 && inFeatures / 8 / (splitK * 2) >= 32) splitK *= 2;
-        int perBlock = 8 / splitK;
-        uint blocks = (uint)((total + perBlock - 1) / perBlock);
-        int packed = rows | splitK << 8 | (floatOut ? 1 << 16 : 0) | (gated ? 1 << 17 : 0);
-        Launch(_fGemv, blocks, 1, Threads, 0, P(x), w0, w1, w2, y0, y1, y2, b0, b1, b2, I(e1), I(e2), I(total), I(inFeatures), I(packed));
     }
 
     /// <summary>cuBLAS: y[rows, out] = x[rows, in] W[out, in]^T.</summary>
-    private void Gemm(DeviceBuffer x, CudaBuffer w, DeviceBuffer y, int rows, int inFeatures, int outFeatures, bool floatOut)
+    private void Gemm(DeviceBuffer x, CudaBuffer w, DeviceBuffer y, int rows, int inFeatures, int outFeatures, bool floatOut, bool accumulate = false)
     {
         // Row-major y[rows, out] = x[rows, in] W[out, in]^T is column-major y^T = W^T x^T: W is a
         // column-major [in, out] matrix used transposed, x a column-major [in, rows] one.
@@ -408,7 +528,7 @@ public sealed unsafe class CudaBackend : IBackend
         var op = new StreamOp { Kind = StreamOpKind.Gemm, ArgCount = 9 };
         op.Args[0] = (uint)outFeatures; op.Args[1] = (uint)rows; op.Args[2] = (uint)inFeatures;
         op.Args[3] = w.Pointer; op.Args[4] = P(x); op.Args[5] = P(y);
-        op.Args[6] = (uint)type; op.Args[7] = (uint)(floatOut ? Cublas.R32F : type); op.Args[8] = 0;
+        op.Args[6] = (uint)type; op.Args[7] = (uint)(floatOut ? Cublas.R32F : type); op.Args[8] = accumulate ? 1UL : 0;
         Issue(op);
     }
 
@@ -447,6 +567,15 @@ public sealed unsafe class CudaBackend : IBackend
     public void WriteKv(DeviceBuffer k, DeviceBuffer v, DeviceBuffer kCache, DeviceBuffer vCache, int kvDim, BatchLayout batch)
     {
         Bind();
+        CheckSlots(k, v, kCache, vCache, kvDim, batch);
+        EnsureLayout(batch);
+        if (batch.Rows == 0) return;
+        Launch(_fWriteKv, Grid((long)batch.Rows * kvDim), 1, Threads, 0, P(k), P(v), P(kCache), P(vCache), _dSlots, I(batch.Rows), I(kvDim));
+    }
+
+    /// <summary>Checks the keys and values of a KV write and that every row's slot lies inside the caches.</summary>
+    private void CheckSlots(DeviceBuffer k, DeviceBuffer v, DeviceBuffer kCache, DeviceBuffer vCache, int kvDim, BatchLayout batch)
+    {
         long slots = Act(kCache).Length / kvDim;
         CheckRange(Act(vCache), 0, slots * kvDim);
         CheckRange(Act(k), 0, (long)batch.Rows * kvDim);
@@ -456,9 +585,19 @@ public sealed unsafe class CudaBackend : IBackend
             long slot = batch.SlotMapping[r];
             if ((ulong)slot >= (ulong)slots) throw new ArgumentOutOfRangeException(nameof(batch), $"row {r} maps to KV slot {slot} outside the cache's {slots} slots");
         }
+    }
+
+    public void RopeWriteKv(DeviceBuffer q, DeviceBuffer k, DeviceBuffer v, DeviceBuffer kCache, DeviceBuffer vCache, int heads, int kvHeads, int headDim, BatchLayout batch, DeviceBuffer cosSin)
+    {
+        Bind();
+        if (cosSin.DType != DType.F32) throw new ArgumentException($"the RoPE table must be float32, got {cosSin.DType}", nameof(cosSin));
+        int rows = batch.Rows, kvDim = kvHeads * headDim;
+        CheckRange(Act(q), 0, (long)rows * heads * headDim);
+        CheckSlots(k, v, kCache, vCache, kvDim, batch);
         EnsureLayout(batch);
-        if (batch.Rows == 0) return;
-        Launch(_fWriteKv, Grid((long)batch.Rows * kvDim), 1, Threads, 0, P(k), P(v), P(kCache), P(vCache), _dSlots, I(batch.Rows), I(kvDim));
+        long n = (long)rows * (heads + kvHeads) * (headDim / 2);
+        if (n == 0) return;
+        Launch(_fRopeWriteKv, Grid(n), 1, Threads, 0, P(q), P(k), P(v), P(kCache), P(vCache), I(rows), I(heads), I(kvHeads), I(headDim), _dPositions, _dSlots, P(cosSin));
     }
 
     public void Attention(DeviceBuffer q, DeviceBuffer kCache, DeviceBuffer vCache, DeviceBuffer output, int heads, int kvHeads, int headDim, int blockSize, float scale, BatchLayout batch)
@@ -475,7 +614,7 @@ public sealed unsafe class CudaBackend : IBackend
         if (batch.Rows == 0) return;
         // At least 256 threads: several key groups accumulate values in parallel for head sizes up to 128.
         uint threads = (uint)Math.Max(256, (headDim + 31) / 32 * 32);
-        uint shared = (uint)((headDim + KernelSource.AttentionChunk + 33 + threads + KernelSource.AttentionChunk) * 4);
+        uint shared = (uint)((headDim + KernelSource.AttentionChunk + 33 + 8 * threads + KernelSource.AttentionChunk) * 4);
         Launch(_fAttention, (uint)heads, (uint)batch.Rows, threads, shared, P(q), P(kCache), P(vCache), P(output),
             _dPositions, _dRowSequence, _dTables, I(_tableStride), I(heads), I(kvHeads), I(headDim), I(blockSize), F(scale));
     }
@@ -717,7 +856,7 @@ public sealed unsafe class CudaBackend : IBackend
 
     private void Launch(nint function, uint gridX, uint gridY, uint block, uint sharedBytes, params ReadOnlySpan<ulong> args)
     {
-        var op = new StreamOp { Kind = StreamOpKind.Kernel, Function = function, GridX = gridX, GridY = gridY, Block = block, Shared = sharedBytes, ArgCount = args.Length };
+        var op = new StreamOp { Kind = StreamOpKind.Kernel, Function = function, GridX = gridX, GridY = gridY, Block = block, Shared = sharedBytes, Overlaps = _overlap, ArgCount = args.Length };
         args.CopyTo(op.Args);
         Issue(op);
     }
@@ -837,7 +976,18 @@ public sealed unsafe class CudaBackend : IBackend
                 var args = op.Args;
                 ulong* a = (ulong*)Unsafe.AsPointer(ref args[0]);
                 for (int i = 0; i < op.ArgCount; i++) pointers[i] = a + i;
-                int status = Driver.cuLaunchKernel(op.Function, op.GridX, op.GridY, 1, op.Block, 1, 1, op.Shared, _stream, pointers, null);
+                int status;
+                if (op.Overlaps)
+                {
+                    var attribute = new Driver.LaunchAttribute { Id = Driver.LaunchAttrProgrammaticStreamSerialization, Value = 1 };
+                    var config = new Driver.LaunchConfig
+                    {
+                        GridX = op.GridX, GridY = op.GridY, GridZ = 1, BlockX = op.Block, BlockY = 1, BlockZ = 1,
+                        SharedBytes = op.Shared, Stream = _stream, Attributes = &attribute, AttributeCount = 1,
+                    };
+                    status = Driver.cuLaunchKernelEx(&config, op.Function, pointers, null);
+                }
+                else status = Driver.cuLaunchKernel(op.Function, op.GridX, op.GridY, 1, op.Block, 1, 1, op.Shared, _stream, pointers, null);
                 if (status != 0) Driver.Check(status, $"cuLaunchKernel({KernelName(op.Function)}, grid {op.GridX}x{op.GridY}, block {op.Block})");
                 break;
             }
@@ -845,7 +995,7 @@ public sealed unsafe class CudaBackend : IBackend
             {
                 int m = (int)op.Args[0], n = (int)op.Args[1], k = (int)op.Args[2], type = (int)op.Args[6], cType = (int)op.Args[7];
                 fixed (float* ab = s_alphaBeta)
-                    Cublas.Check(Cublas.cublasGemmEx(_cublas, Cublas.OpT, Cublas.OpN, m, n, k, ab, op.Args[3], type, k, op.Args[4], type, k, ab + 1, op.Args[5], cType, m, Cublas.Compute32F, Cublas.GemmDefault), "cublasGemmEx");
+                    Cublas.Check(Cublas.cublasGemmEx(_cublas, Cublas.OpT, Cublas.OpN, m, n, k, ab, op.Args[3], type, k, op.Args[4], type, k, ab + 1 + op.Args[8], op.Args[5], cType, m, Cublas.Compute32F, Cublas.GemmDefault), "cublasGemmEx");
                 break;
             }
             case StreamOpKind.CopyToDevice:

@@ -11,15 +11,12 @@ public sealed class CudaBackendOptions
     /// <summary>Activations and KV cache in float32 instead of bf16 (for checks against the CPU backend). Default false.</summary>
     public bool Float32Activations { get; set; }
 
-    /// <summary>Use the warp-per-output GEMV kernel for steps of at most <see cref="SkinnyGemvMaxRows"/> rows (else cuBLAS). Default true.</summary>
-    public bool SkinnyGemv { get; set; } = true;
-
     /// <summary>
-    /// Most rows a step may have for the GEMV kernel (at most 8); cuBLAS takes larger steps. Measured on an H200 at the
-    /// 1B shapes (BENCHMARKS.md): the kernel saves 1.5% of a 1-row step and loses from 2 rows on. Default 1, or the
-    /// environment variable GRANARY_CUDA_SKINNY_ROWS.
+    /// Steps of one row (batch-1 decode) take the GEMV kernel instead of cuBLAS, with the norm before a projection
+    /// and the residual add after it done inside the kernel. Measured on an H200 at the 1B shapes (BENCHMARKS.md):
+    /// it reads the weights near the copy bandwidth; its 8-row form lost to cuBLAS from 2 rows on. Default true.
     /// </summary>
-    public int SkinnyGemvMaxRows { get; set; } = int.TryParse(Environment.GetEnvironmentVariable("GRANARY_CUDA_SKINNY_ROWS"), out int rows) && rows >= 0 ? rows : 1;
+    public bool SkinnyGemv { get; set; } = true;
 
     /// <summary>
     /// Replay a step whose ops repeat the previous step's exactly (decode at a steady batch) as one CUDA
@@ -27,6 +24,13 @@ public sealed class CudaBackendOptions
     /// GRANARY_CUDA_GRAPHS is 0.
     /// </summary>
     public bool Graphs { get; set; } = Environment.GetEnvironmentVariable("GRANARY_CUDA_GRAPHS") != "0";
+
+    /// <summary>
+    /// Let each kernel start while the previous one finishes (programmatic dependent launch, sm_90 and later): the
+    /// GEMV streams its weights during the previous kernel's tail. Default: on, unless the environment variable
+    /// GRANARY_CUDA_PDL is 0.
+    /// </summary>
+    public bool OverlapKernels { get; set; } = Environment.GetEnvironmentVariable("GRANARY_CUDA_PDL") != "0";
 
     /// <summary>Where compiled kernels are kept; null means <see cref="KernelCache.Default"/>.</summary>
     public string? KernelCacheDirectory { get; set; }

@@ -4,8 +4,8 @@ namespace Granary.Cuda;
 
 internal enum StreamOpKind { Kernel, Gemm, CopyToDevice, Memset }
 
-/// <summary>Up to 16 argument slots of a recorded op (kernel parameters, GEMM shape and pointers, copy addresses).</summary>
-[InlineArray(16)]
+/// <summary>Up to 20 argument slots of a recorded op (kernel parameters, GEMM shape and pointers, copy addresses).</summary>
+[InlineArray(20)]
 internal struct StreamOpArgs
 {
     private ulong _element;
@@ -20,13 +20,15 @@ internal struct StreamOp
     public StreamOpKind Kind;
     public nint Function;
     public uint GridX, GridY, Block, Shared;
+    /// <summary>A kernel launched to overlap the previous one (programmatic dependent launch).</summary>
+    public bool Overlaps;
     public int ArgCount;
     public StreamOpArgs Args;
 
     public readonly bool SameAs(in StreamOp other)
     {
         if (Kind != other.Kind || Function != other.Function || GridX != other.GridX || GridY != other.GridY
-            || Block != other.Block || Shared != other.Shared || ArgCount != other.ArgCount) return false;
+            || Block != other.Block || Shared != other.Shared || Overlaps != other.Overlaps || ArgCount != other.ArgCount) return false;
         ReadOnlySpan<ulong> a = Args, b = other.Args;
         return a[..ArgCount].SequenceEqual(b[..ArgCount]);
     }

@@ -6,7 +6,7 @@ namespace Granary.Compute.Tests;
 /// <summary>Each CPU kernel against a plain double-precision loop on random data.</summary>
 public class CpuBackendTests : IDisposable
 {
-    private readonly CpuBackend _backend = new(new CpuBackendOptions { Threads = 2 });
+    private readonly IBackend _backend = new CpuBackend(new CpuBackendOptions { Threads = 2 });
     private readonly Random _random = new(42);
 
     public void Dispose() => _backend.Dispose();
@@ -51,27 +51,53 @@ public class CpuBackendTests : IDisposable
     }
 
     [Fact]
-    public void RmsNormAndFusedResidualMatchReference()
+    public void RmsNormMatchesReference()
     {
         int rows = 3, dim = 50;
-        float[] x = RandomFloats(rows * dim), residual = RandomFloats(rows * dim), weight = RandomFloats(dim);
+        float[] x = RandomFloats(rows * dim), weight = RandomFloats(dim);
         using var xb = Upload(x);
-        using var rb = Upload(residual);
         using var wb = Upload(weight);
         using var ob = _backend.Allocate(DType.F32, rows * dim);
-        _backend.AddRmsNorm(rb, xb, wb, ob, rows, dim, 1e-5f);
-        float[] sum = Read(rb, rows * dim), output = Read(ob, rows * dim);
+        _backend.RmsNorm(xb, wb, ob, rows, dim, 1e-5f);
+        float[] output = Read(ob, rows * dim);
         for (int r = 0; r < rows; r++)
         {
             double squares = 0;
-            for (int i = 0; i < dim; i++)
-            {
-                double s = residual[r * dim + i] + x[r * dim + i];
-                Assert.Equal(s, sum[r * dim + i], 5);
-                squares += s * s;
-            }
+            for (int i = 0; i < dim; i++) squares += (double)x[r * dim + i] * x[r * dim + i];
             double inverse = 1 / Math.Sqrt(squares / dim + 1e-5);
-            for (int i = 0; i < dim; i++) Assert.Equal(sum[r * dim + i] * inverse * weight[i], output[r * dim + i], 4);
+            for (int i = 0; i < dim; i++) Assert.Equal(x[r * dim + i] * inverse * weight[i], output[r * dim + i], 4);
+        }
+    }
+
+    [Fact]
+    public void NormMatMulAndResidualProjectionComposeTheirOps()
+    {
+        int rows = 2, dim = 24, outF = 24;
+        float[] x = RandomFloats(rows * dim), norm = RandomFloats(dim), w = RandomFloats(outF * dim), residual = RandomFloats(rows * outF);
+        using var xb = Upload(x);
+        using var nb = Upload(norm);
+        using var wb = Upload(w);
+        using var rb = Upload(residual);
+        using var normed = _backend.Allocate(DType.F32, rows * dim);
+        using var y = _backend.Allocate(DType.F32, rows * outF);
+        using var scratch = _backend.Allocate(DType.F32, rows * outF);
+        _backend.NormMatMul(xb, nb, 1e-5f, normed, [new Projection(wb, null, y, outF)], rows, dim);
+        _backend.MatMulAddResidual(y, wb, null, scratch, rb, rows, dim, outF);
+        float[] got = Read(rb, rows * outF);
+        for (int r = 0; r < rows; r++)
+        {
+            double squares = 0;
+            for (int i = 0; i < dim; i++) squares += (double)x[r * dim + i] * x[r * dim + i];
+            double inverse = 1 / Math.Sqrt(squares / dim + 1e-5);
+            var first = new double[outF];
+            for (int o = 0; o < outF; o++)
+                for (int i = 0; i < dim; i++) first[o] += x[r * dim + i] * inverse * norm[i] * w[o * dim + i];
+            for (int o = 0; o < outF; o++)
+            {
+                double expected = residual[r * outF + o];
+                for (int i = 0; i < dim; i++) expected += first[i] * w[o * dim + i];
+                Assert.Equal(expected, got[r * outF + o], 3);
+            }
         }
     }
 

@@ -12,7 +12,7 @@ internal sealed class OpChecks : IDisposable
 {
     private readonly CudaBackend _gpu;
     // One thread: the CPU worker pool can hang with several threads (seen 2026-11-22, Threads 4 and 8), and these inputs are small.
-    private readonly CpuBackend _cpu = new(new CpuBackendOptions { Threads = 1 });
+    private readonly IBackend _cpu = new CpuBackend(new CpuBackendOptions { Threads = 1 });
     private readonly TextWriter _log;
     private readonly Random _random = new(17);
     private readonly double _tolerance;
@@ -139,10 +139,7 @@ internal sealed class OpChecks : IDisposable
         _cpu.RmsNorm(xr.Cpu, wn.Cpu, on.Cpu, R, dim, 1e-5f);
         Compare("RmsNorm of the float32 residual", on, R * dim);
         var residual = Pair(Random(R * dim, 2f), DType.F32);
-        _gpu.AddRmsNorm(residual.Gpu, xn.Gpu, wn.Gpu, on.Gpu, R, dim, 1e-6f);
-        _cpu.AddRmsNorm(residual.Cpu, xn.Cpu, wn.Cpu, on.Cpu, R, dim, 1e-6f);
-        Compare("AddRmsNorm output", on, R * dim);
-        Compare("AddRmsNorm residual", residual, R * dim);
+        FusedProjections();
 
         var g = Pair(Random(R * dim, 4f));
         var u = Pair(Random(R * dim, 2f));
@@ -218,6 +215,48 @@ internal sealed class OpChecks : IDisposable
             }
         }
         _gpu.Synchronize();
+    }
+
+    /// <summary>
+    /// The norm fused into the projections that follow it and the residual add fused into the one before, against
+    /// the CPU's separate ops: one row (the GEMV kernel normalizes and adds itself), three rows (separate kernels on
+    /// bf16; cuBLAS beyond the kernel's rows), q/k/v with biases, gate/up, and the float32 logits of an LM head.
+    /// </summary>
+    private void FusedProjections()
+    {
+        foreach (int rows in new[] { 1, 3 })
+        {
+            const int hidden = 512, inter = 768;
+            var x = Pair(Random(rows * hidden, 3f), DType.F32);
+            var norm = Vector(Random(hidden));
+            var normed = Pair(Random(rows * hidden));
+            int[] outs = [384, 128, 128];
+            var targets = outs.Select(o => (W: Weights(Random(o * hidden, 0.2f), DType.BF16), B: Vector(Random(o)), Y: Pair(Random(rows * o)), Out: o)).ToArray();
+            _gpu.NormMatMul(x.Gpu, norm.Gpu, 1e-5f, normed.Gpu, targets.Select(t => new Projection(t.W.Gpu, t.B.Gpu, t.Y.Gpu, t.Out)).ToArray(), rows, hidden);
+            _cpu.NormMatMul(x.Cpu, norm.Cpu, 1e-5f, normed.Cpu, targets.Select(t => new Projection(t.W.Cpu, t.B.Cpu, t.Y.Cpu, t.Out)).ToArray(), rows, hidden);
+            for (int i = 0; i < targets.Length; i++) Compare($"NormMatMul rows {rows} +bias: #{i}", targets[i].Y, (long)rows * targets[i].Out);
+
+            var head = Weights(Random(1000 * hidden, 0.2f), DType.BF16);
+            var logits = Pair(Random(rows * 1000), DType.F32);
+            _gpu.NormMatMul(x.Gpu, norm.Gpu, 1e-5f, normed.Gpu, [new Projection(head.Gpu, null, logits.Gpu, 1000)], rows, hidden);
+            _cpu.NormMatMul(x.Cpu, norm.Cpu, 1e-5f, normed.Cpu, [new Projection(head.Cpu, null, logits.Cpu, 1000)], rows, hidden);
+            Compare($"NormMatMul rows {rows} into F32 logits", logits, rows * 1000);
+
+            var wg = Weights(Random(inter * hidden, 0.1f), DType.BF16);
+            var wu = Weights(Random(inter * hidden, 0.1f), DType.BF16);
+            var go = Pair(Random(rows * inter));
+            var uo = Pair(Random(rows * inter));
+            _gpu.NormGatedMatMul(x.Gpu, norm.Gpu, 1e-5f, normed.Gpu, wg.Gpu, wu.Gpu, go.Gpu, uo.Gpu, rows, hidden, inter);
+            _cpu.NormGatedMatMul(x.Cpu, norm.Cpu, 1e-5f, normed.Cpu, wg.Cpu, wu.Cpu, go.Cpu, uo.Cpu, rows, hidden, inter);
+            Compare($"NormGatedMatMul rows {rows} {inter}x{hidden}", go, (long)rows * inter);
+
+            var down = Weights(Random(hidden * inter, 0.1f), DType.BF16);
+            var bias = Vector(Random(hidden));
+            var scratch = Pair(Random(rows * hidden));
+            _gpu.MatMulAddResidual(go.Gpu, down.Gpu, bias.Gpu, scratch.Gpu, x.Gpu, rows, inter, hidden);
+            _cpu.MatMulAddResidual(go.Cpu, down.Cpu, bias.Cpu, scratch.Cpu, x.Cpu, rows, inter, hidden);
+            Compare($"MatMulAddResidual rows {rows} +bias into the float32 residual", x, (long)rows * hidden);
+        }
     }
 
     /// <summary>TopK must give exactly the CPU's ids (ties to the lower id, NaN skipped), values and log-sum-exp.</summary>
@@ -313,6 +352,16 @@ internal sealed class OpChecks : IDisposable
         _gpu.Attention(q.Gpu, kc.Gpu, vc.Gpu, o.Gpu, heads, kvHeads, headDim, blockSize, scale, batch);
         _cpu.Attention(q.Cpu, kc.Cpu, vc.Cpu, o.Cpu, heads, kvHeads, headDim, blockSize, scale, batch);
         Compare($"Attention {heads}/{kvHeads} heads, dim {headDim}, to pos 600", o, rows * heads * headDim);
+
+        // The same three ops as one call (one kernel on the GPU) on fresh rows.
+        var q2 = Pair(Random(rows * heads * headDim));
+        var k2 = Pair(Random(rows * kvDim));
+        var v2 = Pair(Random(rows * kvDim));
+        _gpu.RopeWriteKv(q2.Gpu, k2.Gpu, v2.Gpu, kc.Gpu, vc.Gpu, heads, kvHeads, headDim, batch, table.Gpu);
+        _cpu.RopeWriteKv(q2.Cpu, k2.Cpu, v2.Cpu, kc.Cpu, vc.Cpu, heads, kvHeads, headDim, batch, table.Cpu);
+        Compare($"RopeWriteKv q {heads}x{headDim}", q2, rows * heads * headDim);
+        Compare($"RopeWriteKv keys {kvHeads}x{headDim}", kc, cacheLength);
+        Compare($"RopeWriteKv values {kvHeads}x{headDim}", vc, cacheLength);
     }
 
     public void Dispose()

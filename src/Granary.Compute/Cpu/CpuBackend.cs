@@ -77,13 +77,6 @@ public sealed unsafe class CpuBackend : IBackend
         _pool.Run(_rows, RowJob.Chunks(rows));
     }
 
-    public void AddRmsNorm(DeviceBuffer residual, DeviceBuffer x, DeviceBuffer weight, DeviceBuffer output, int rows, int dim, float eps)
-    {
-        SetRows(RowJob.Kind.AddRmsNorm, x, weight, output, rows, dim, eps);
-        _rows.Residual = Floats(residual);
-        _pool.Run(_rows, RowJob.Chunks(rows));
-    }
-
     public void MatMul(DeviceBuffer x, DeviceBuffer weight, DeviceBuffer? bias, DeviceBuffer y, int rows, int inFeatures, int outFeatures)
     {
         CheckRange(weight, 0, (long)inFeatures * outFeatures, weight.DType);

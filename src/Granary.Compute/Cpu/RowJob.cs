@@ -7,11 +7,10 @@ internal sealed unsafe class RowJob : CpuJob
 {
     public const int RowsPerChunk = 4;
 
-    public enum Kind { RmsNorm, AddRmsNorm, Rope }
+    public enum Kind { RmsNorm, Rope }
 
     public Kind Operation;
     public float* X;
-    public float* Residual;
     public float* Weight;
     public float* Output;
     public float* CosSin;
@@ -32,13 +31,6 @@ internal sealed unsafe class RowJob : CpuJob
             switch (Operation)
             {
                 case Kind.RmsNorm: Normalize(X + (long)r * Dim, r); break;
-                case Kind.AddRmsNorm:
-                {
-                    var residual = new Span<float>(Residual + (long)r * Dim, Dim);
-                    TensorPrimitives.Add(residual, new ReadOnlySpan<float>(X + (long)r * Dim, Dim), residual);
-                    Normalize(Residual + (long)r * Dim, r);
-                    break;
-                }
                 case Kind.Rope: Rotate(r); break;
             }
         }

@@ -10,8 +10,8 @@ internal static class KernelSource
     /// <summary>Names of the kernels the backend looks up in the module.</summary>
     public static readonly string[] Names =
     [
-        "convert", "embedding", "rms_norm", "rope", "silu_mul", "add", "add_bias", "write_kv",
-        "attention", "gather_rows", "scale_add_rows", "gemv", "top_k",
+        "convert", "embedding", "rms_norm", "rope", "silu_mul", "add", "add_bias", "write_kv", "rope_write_kv",
+        "attention", "gather_rows", "scale_add_rows", "gemv", "gemv_gated", "top_k_part", "top_k_merge",
     ];
 
     public const int AttentionChunk = 256;
@@ -79,12 +79,27 @@ __device__ float block_reduce(float v, float* scratch, bool isMax) {
     return scratch[32];
 }
 
+// Programmatic dependent launch (sm_90 on): a kernel lets the next one in the stream start as soon as all of its
+// blocks run (PDL_TRIGGER), and waits for the previous one to finish, its writes visible, before touching any data
+// the previous kernels write or read (PDL_WAIT). Only reads of weights may come before the wait. Without the launch
+// attribute, or before sm_90, both are no-ops.
+#if __CUDA_ARCH__ >= 900
+#define PDL_TRIGGER() asm volatile("griddepcontrol.launch_dependents;" ::: "memory")
+#define PDL_WAIT() asm volatile("griddepcontrol.wait;" ::: "memory")
+#else
+#define PDL_TRIGGER()
+#define PDL_WAIT()
+#endif
+#define PDL_START() PDL_TRIGGER(); PDL_WAIT()
+
 extern "C" __global__ void convert(const void* src, int srcType, void* dst, int dstType, long long n) {
+    PDL_START();
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
         stt(dst, i, ldt(src, i, srcType), dstType);
 }
 
 extern "C" __global__ void embedding(const void* table, int tableType, const int* tokens, int vocabStart, int vocabRows, int dim, void* out, int outType) {
+    PDL_START();
     int row = blockIdx.x;
     int local = tokens[row] - vocabStart;
     bool inside = local >= 0 && local < vocabRows;
@@ -92,26 +107,20 @@ extern "C" __global__ void embedding(const void* table, int tableType, const int
         stt(out, (long long)row * dim + d, inside ? ldt(table, (long long)local * dim + d, tableType) : 0.f, outType);
 }
 
-// out = x / rms(x) * w per row (x of element type xType). With a float32 residual stream given, residual += x
-// first and the sum is normalized: the residual keeps full precision, the output is rounded as HF rounds it.
-extern "C" __global__ void rms_norm(const void* x, int xType, float* residual, const act_t* w, act_t* out, int dim, float eps) {
+// out = x / rms(x) * w per row (x of element type xType: activations or the float32 residual stream), rounded
+// as HF rounds it: the normalized value to the activation type, then the product with the weight.
+extern "C" __global__ void rms_norm(const void* x, int xType, const act_t* w, act_t* out, int dim, float eps) {
+    PDL_START();
     __shared__ float scratch[33];
     long long base = (long long)blockIdx.x * dim;
     float ss = 0.f;
-    for (int d = threadIdx.x; d < dim; d += blockDim.x) {
-        float v = ldt(x, base + d, xType);
-        if (residual) { v += residual[base + d]; residual[base + d] = v; }
-        ss += v * v;
-    }
-    float total = block_reduce(ss, scratch, false);
-    float inv = rsqrtf(total / dim + eps);
-    for (int d = threadIdx.x; d < dim; d += blockDim.x) {
-        float v = residual ? residual[base + d] : ldt(x, base + d, xType);
-        st(out, base + d, rnd(v * inv) * ld(w, d));
-    }
+    for (int d = threadIdx.x; d < dim; d += blockDim.x) { float v = ldt(x, base + d, xType); ss += v * v; }
+    float inv = rsqrtf(block_reduce(ss, scratch, false) / dim + eps);
+    for (int d = threadIdx.x; d < dim; d += blockDim.x) st(out, base + d, rnd(ldt(x, base + d, xType) * inv) * ld(w, d));
 }
 
 extern "C" __global__ void rope(act_t* x, int rows, int heads, int headDim, const int* positions, const float* cosSin) {
+    PDL_START();
     int half = headDim >> 1;
     long long total = (long long)rows * heads * half;
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total; i += (long long)gridDim.x * blockDim.x) {
@@ -128,6 +137,7 @@ extern "C" __global__ void rope(act_t* x, int rows, int heads, int headDim, cons
 }
 
 extern "C" __global__ void silu_mul(const act_t* gate, const act_t* up, act_t* out, long long n) {
+    PDL_START();
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
         float g = ld(gate, i);
         st(out, i, rnd(g / (1.f + __expf(-g))) * ld(up, i));
@@ -135,17 +145,20 @@ extern "C" __global__ void silu_mul(const act_t* gate, const act_t* up, act_t* o
 }
 
 extern "C" __global__ void add(void* target, int targetType, const void* source, int sourceType, long long n) {
+    PDL_START();
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
         stt(target, i, ldt(target, i, targetType) + ldt(source, i, sourceType), targetType);
 }
 
 extern "C" __global__ void add_bias(act_t* y, const act_t* bias, int rows, int cols) {
+    PDL_START();
     long long n = (long long)rows * cols;
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
         st(y, i, ld(y, i) + ld(bias, i % cols));
 }
 
 extern "C" __global__ void write_kv(const act_t* k, const act_t* v, act_t* kc, act_t* vc, const int* slots, int rows, int kvDim) {
+    PDL_START();
     long long n = (long long)rows * kvDim;
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
         int row = (int)(i / kvDim), d = (int)(i % kvDim);
@@ -155,19 +168,54 @@ extern "C" __global__ void write_kv(const act_t* k, const act_t* v, act_t* kc, a
     }
 }
 
+// rope on q and k, then write_kv, in one pass: item (row, head h of the heads then the kv heads, pair j);
+// a key pair, once rotated, is also stored at the row's cache slot with the value pair beside it.
+extern "C" __global__ void rope_write_kv(act_t* q, act_t* k, const act_t* v, act_t* kc, act_t* vc, int rows, int heads, int kvHeads,
+    int headDim, const int* positions, const int* slots, const float* cosSin) {
+    PDL_START();
+    int half = headDim >> 1, all = heads + kvHeads, kvDim = kvHeads * headDim;
+    long long total = (long long)rows * all * half;
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total; i += (long long)gridDim.x * blockDim.x) {
+        int j = (int)(i % half);
+        long long rh = i / half;
+        int h = (int)(rh % all), row = (int)(rh / all);
+        const float* cs = cosSin + (long long)positions[row] * headDim;
+        float c = cs[j], s = cs[half + j];
+        if (h < heads) {
+            long long p = ((long long)row * heads + h) * headDim + j;
+            float a = ld(q, p), b = ld(q, p + half);
+            st(q, p, a * c - b * s);
+            st(q, p + half, b * c + a * s);
+        } else {
+            long long p = (long long)row * kvDim + (h - heads) * headDim + j;
+            long long dst = (long long)slots[row] * kvDim + (h - heads) * headDim + j;
+            float a = ld(k, p), b = ld(k, p + half);
+            st(k, p, a * c - b * s);
+            st(k, p + half, b * c + a * s);
+            kc[dst] = k[p];
+            kc[dst + half] = k[p + half];
+            vc[dst] = v[p];
+            vc[dst + half] = v[p + half];
+        }
+    }
+}
+
 // One block per (query head, row): causal attention over the row's sequence, positions 0..position,
 // in chunks of CHUNK keys with an online softmax. Phase 1: one thread per key computes q.k; phase 2:
-// threads (group g, dim d) accumulate p * v over the chunk's keys g, g + groups, ...
+// threads (group g, dims) accumulate p * v over the chunk's keys g, g + groups, ...: with bf16 and a head
+// size of whole 16-byte chunks each thread takes one chunk of 8 dims, so that a group spans headDim / 8
+// threads and many keys load at once; otherwise one dim.
 #define CHUNK 256
 extern "C" __global__ void attention(const act_t* q, const act_t* kc, const act_t* vc, act_t* out,
     const int* positions, const int* rowSequence, const int* blockTables, int tableStride,
     int heads, int kvHeads, int headDim, int blockSize, float scale) {
+    PDL_START();
     extern __shared__ float sm[];
     float* qs = sm;                 // headDim
     float* p = qs + headDim;        // CHUNK
     float* scratch = p + CHUNK;     // 33
-    float* part = scratch + 33;     // groups * headDim
-    int* slots = (int*)(part + blockDim.x); // CHUNK
+    float* part = scratch + 33;     // groups * headDim, at most 8 * blockDim
+    int* slots = (int*)(part + 8 * blockDim.x); // CHUNK
     int head = blockIdx.x, row = blockIdx.y, tid = threadIdx.x;
     int kvHead = head / (heads / kvHeads);
     int kvDim = kvHeads * headDim;
@@ -175,8 +223,15 @@ extern "C" __global__ void attention(const act_t* q, const act_t* kc, const act_
     const int* table = blockTables + (long long)rowSequence[row] * tableStride;
     const act_t* qrow = q + ((long long)row * heads + head) * headDim;
     for (int d = tid; d < headDim; d += blockDim.x) qs[d] = ld(qrow, d) * scale;
-    int groups = blockDim.x / headDim;
-    int g = tid / headDim, d = tid % headDim;
+#ifdef ACT_F32
+    const bool wide = false;
+#else
+    const bool wide = (headDim & 7) == 0;
+#endif
+    int width = wide ? headDim >> 3 : headDim; // threads a group spans
+    int groups = blockDim.x / width;
+    int g = tid / width, d = tid % width;      // d: the thread's dim, or its chunk of 8 dims
+    float wacc[8] = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
     bool accumulates = g < groups;
     float acc = 0.f, runMax = NEG_INF, runSum = 0.f;
     long long headOffset = (long long)kvHead * headDim;
@@ -216,7 +271,20 @@ extern "C" __global__ void attention(const act_t* q, const act_t* kc, const act_
         runSum = runSum * correction + chunkSum;
         runMax = newMax;
         acc *= correction;
-        if (accumulates) {
+#pragma unroll
+        for (int i = 0; i < 8; i++) wacc[i] *= correction;
+        if (accumulates && wide) {
+            const uint4* vbase = (const uint4*)(vc + headOffset) + d;
+#pragma unroll 4
+            for (int t = g; t < n; t += groups) {
+                uint4 u = vbase[(long long)slots[t] * (kvDim >> 3)];
+                float pt = p[t];
+                wacc[0] += pt * __uint_as_float(u.x << 16); wacc[1] += pt * __uint_as_float(u.x & 0xffff0000u);
+                wacc[2] += pt * __uint_as_float(u.y << 16); wacc[3] += pt * __uint_as_float(u.y & 0xffff0000u);
+                wacc[4] += pt * __uint_as_float(u.z << 16); wacc[5] += pt * __uint_as_float(u.z & 0xffff0000u);
+                wacc[6] += pt * __uint_as_float(u.w << 16); wacc[7] += pt * __uint_as_float(u.w & 0xffff0000u);
+            }
+        } else if (accumulates) {
             const act_t* vbase = vc + headOffset + d;
             // Four independent loads in flight per thread.
             float a0 = 0.f, a1 = 0.f, a2 = 0.f, a3 = 0.f;
@@ -232,7 +300,10 @@ extern "C" __global__ void attention(const act_t* q, const act_t* kc, const act_
         }
         __syncthreads();
     }
-    if (accumulates) part[g * headDim + d] = acc;
+    if (accumulates && wide) {
+#pragma unroll
+        for (int i = 0; i < 8; i++) part[g * headDim + d * 8 + i] = wacc[i];
+    } else if (accumulates) part[g * headDim + d] = acc;
     __syncthreads();
     if (tid < headDim) {
         float sum = 0.f;
@@ -242,12 +313,14 @@ extern "C" __global__ void attention(const act_t* q, const act_t* kc, const act_
 }
 
 extern "C" __global__ void gather_rows(const act_t* src, act_t* dst, int cols, const int* rows) {
+    PDL_START();
     long long from = (long long)rows[blockIdx.x] * cols, to = (long long)blockIdx.x * cols;
     for (int c = threadIdx.x; c < cols; c += blockDim.x) dst[to + c] = src[from + c];
 }
 
 // dst[rows[i]] += scales[i] * src[i], rows in order (a row may repeat), columns split over threads.
 extern "C" __global__ void scale_add_rows(const act_t* src, act_t* dst, int cols, const int* rows, const float* scales, int count) {
+    PDL_START();
     int c = blockIdx.x * blockDim.x + threadIdx.x;
     if (c >= cols) return;
     for (int i = 0; i < count; i++) {
@@ -256,97 +329,154 @@ extern "C" __global__ void scale_add_rows(const act_t* src, act_t* dst, int cols
     }
 }
 
-// y = x W^T for up to 8 rows of bf16 x and bf16 weights, float accumulation, 16-byte loads (inFeatures % 8 == 0).
-// The outputs of up to three matrices that share x (q, k, v) are numbered one after the other: output o < e1
-// is row o of w0 into y0, o < e2 row o - e1 of w1 into y1, else row o - e2 of w2 into y2, each plus its bias
-// when given. gated: output o reads row o of w0 (gate) and of w1 (up) and writes silu(gate) * up into y0.
-// Each output's inputs are split over splitK warps of the 8 in a block (8 / splitK outputs a block): more
-// loads in flight for matrices with few outputs (k/v) or long rows (down).
-// packed = rows | splitK << 8 | floatOut << 16 | gated << 17.
-#define GEMV_ROWS 8
+// y = x W^T for one row of x and bf16 weights, float accumulation, 16-byte loads (inFeatures % 8 == 0). Each block
+// first stages x in shared memory as bf16: a copy of bf16 activations, or with `norm`, RmsNorm of the float32 row
+// (the residual stream) with weight normW, computed as rms_norm computes it. The outputs of up to three matrices
+// that share x (q, k, v) are numbered one after the other: output o < e1 is row o of w0 into y0, o < e2 row
+// o - e1 of w1 into y1, else row o - e2 of w2 into y2, each plus its bias when given. gemv_gated: output o reads
+// row o of w0 (gate) and of w1 (up) and writes silu(gate) * up into y0. With `residual`, y0 is the float32
+// residual stream and gets the float32 output added.
+// Persistent warps: warp w of W takes outputs w, w + W, ... whole, so x is staged once per block and no block
+// waits on another. Every lane keeps GEMV_BATCH 16-byte weight loads in flight (streamed past L1); the first
+// output's are issued before x is staged (and before the previous kernel has finished, see PDL_WAIT) and the
+// next output's before this one's sums are reduced.
+// packed = floatOut << 16 | residual << 17 | norm << 18.
+#define GEMV_BATCH 8
 __device__ __forceinline__ float dot8(uint4 a, uint4 b) {
     return __uint_as_float(a.x << 16) * __uint_as_float(b.x << 16) + __uint_as_float(a.x & 0xffff0000u) * __uint_as_float(b.x & 0xffff0000u)
          + __uint_as_float(a.y << 16) * __uint_as_float(b.y << 16) + __uint_as_float(a.y & 0xffff0000u) * __uint_as_float(b.y & 0xffff0000u)
          + __uint_as_float(a.z << 16) * __uint_as_float(b.z << 16) + __uint_as_float(a.z & 0xffff0000u) * __uint_as_float(b.z & 0xffff0000u)
          + __uint_as_float(a.w << 16) * __uint_as_float(b.w << 16) + __uint_as_float(a.w & 0xffff0000u) * __uint_as_float(b.w & 0xffff0000u);
 }
-extern "C" __global__ void gemv(const u16* x, const u16* w0, const u16* w1, const u16* w2, void* y0, void* y1, void* y2,
-    const u16* b0, const u16* b1, const u16* b2, int e1, int e2, int total, int inFeatures, int packed) {
-    const int rows = packed & 0xff, splitK = (packed >> 8) & 0xff, floatOut = (packed >> 16) & 1, gated = (packed >> 17) & 1;
-    __shared__ float partial[8][2][GEMV_ROWS];
-    int warpInBlock = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    int perBlock = 8 / splitK;
-    int out = blockIdx.x * perBlock + warpInBlock / splitK, part = warpInBlock % splitK;
-    int chunks = inFeatures >> 3;
-    int begin = (int)((long long)chunks * part / splitK), end = (int)((long long)chunks * (part + 1) / splitK);
-    float acc[GEMV_ROWS], acc2[GEMV_ROWS];
+__device__ __forceinline__ uint4 ld_stream(const uint4* p) {
+    uint4 v;
+    asm("ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];" : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(p));
+    return v;
+}
+template <bool GATED>
+__device__ __forceinline__ void gemv_load(uint4* wa, uint4* wb, const uint4* wr, const uint4* ur, int c0, int chunks) {
 #pragma unroll
-    for (int r = 0; r < GEMV_ROWS; r++) { acc[r] = 0.f; acc2[r] = 0.f; }
-    if (out < total) {
-        const u16* w = gated || out < e1 ? w0 : out < e2 ? w1 : w2;
-        int local = gated || out < e1 ? out : out < e2 ? out - e1 : out - e2;
-        const uint4* wr = (const uint4*)(w + (long long)local * inFeatures);
-        const uint4* ur = (const uint4*)(w1 + (long long)local * inFeatures);
-        if (gated) {
-#pragma unroll 2
-            for (int c = begin + lane; c < end; c += 32) {
-                uint4 g = wr[c], u = ur[c];
-#pragma unroll
-                for (int r = 0; r < GEMV_ROWS; r++) {
-                    if (r < rows) {
-                        uint4 v = ((const uint4*)(x + (long long)r * inFeatures))[c];
-                        acc[r] += dot8(g, v);
-                        acc2[r] += dot8(u, v);
-                    }
-                }
-            }
-        } else {
-#pragma unroll 4
-            for (int c = begin + lane; c < end; c += 32) {
-                uint4 u = wr[c];
-#pragma unroll
-                for (int r = 0; r < GEMV_ROWS; r++) {
-                    if (r < rows) acc[r] += dot8(u, ((const uint4*)(x + (long long)r * inFeatures))[c]);
-                }
-            }
-        }
-    }
-#pragma unroll
-    for (int r = 0; r < GEMV_ROWS; r++) {
-        if (r < rows) {
-            float s = warp_sum(acc[r]);
-            float s2 = gated ? warp_sum(acc2[r]) : 0.f;
-            if (lane == 0) { partial[warpInBlock][0][r] = s; partial[warpInBlock][1][r] = s2; }
-        }
-    }
-    __syncthreads();
-    int t = threadIdx.x;
-    if (t < perBlock * rows) {
-        int o = t / rows, r = t % rows;
-        int index = blockIdx.x * perBlock + o;
-        if (index < total) {
-            float sum = 0.f, sum2 = 0.f;
-            for (int k = 0; k < splitK; k++) { sum += partial[o * splitK + k][0][r]; sum2 += partial[o * splitK + k][1][r]; }
-            void* y; const u16* b; int local, width;
-            if (gated) { y = y0; b = 0; local = index; width = total; sum = sum / (1.f + __expf(-sum)) * sum2; }
-            else if (index < e1) { y = y0; b = b0; local = index; width = e1; }
-            else if (index < e2) { y = y1; b = b1; local = index - e1; width = e2 - e1; }
-            else { y = y2; b = b2; local = index - e2; width = total - e2; }
-            if (b) sum += bf2f(b[local]);
-            long long at = (long long)r * width + local;
-            if (floatOut) ((float*)y)[at] = sum;
-            else ((u16*)y)[at] = f2bf(sum);
-        }
+    for (int u = 0; u < GEMV_BATCH; u++) {
+        int c = c0 + 32 * u;
+        if (c < chunks) { wa[u] = ld_stream(wr + c); if (GATED) wb[u] = ld_stream(ur + c); }
     }
 }
+__device__ __forceinline__ float sq4(float4 a) { return a.x * a.x + a.y * a.y + a.z * a.z + a.w * a.w; }
+__device__ __forceinline__ uint2 norm4(float4 a, uint2 w, float inv) {
+    uint2 o;
+    o.x = (u32)f2bf(rnd(a.x * inv) * __uint_as_float(w.x << 16)) | (u32)f2bf(rnd(a.y * inv) * __uint_as_float(w.x & 0xffff0000u)) << 16;
+    o.y = (u32)f2bf(rnd(a.z * inv) * __uint_as_float(w.y << 16)) | (u32)f2bf(rnd(a.w * inv) * __uint_as_float(w.y & 0xffff0000u)) << 16;
+    return o;
+}
+// x into shared memory, each thread's loads of a pass issued together: a pass costs one trip to L2.
+__device__ __forceinline__ void gemv_stage(const void* x, const u16* normW, float eps, int inFeatures, int norm, uint4* xs, float* scratch) {
+    const int tid = threadIdx.x, n = blockDim.x;
+    if (!norm) {
+        const uint4* x8 = (const uint4*)x;
+        const int chunks = inFeatures >> 3;
+        for (int i = tid; i < chunks; i += 4 * n) {
+            uint4 v[4];
+#pragma unroll
+            for (int u = 0; u < 4; u++) if (i + u * n < chunks) v[u] = x8[i + u * n];
+#pragma unroll
+            for (int u = 0; u < 4; u++) if (i + u * n < chunks) xs[i + u * n] = v[u];
+        }
+        return;
+    }
+    const float4* x4 = (const float4*)x;
+    const uint2* w4 = (const uint2*)normW;
+    uint2* out = (uint2*)xs;
+    const int pieces = inFeatures >> 2;
+    const float4 zero = {0.f, 0.f, 0.f, 0.f};
+    float ss = 0.f;
+    for (int i = tid; i < pieces; i += 2 * n) {
+        float4 a = x4[i], b = i + n < pieces ? x4[i + n] : zero;
+        ss += sq4(a) + sq4(b);
+    }
+    float inv = rsqrtf(block_reduce(ss, scratch, false) / inFeatures + eps);
+    for (int i = tid; i < pieces; i += 2 * n) {
+        bool second = i + n < pieces;
+        float4 a = x4[i], b = second ? x4[i + n] : zero;
+        const uint2 none = {0u, 0u};
+        uint2 wa = w4[i], wb = second ? w4[i + n] : none;
+        out[i] = norm4(a, wa, inv);
+        if (second) out[i + n] = norm4(b, wb, inv);
+    }
+}
+template <bool GATED>
+__device__ __forceinline__ void gemv_body(const void* x, const u16* normW, float eps, const u16* w0, const u16* w1, const u16* w2,
+    void* y0, void* y1, void* y2, const u16* b0, const u16* b1, const u16* b2, int e1, int e2, int total, int inFeatures, int packed) {
+    const int floatOut = (packed >> 16) & 1, residual = (packed >> 17) & 1, norm = (packed >> 18) & 1;
+    extern __shared__ uint4 xs[];
+    __shared__ float scratch[33];
+    const int lane = threadIdx.x & 31, warps = gridDim.x * (blockDim.x >> 5), chunks = inFeatures >> 3;
+    int out = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+    const uint4* wr = 0;
+    const uint4* ur = 0;
+    uint4 wa[GEMV_BATCH], wb[GEMV_BATCH];
+#define GEMV_ROW(o) { \
+        const u16* w = GATED || (o) < e1 ? w0 : (o) < e2 ? w1 : w2; \
+        int local = GATED || (o) < e1 ? (o) : (o) < e2 ? (o) - e1 : (o) - e2; \
+        wr = (const uint4*)(w + (long long)local * inFeatures); \
+        if (GATED) ur = (const uint4*)(w1 + (long long)local * inFeatures); }
+    PDL_TRIGGER();
+    if (out < total) { GEMV_ROW(out); gemv_load<GATED>(wa, wb, wr, ur, lane, chunks); }
+    PDL_WAIT();
+    gemv_stage(x, normW, eps, inFeatures, norm, xs, scratch);
+    __syncthreads();
+    while (out < total) {
+        float acc = 0.f, acc2 = 0.f;
+        for (int c0 = lane;;) {
+#pragma unroll
+            for (int u = 0; u < GEMV_BATCH; u++) {
+                int c = c0 + 32 * u;
+                if (c < chunks) {
+                    uint4 xv = xs[c];
+                    acc += dot8(wa[u], xv);
+                    if (GATED) acc2 += dot8(wb[u], xv);
+                }
+            }
+            c0 += 32 * GEMV_BATCH;
+            if (c0 >= chunks) break;
+            gemv_load<GATED>(wa, wb, wr, ur, c0, chunks);
+        }
+        int index = out;
+        out += warps;
+        if (out < total) { GEMV_ROW(out); gemv_load<GATED>(wa, wb, wr, ur, lane, chunks); }
+        float sum = warp_sum(acc);
+        float sum2 = GATED ? warp_sum(acc2) : 0.f;
+        if (lane == 0) {
+            void* y; const u16* b; int local;
+            if (GATED) { y = y0; b = 0; local = index; sum = sum / (1.f + __expf(-sum)) * sum2; }
+            else if (index < e1) { y = y0; b = b0; local = index; }
+            else if (index < e2) { y = y1; b = b1; local = index - e1; }
+            else { y = y2; b = b2; local = index - e2; }
+            if (b) sum += bf2f(b[local]);
+            if (residual) ((float*)y)[local] += sum;
+            else if (floatOut) ((float*)y)[local] = sum;
+            else ((u16*)y)[local] = f2bf(sum);
+        }
+    }
+#undef GEMV_ROW
+}
+#define GEMV_PARAMS const void* x, const u16* normW, float eps, const u16* w0, const u16* w1, const u16* w2, void* y0, void* y1, void* y2, \
+    const u16* b0, const u16* b1, const u16* b2, int e1, int e2, int total, int inFeatures, int packed
+#define GEMV_ARGS x, normW, eps, w0, w1, w2, y0, y1, y2, b0, b1, b2, e1, e2, total, inFeatures, packed
+extern "C" __global__ void __launch_bounds__(256) gemv(GEMV_PARAMS) { gemv_body<false>(GEMV_ARGS); }
+extern "C" __global__ void __launch_bounds__(256) gemv_gated(GEMV_PARAMS) { gemv_body<true>(GEMV_ARGS); }
 
 // The k largest float32 logits of each row (value descending, lower id first on ties, NaN never) and the row's
-// log-sum-exp, one block a row: the first pass finds the largest and the max, the second sums exp, each
-// further round takes the largest of the values that rank after the previous pick. Row r's ids lie in
-// `segments` blocks of [rows, segLen] (the rank-major layout of a tensor-parallel all-gather).
+// log-sum-exp, in two kernels. top_k_part: block (part, row) takes the row's ids [part * span, (part + 1) * span)
+// and writes its k best, its largest value and the sum of exp(v - largest) to the scratch; each round takes the
+// best of the values that rank after the previous pick. top_k_merge: one block a row picks the k best of the
+// parts' candidates the same way and combines the parts' sums. Row r's ids lie in `segments` blocks of
+// [rows, segLen] (the rank-major layout of a tensor-parallel all-gather).
 // out: ids [rows, k] as int, then values [rows, k], then lse [rows].
 __device__ __forceinline__ bool ranks_before(float v, int i, float bv, int bi) {
     return bi < 0 || v > bv || (v == bv && i < bi);
+}
+__device__ __forceinline__ bool ranks_after(float v, int i, float pv, int pi) {
+    return pi < 0 || v < pv || (v == pv && i > pi);
 }
 __device__ void block_best(float& v, int& i, float* sv, int* si) {
     for (int o = 16; o > 0; o >>= 1) {
@@ -372,42 +502,72 @@ __device__ void block_best(float& v, int& i, float* sv, int* si) {
     v = sv[32];
     i = si[32];
 }
-extern "C" __global__ void top_k(const float* logits, int rows, int segLen, int segments, int k, int* outIds, float* outValues, float* outLse) {
+__device__ __forceinline__ float logit_at(const float* logits, int rows, int segLen, int row, int id) {
+    int s = id / segLen;
+    return logits[((long long)s * rows + row) * segLen + (id - s * segLen)];
+}
+extern "C" __global__ void top_k_part(const float* logits, int rows, int segLen, int segments, int k, int span,
+    int* candIds, float* candValues, float* partMax, float* partSum) {
+    PDL_START();
     __shared__ float sv[33];
     __shared__ int si[33];
     __shared__ float scratch[33];
-    int row = blockIdx.x;
-    float pv = 0.f; int pi = -1; // the previous pick; none yet
-    float max = NEG_INF;
-    for (int round = 0; round < (k > 0 ? k : 1); round++) {
+    int part = blockIdx.x, row = blockIdx.y, rounds = k > 0 ? k : 1;
+    int from = part * span, to = min(segLen * segments, from + span);
+    long long slot = (long long)row * gridDim.x + part;
+    float pv = 0.f; int pi = -1;
+    for (int round = 0; round < rounds; round++) {
         float bv = NEG_INF; int bi = -1;
-        for (int s = 0; s < segments; s++) {
-            const float* seg = logits + ((long long)s * rows + row) * segLen;
-            for (int o = threadIdx.x; o < segLen; o += blockDim.x) {
-                float v = seg[o];
-                int id = s * segLen + o;
-                if (v != v) continue;
-                if (pi >= 0 && !(v < pv || (v == pv && id > pi))) continue;
-                if (ranks_before(v, id, bv, bi)) { bv = v; bi = id; }
-            }
+        for (int id = from + threadIdx.x; id < to; id += blockDim.x) {
+            float v = logit_at(logits, rows, segLen, row, id);
+            if (v == v && ranks_after(v, id, pv, pi) && ranks_before(v, id, bv, bi)) { bv = v; bi = id; }
         }
         block_best(bv, bi, sv, si);
-        if (round == 0) max = bi >= 0 ? bv : NEG_INF;
-        if (k > 0 && threadIdx.x == 0) { outIds[row * k + round] = bi; outValues[row * k + round] = bi >= 0 ? bv : NEG_INF; }
         if (round == 0) {
-            // The log-sum-exp over the row, relative to its largest value.
             float sum = 0.f;
-            if (max > NEG_INF) {
-                for (int s = 0; s < segments; s++) {
-                    const float* seg = logits + ((long long)s * rows + row) * segLen;
-                    for (int o = threadIdx.x; o < segLen; o += blockDim.x) { float v = seg[o]; if (v == v) sum += expf(v - max); }
-                }
-            }
+            if (bi >= 0)
+                for (int id = from + threadIdx.x; id < to; id += blockDim.x) { float v = logit_at(logits, rows, segLen, row, id); if (v == v) sum += expf(v - bv); }
             float total = block_reduce(sum, scratch, false);
-            if (threadIdx.x == 0) outLse[row] = max > NEG_INF ? max + logf(total) : NEG_INF;
+            if (threadIdx.x == 0) { partMax[slot] = bi >= 0 ? bv : NEG_INF; partSum[slot] = total; }
         }
+        if (threadIdx.x == 0) { candIds[slot * rounds + round] = bi; candValues[slot * rounds + round] = bi >= 0 ? bv : NEG_INF; }
         if (bi < 0) {
-            // Fewer values than k: the rest stay empty.
+            for (int j = round + 1; j < rounds && threadIdx.x == 0; j++) { candIds[slot * rounds + j] = -1; candValues[slot * rounds + j] = NEG_INF; }
+            break;
+        }
+        pv = bv; pi = bi;
+    }
+}
+extern "C" __global__ void top_k_merge(int parts, int k, const int* candIds, const float* candValues, const float* partMax, const float* partSum,
+    int* outIds, float* outValues, float* outLse) {
+    PDL_START();
+    __shared__ float sv[33];
+    __shared__ int si[33];
+    __shared__ float scratch[33];
+    int row = blockIdx.x, rounds = k > 0 ? k : 1, n = parts * rounds;
+    const float* maxes = partMax + (long long)row * parts;
+    const float* sums = partSum + (long long)row * parts;
+    float m = NEG_INF;
+    for (int p = threadIdx.x; p < parts; p += blockDim.x) m = fmaxf(m, maxes[p]);
+    m = block_reduce(m, scratch, true);
+    float s = 0.f;
+    if (m > NEG_INF)
+        for (int p = threadIdx.x; p < parts; p += blockDim.x) if (maxes[p] > NEG_INF) s += sums[p] * expf(maxes[p] - m);
+    float total = block_reduce(s, scratch, false);
+    if (threadIdx.x == 0) outLse[row] = m > NEG_INF ? m + logf(total) : NEG_INF;
+    const int* ids = candIds + (long long)row * n;
+    const float* values = candValues + (long long)row * n;
+    float pv = 0.f; int pi = -1;
+    for (int round = 0; round < k; round++) {
+        float bv = NEG_INF; int bi = -1;
+        for (int c = threadIdx.x; c < n; c += blockDim.x) {
+            int id = ids[c];
+            float v = values[c];
+            if (id >= 0 && ranks_after(v, id, pv, pi) && ranks_before(v, id, bv, bi)) { bv = v; bi = id; }
+        }
+        block_best(bv, bi, sv, si);
+        if (threadIdx.x == 0) { outIds[row * k + round] = bi; outValues[row * k + round] = bi >= 0 ? bv : NEG_INF; }
+        if (bi < 0) {
             for (int j = round + 1; j < k && threadIdx.x == 0; j++) { outIds[row * k + j] = -1; outValues[row * k + j] = NEG_INF; }
             break;
         }

@@ -11,6 +11,8 @@ internal static unsafe class Driver
     public const int AttrComputeCapabilityMajor = 75;
     public const int AttrComputeCapabilityMinor = 76;
     public const int FuncAttrMaxDynamicSharedSize = 8;
+    public const int FuncAttrNumRegs = 4;
+    public const int LaunchAttrProgrammaticStreamSerialization = 6;
     public const uint StreamNonBlocking = 1;
     public const int CaptureModeThreadLocal = 1;
 
@@ -52,6 +54,10 @@ internal static unsafe class Driver
     [DllImport(L)] public static extern int cuFuncSetAttribute(nint function, int attribute, int value);
     [DllImport(L)] public static extern int cuLaunchKernel(nint function, uint gridX, uint gridY, uint gridZ, uint blockX, uint blockY, uint blockZ, uint sharedBytes, nint stream, void** parameters, void** extra);
 
+    [DllImport(L)] public static extern int cuLaunchKernelEx(LaunchConfig* config, nint function, void** parameters, void** extra);
+    [DllImport(L)] public static extern int cuFuncGetAttribute(out int value, int attribute, nint function);
+    [DllImport(L)] public static extern int cuOccupancyMaxActiveBlocksPerMultiprocessor(out int blocks, nint function, int blockSize, nuint dynamicSharedBytes);
+
     [DllImport(L, EntryPoint = "cuStreamBeginCapture_v2")] public static extern int cuStreamBeginCapture(nint stream, int mode);
     [DllImport(L)] public static extern int cuStreamEndCapture(nint stream, out nint graph);
     [DllImport(L)] public static extern int cuGraphInstantiateWithFlags(out nint graphExec, nint graph, ulong flags);
@@ -67,5 +73,23 @@ internal static unsafe class Driver
         if (status == 0) return;
         string text = cuGetErrorString(status, out nint p) == 0 && p != 0 ? Marshal.PtrToStringUTF8(p) ?? "" : "";
         throw new CudaException($"{call} failed: CUDA error {status} {text}");
+    }
+
+    /// <summary>CUlaunchConfig.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct LaunchConfig
+    {
+        public uint GridX, GridY, GridZ, BlockX, BlockY, BlockZ, SharedBytes;
+        public nint Stream;
+        public LaunchAttribute* Attributes;
+        public uint AttributeCount;
+    }
+
+    /// <summary>CUlaunchAttribute: the id, padding to 8 bytes, then a 64-byte value union (here its first int).</summary>
+    [StructLayout(LayoutKind.Explicit, Size = 72)]
+    public struct LaunchAttribute
+    {
+        [FieldOffset(0)] public int Id;
+        [FieldOffset(8)] public int Value;
     }
 }

@@ -137,26 +137,28 @@ public sealed class LlamaModel : IDisposable
         else _pp!.Receive(w.Residual, (long)rows * hidden, Shard.PpRank - 1);
         for (int i = 0; i < _layers.Length; i++)
         {
-            var layer = _layers[i];
-            if (i == 0) _backend.RmsNorm(w.Residual, layer.InputNorm, w.Normed, rows, hidden, eps);
-            else _backend.AddRmsNorm(w.Residual, w.MlpOut, layer.InputNorm, w.Normed, rows, hidden, eps);
-            Attend(layer, batch, cache.Keys[i], cache.Values[i], cache.BlockSize);
-            _backend.AddRmsNorm(w.Residual, w.AttentionOut, layer.PostAttentionNorm, w.Normed, rows, hidden, eps);
-            if (layer.Mlp is { } mlp) Mlp(mlp, w.Normed, w.MlpOut, rows);
-            else _router!.Run(this, layer, rows);
-            AllReduce(w.MlpOut, (long)rows * hidden);
+            Attend(_layers[i], batch, cache.Keys[i], cache.Values[i], cache.BlockSize);
+            FeedForward(_layers[i], rows);
         }
         if (!Shard.IsLastStage)
         {
-            _backend.Add(w.Residual, w.MlpOut, (long)rows * hidden);
             _pp!.Send(w.Residual, (long)rows * hidden, Shard.PpRank + 1);
             LogitRows = 0;
             return;
         }
-        _backend.AddRmsNorm(w.Residual, w.MlpOut, _finalNorm!, w.Normed, rows, hidden, eps);
         int logitRows = batch.LogitRowCount;
-        _backend.GatherRows(w.Normed, w.LastHidden, hidden, batch.LogitRows.AsSpan(0, logitRows));
-        _backend.MatMul(w.LastHidden, _lmHead!, null, w.Logits, logitRows, hidden, _vocabRows);
+        Projection head = new(_lmHead!, null, w.Logits, _vocabRows);
+        if (EveryRowIsALogitRow(batch))
+        {
+            // Decode: the final norm joins the LM head's kernel.
+            _backend.NormMatMul(w.Residual, _finalNorm!, eps, w.Normed, [head], rows, hidden);
+        }
+        else
+        {
+            _backend.RmsNorm(w.Residual, _finalNorm!, w.Normed, rows, hidden, eps);
+            _backend.GatherRows(w.Normed, w.LastHidden, hidden, batch.LogitRows.AsSpan(0, logitRows));
+            _backend.MatMul(w.LastHidden, [head], logitRows, hidden);
+        }
         _tp?.AllGather(w.Logits, w.GatheredLogits!, (long)logitRows * _vocabRows);
         LogitRows = logitRows;
     }
@@ -193,16 +195,59 @@ public sealed class LlamaModel : IDisposable
         var w = _work;
         int rows = batch.Rows, hidden = Config.HiddenSize;
         int qDim = Heads * HeadDim, kvDim = KvHeads * HeadDim;
-        _backend.MatMul(w.Normed, [new(layer.Q, layer.QBias, w.Q, qDim), new(layer.K, layer.KBias, w.K, kvDim), new(layer.V, layer.VBias, w.V, kvDim)], rows, hidden);
-        _backend.Rope(w.Q, rows, Heads, HeadDim, batch, _rope);
-        _backend.Rope(w.K, rows, KvHeads, HeadDim, batch, _rope);
-        _backend.WriteKv(w.K, w.V, keyCache, valueCache, kvDim, batch);
+        _backend.NormMatMul(w.Residual, layer.InputNorm, (float)Config.RmsNormEps, w.Normed,
+            [new(layer.Q, layer.QBias, w.Q, qDim), new(layer.K, layer.KBias, w.K, kvDim), new(layer.V, layer.VBias, w.V, kvDim)], rows, hidden);
+        _backend.RopeWriteKv(w.Q, w.K, w.V, keyCache, valueCache, Heads, KvHeads, HeadDim, batch, _rope);
         _backend.Attention(w.Q, keyCache, valueCache, w.Context, Heads, KvHeads, HeadDim, blockSize, 1f / MathF.Sqrt(HeadDim), batch);
-        _backend.MatMul(w.Context, layer.O, layer.OBias, w.AttentionOut, rows, qDim, hidden);
-        AllReduce(w.AttentionOut, (long)rows * hidden);
+        AddProjection(w.Context, layer.O, layer.OBias, w.AttentionOut, rows, qDim);
     }
 
-    /// <summary>down(silu(gate(x)) * up(x)); partial sums across TP ranks until the caller's all-reduce.</summary>
+    private void FeedForward(LayerWeights layer, int rows)
+    {
+        var w = _work;
+        int hidden = Config.HiddenSize;
+        float eps = (float)Config.RmsNormEps;
+        if (layer.Mlp is { } mlp)
+        {
+            _backend.NormGatedMatMul(w.Residual, layer.PostAttentionNorm, eps, w.Normed, mlp.Gate, mlp.Up, w.Gate, w.Up, rows, hidden, Intermediate);
+            AddProjection(w.Gate, mlp.Down, null, w.MlpOut, rows, Intermediate);
+            return;
+        }
+        _backend.RmsNorm(w.Residual, layer.PostAttentionNorm, w.Normed, rows, hidden, eps);
+        _router!.Run(this, layer, rows);
+        AllReduce(w.MlpOut, (long)rows * hidden);
+        _backend.Add(w.Residual, w.MlpOut, (long)rows * hidden);
+    }
+
+    /// <summary>
+    /// residual += x * weight^T (+ bias). Alone, the sum joins the projection's kernel; with tensor
+    /// parallelism each rank's partial product is all-reduced first.
+    /// </summary>
+    private void AddProjection(DeviceBuffer x, DeviceBuffer weight, DeviceBuffer? bias, DeviceBuffer scratch, int rows, int inFeatures)
+    {
+        var w = _work;
+        int hidden = Config.HiddenSize;
+        if (_tp is null)
+        {
+            _backend.MatMulAddResidual(x, weight, bias, scratch, w.Residual, rows, inFeatures, hidden);
+            return;
+        }
+        _backend.MatMul(x, weight, bias, scratch, rows, inFeatures, hidden);
+        AllReduce(scratch, (long)rows * hidden);
+        _backend.Add(w.Residual, scratch, (long)rows * hidden);
+    }
+
+    private static bool EveryRowIsALogitRow(BatchLayout batch)
+    {
+        if (batch.LogitRowCount != batch.Rows) return false;
+        for (int r = 0; r < batch.Rows; r++)
+        {
+            if (batch.LogitRows[r] != r) return false;
+        }
+        return true;
+    }
+
+    /// <summary>down(silu(gate(x)) * up(x)) of one expert; partial sums across TP ranks until the caller's all-reduce.</summary>
     internal void Mlp(ExpertWeights mlp, DeviceBuffer input, DeviceBuffer output, int rows)
     {
         var w = _work;
