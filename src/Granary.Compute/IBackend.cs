@@ -102,21 +102,23 @@ public interface IBackend : IDisposable
     void WriteKv(DeviceBuffer k, DeviceBuffer v, DeviceBuffer kCache, DeviceBuffer vCache, int kvDim, BatchLayout batch);
 
     /// <summary>
-    /// Rope on q ([rows, heads * headDim]) and k, then WriteKv of k and v: the three ops of every layer
-    /// between the q/k/v projections and attention, which a backend may run as one kernel.
-    /// </summary>
-    void RopeWriteKv(DeviceBuffer q, DeviceBuffer k, DeviceBuffer v, DeviceBuffer kCache, DeviceBuffer vCache, int heads, int kvHeads, int headDim, BatchLayout batch, DeviceBuffer cosSin)
-    {
-        Rope(q, batch.Rows, heads, headDim, batch, cosSin);
-        Rope(k, batch.Rows, kvHeads, headDim, batch, cosSin);
-        WriteKv(k, v, kCache, vCache, kvHeads * headDim, batch);
-    }
-
-    /// <summary>
     /// Causal attention of every row over its sequence's cached keys and values at positions 0..position
     /// (paged: block tables of <paramref name="blockSize"/> slots), grouped-query heads; output [rows, heads * headDim].
     /// </summary>
     void Attention(DeviceBuffer q, DeviceBuffer kCache, DeviceBuffer vCache, DeviceBuffer output, int heads, int kvHeads, int headDim, int blockSize, float scale, BatchLayout batch);
+
+    /// <summary>
+    /// A layer's attention from its fresh projections: Rope on q ([rows, heads * headDim]) and k, WriteKv of k and
+    /// v, then <see cref="Attention"/> into <paramref name="output"/>. A backend may do it in fewer kernels.
+    /// </summary>
+    void RopeAttention(DeviceBuffer q, DeviceBuffer k, DeviceBuffer v, DeviceBuffer kCache, DeviceBuffer vCache, DeviceBuffer output,
+        int heads, int kvHeads, int headDim, int blockSize, float scale, BatchLayout batch, DeviceBuffer cosSin)
+    {
+        Rope(q, batch.Rows, heads, headDim, batch, cosSin);
+        Rope(k, batch.Rows, kvHeads, headDim, batch, cosSin);
+        WriteKv(k, v, kCache, vCache, kvHeads * headDim, batch);
+        Attention(q, kCache, vCache, output, heads, kvHeads, headDim, blockSize, scale, batch);
+    }
 
     /// <summary>destination[i] = source[rows[i]] for rows of <paramref name="cols"/> elements.</summary>
     void GatherRows(DeviceBuffer source, DeviceBuffer destination, int cols, ReadOnlySpan<int> rows);

@@ -353,15 +353,22 @@ internal sealed class OpChecks : IDisposable
         _cpu.Attention(q.Cpu, kc.Cpu, vc.Cpu, o.Cpu, heads, kvHeads, headDim, blockSize, scale, batch);
         Compare($"Attention {heads}/{kvHeads} heads, dim {headDim}, to pos 600", o, rows * heads * headDim);
 
-        // The same three ops as one call (one kernel on the GPU) on fresh rows.
-        var q2 = Pair(Random(rows * heads * headDim));
-        var k2 = Pair(Random(rows * kvDim));
-        var v2 = Pair(Random(rows * kvDim));
-        _gpu.RopeWriteKv(q2.Gpu, k2.Gpu, v2.Gpu, kc.Gpu, vc.Gpu, heads, kvHeads, headDim, batch, table.Gpu);
-        _cpu.RopeWriteKv(q2.Cpu, k2.Cpu, v2.Cpu, kc.Cpu, vc.Cpu, heads, kvHeads, headDim, batch, table.Cpu);
-        Compare($"RopeWriteKv q {heads}x{headDim}", q2, rows * heads * headDim);
-        Compare($"RopeWriteKv keys {kvHeads}x{headDim}", kc, cacheLength);
-        Compare($"RopeWriteKv values {kvHeads}x{headDim}", vc, cacheLength);
+        // Rope, the KV write and attention as one call on fresh rows: rope_write_kv then attention for this
+        // prefill layout, one kernel for a decode layout (every row its sequence's only row).
+        var decode = Layout(out _, blockSize, 40, [1, 1, 1], [300, 17, 600], out _);
+        foreach (var (layout, name) in new[] { (batch, "prefill"), (decode, "decode") })
+        {
+            int n = layout.Rows;
+            var q2 = Pair(Random(n * heads * headDim));
+            var k2 = Pair(Random(n * kvDim));
+            var v2 = Pair(Random(n * kvDim));
+            var o2 = Pair(Random(n * heads * headDim));
+            _gpu.RopeAttention(q2.Gpu, k2.Gpu, v2.Gpu, kc.Gpu, vc.Gpu, o2.Gpu, heads, kvHeads, headDim, blockSize, scale, layout, table.Gpu);
+            _cpu.RopeAttention(q2.Cpu, k2.Cpu, v2.Cpu, kc.Cpu, vc.Cpu, o2.Cpu, heads, kvHeads, headDim, blockSize, scale, layout, table.Cpu);
+            Compare($"RopeAttention {name} {heads}/{kvHeads} heads, dim {headDim}", o2, n * heads * headDim);
+            Compare($"RopeAttention {name} keys", kc, cacheLength);
+            Compare($"RopeAttention {name} values", vc, cacheLength);
+        }
     }
 
     public void Dispose()

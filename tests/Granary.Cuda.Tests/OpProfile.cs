@@ -117,8 +117,8 @@ internal static class OpProfile
             long cache = (long)rows * blocksPerSeq * blockSize * kvDim;
             var kc = Act(cache);
             var vc = Act(cache);
-            log.WriteLine($"  RopeWriteKv                     {Time(_ => gpu.RopeWriteKv(q, k, v, kc, vc, heads, kvHeads, headDim, batch, cosSin)),8:F1} us");
             log.WriteLine($"  Attention (context {context + 1})         {Time(_ => gpu.Attention(q, kc, vc, normed, heads, kvHeads, headDim, blockSize, 0.125f, batch)),8:F1} us");
+            log.WriteLine($"  RopeAttention (context {context + 1})     {Time(_ => gpu.RopeAttention(q, k, v, kc, vc, normed, heads, kvHeads, headDim, blockSize, 0.125f, batch, cosSin)),8:F1} us");
         }
         log.WriteLine($"steps replayed as graphs: {gpu.GraphReplays}");
         foreach (var b in buffers) b.Dispose();

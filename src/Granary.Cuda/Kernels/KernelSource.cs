@@ -205,13 +205,19 @@ extern "C" __global__ void rope_write_kv(act_t* q, act_t* k, const act_t* v, act
 // threads (group g, dims) accumulate p * v over the chunk's keys g, g + groups, ...: with bf16 and a head
 // size of whole 16-byte chunks each thread takes one chunk of 8 dims, so that a group spans headDim / 8
 // threads and many keys load at once; otherwise one dim.
+// With newK given (decode: each row its sequence's only row in the step), the kernel does rope_write_kv's work
+// too: each block rotates its q head and its row's new key, takes the new key and value for the row's own
+// position from there rather than from the caches, and the first block of each KV head stores them at the slot.
 #define CHUNK 256
-extern "C" __global__ void attention(const act_t* q, const act_t* kc, const act_t* vc, act_t* out,
+extern "C" __global__ void attention(const act_t* q, act_t* kc, act_t* vc, act_t* out,
     const int* positions, const int* rowSequence, const int* blockTables, int tableStride,
-    int heads, int kvHeads, int headDim, int blockSize, float scale) {
+    int heads, int kvHeads, int headDim, int blockSize, float scale,
+    const act_t* newK, const act_t* newV, const int* slotMapping, const float* cosSin) {
     PDL_START();
     extern __shared__ float sm[];
-    float* qs = sm;                 // headDim
+    act_t* knew = (act_t*)sm;       // headDim (16-byte aligned for the wide loads)
+    act_t* vnew = knew + headDim;   // headDim
+    float* qs = (float*)(vnew + headDim); // headDim
     float* p = qs + headDim;        // CHUNK
     float* scratch = p + CHUNK;     // 33
     float* part = scratch + 33;     // groups * headDim, at most 8 * blockDim
@@ -222,7 +228,30 @@ extern "C" __global__ void attention(const act_t* q, const act_t* kc, const act_
     int length = positions[row] + 1;
     const int* table = blockTables + (long long)rowSequence[row] * tableStride;
     const act_t* qrow = q + ((long long)row * heads + head) * headDim;
-    for (int d = tid; d < headDim; d += blockDim.x) qs[d] = ld(qrow, d) * scale;
+    const bool fused = newK != 0;
+    if (fused) {
+        int half = headDim >> 1;
+        const float* cs = cosSin + (long long)positions[row] * headDim;
+        const act_t* krow = newK + ((long long)row * kvHeads + kvHead) * headDim;
+        const act_t* vrow = newV + ((long long)row * kvHeads + kvHead) * headDim;
+        for (int j = tid; j < half; j += blockDim.x) {
+            float c = cs[j], s = cs[half + j];
+            float a = ld(krow, j), b = ld(krow, j + half);
+            st(knew, j, a * c - b * s);
+            st(knew, j + half, b * c + a * s);
+            a = ld(qrow, j); b = ld(qrow, j + half);
+            qs[j] = rnd(a * c - b * s) * scale;
+            qs[j + half] = rnd(b * c + a * s) * scale;
+        }
+        for (int j = tid; j < headDim; j += blockDim.x) vnew[j] = vrow[j];
+        __syncthreads();
+        if (head % (heads / kvHeads) == 0) {
+            long long at = (long long)slotMapping[row] * kvDim + (long long)kvHead * headDim;
+            for (int j = tid; j < headDim; j += blockDim.x) { kc[at + j] = knew[j]; vc[at + j] = vnew[j]; }
+        }
+    } else {
+        for (int d = tid; d < headDim; d += blockDim.x) qs[d] = ld(qrow, d) * scale;
+    }
 #ifdef ACT_F32
     const bool wide = false;
 #else
@@ -241,9 +270,10 @@ extern "C" __global__ void attention(const act_t* q, const act_t* kc, const act_
         float localMax = NEG_INF;
         for (int t = tid; t < n; t += blockDim.x) {
             int pos = start + t;
-            int slot = table[pos / blockSize] * blockSize + pos % blockSize;
+            bool own = fused && pos == length - 1;
+            int slot = own ? -1 : table[pos / blockSize] * blockSize + pos % blockSize;
             slots[t] = slot;
-            const act_t* key = kc + (long long)slot * kvDim + headOffset;
+            const act_t* key = own ? knew : kc + (long long)slot * kvDim + headOffset;
             float s = 0.f;
 #ifndef ACT_F32
             if ((headDim & 7) == 0) {
@@ -277,7 +307,7 @@ extern "C" __global__ void attention(const act_t* q, const act_t* kc, const act_
             const uint4* vbase = (const uint4*)(vc + headOffset) + d;
 #pragma unroll 4
             for (int t = g; t < n; t += groups) {
-                uint4 u = vbase[(long long)slots[t] * (kvDim >> 3)];
+                uint4 u = slots[t] < 0 ? ((const uint4*)vnew)[d] : vbase[(long long)slots[t] * (kvDim >> 3)];
                 float pt = p[t];
                 wacc[0] += pt * __uint_as_float(u.x << 16); wacc[1] += pt * __uint_as_float(u.x & 0xffff0000u);
                 wacc[2] += pt * __uint_as_float(u.y << 16); wacc[3] += pt * __uint_as_float(u.y & 0xffff0000u);
@@ -286,17 +316,19 @@ extern "C" __global__ void attention(const act_t* q, const act_t* kc, const act_
             }
         } else if (accumulates) {
             const act_t* vbase = vc + headOffset + d;
+#define VALUE(slot) ((slot) < 0 ? ld(vnew, d) : ld(vbase, (long long)(slot) * kvDim))
             // Four independent loads in flight per thread.
             float a0 = 0.f, a1 = 0.f, a2 = 0.f, a3 = 0.f;
             int t = g;
             for (; t + 3 * groups < n; t += 4 * groups) {
-                a0 += p[t] * ld(vbase, (long long)slots[t] * kvDim);
-                a1 += p[t + groups] * ld(vbase, (long long)slots[t + groups] * kvDim);
-                a2 += p[t + 2 * groups] * ld(vbase, (long long)slots[t + 2 * groups] * kvDim);
-                a3 += p[t + 3 * groups] * ld(vbase, (long long)slots[t + 3 * groups] * kvDim);
+                a0 += p[t] * VALUE(slots[t]);
+                a1 += p[t + groups] * VALUE(slots[t + groups]);
+                a2 += p[t + 2 * groups] * VALUE(slots[t + 2 * groups]);
+                a3 += p[t + 3 * groups] * VALUE(slots[t + 3 * groups]);
             }
-            for (; t < n; t += groups) a0 += p[t] * ld(vbase, (long long)slots[t] * kvDim);
+            for (; t < n; t += groups) a0 += p[t] * VALUE(slots[t]);
             acc += (a0 + a1) + (a2 + a3);
+#undef VALUE
         }
         __syncthreads();
     }

@@ -197,8 +197,7 @@ public sealed class LlamaModel : IDisposable
         int qDim = Heads * HeadDim, kvDim = KvHeads * HeadDim;
         _backend.NormMatMul(w.Residual, layer.InputNorm, (float)Config.RmsNormEps, w.Normed,
             [new(layer.Q, layer.QBias, w.Q, qDim), new(layer.K, layer.KBias, w.K, kvDim), new(layer.V, layer.VBias, w.V, kvDim)], rows, hidden);
-        _backend.RopeWriteKv(w.Q, w.K, w.V, keyCache, valueCache, Heads, KvHeads, HeadDim, batch, _rope);
-        _backend.Attention(w.Q, keyCache, valueCache, w.Context, Heads, KvHeads, HeadDim, blockSize, 1f / MathF.Sqrt(HeadDim), batch);
+        _backend.RopeAttention(w.Q, w.K, w.V, keyCache, valueCache, w.Context, Heads, KvHeads, HeadDim, blockSize, 1f / MathF.Sqrt(HeadDim), batch, _rope);
         AddProjection(w.Context, layer.O, layer.OBias, w.AttentionOut, rows, qDim);
     }
 
