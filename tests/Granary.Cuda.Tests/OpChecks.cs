@@ -102,9 +102,9 @@ internal sealed class OpChecks : IDisposable
     private void All()
     {
         // Poison-free outputs: every output buffer starts with random data so unwritten elements show.
-        // Shapes that take the GEMV (up to 8 rows; its inputs split over 1 to 8 warps) and cuBLAS.
+        // Shapes that take the GEMV (one row, rows of 256 to 8192 inputs) and cuBLAS (more rows).
         foreach (var (rows, wtype, bias, inF, outF) in new[] { (1, DType.BF16, false, 256, 200), (3, DType.BF16, true, 256, 200), (8, DType.BF16, false, 256, 200), (7, DType.F32, true, 256, 200),
-            (40, DType.BF16, false, 256, 200), (2, DType.F16, false, 256, 200), (33, DType.F32, false, 256, 200), (1, DType.BF16, false, 2048, 520), (5, DType.BF16, true, 4096, 96), (8, DType.BF16, false, 8192, 2048) })
+            (40, DType.BF16, false, 256, 200), (2, DType.F16, false, 256, 200), (33, DType.F32, false, 256, 200), (1, DType.BF16, false, 2048, 520), (5, DType.BF16, true, 4096, 96), (8, DType.BF16, false, 8192, 2048), (1, DType.BF16, true, 8192, 300) })
         {
             var x = Pair(Random(rows * inF));
             var w = Weights(Random(outF * inF, 0.2f), wtype);
