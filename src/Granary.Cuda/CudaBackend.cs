@@ -57,16 +57,19 @@ public sealed unsafe class CudaBackend : IBackend
 
     private bool _disposed;
 
-    // Step graphs: the ops since the last sync point, the previous step's, and the graph made from a
-    // step seen twice in a row. While a step's ops match the graph's, they are held back (deferred) and
-    // the whole graph is launched at the sync point; at the first difference the held ops run as usual.
+    // Step graphs: the ops since the last sync point, the previous step's, and graphs made from steps seen
+    // twice in a row (one per shape of step: decode at each batch size serving meets). While a step's ops
+    // match some graph's, they are held back (deferred) and the graph is launched at the sync point; once
+    // no graph matches, the held ops run as usual.
     private const int MaxStepOps = 4096;
+    private const int MaxGraphs = 16;
     private StreamOp[] _ops = new StreamOp[MaxStepOps];
     private StreamOp[] _previousOps = new StreamOp[MaxStepOps];
-    private StreamOp[] _graphOps = new StreamOp[MaxStepOps];
-    private int _opCount, _previousCount = -1, _graphCount;
+    private readonly StepGraph?[] _graphs = new StepGraph?[MaxGraphs];
+    private int _opCount, _previousCount = -1;
     private bool _traceBroken, _deferring;
-    private nint _graphExec;
+    private int _candidates; // bit i: _graphs[i] matches the step so far
+    private long _steps;
     private ulong _cublasWorkspace;
     // alpha, beta = 0 (overwrite), beta = 1 (accumulate)
     private static readonly float[] s_alphaBeta = [1f, 0f, 1f];
@@ -96,7 +99,9 @@ public sealed unsafe class CudaBackend : IBackend
         Bind();
         Driver.Check(Driver.cuStreamCreate(out _stream, Driver.StreamNonBlocking), "cuStreamCreate");
         _act = _options.Float32Activations ? DType.F32 : DType.BF16;
-        _overlap = _options.OverlapKernels && major >= 9;
+        // Programmatic dependent launch needs sm_90 and a driver of CUDA 12.3 or later (cuLaunchKernelEx, and its edges in captured graphs).
+        Driver.Check(Driver.cuDriverGetVersion(out int driverVersion), "cuDriverGetVersion");
+        _overlap = _options.OverlapKernels && major >= 9 && driverVersion >= 12030;
 
         var cache = _options.KernelCacheDirectory is { } dir ? new KernelCache(dir) : KernelCache.Default();
         string[] compileOptions = KernelCompiler.Options(major, minor, _options.Float32Activations);
@@ -736,7 +741,10 @@ public sealed unsafe class CudaBackend : IBackend
         Barrier();
         _disposed = true;
         Driver.cuStreamSynchronize(_stream);
-        if (_graphExec != 0) Driver.cuGraphExecDestroy(_graphExec);
+        foreach (var graph in _graphs)
+        {
+            if (graph is not null) Driver.cuGraphExecDestroy(graph.Exec);
+        }
         Driver.cuMemFree(_cublasWorkspace);
         _topK?.Dispose();
         Cublas.cublasDestroy(_cublas);
@@ -903,7 +911,7 @@ public sealed unsafe class CudaBackend : IBackend
         Issue(op);
     }
 
-    /// <summary>Runs an op now, or holds it back while the step so far matches the cached graph.</summary>
+    /// <summary>Runs an op now, or holds it back while the step so far matches a cached graph.</summary>
     private void Issue(in StreamOp op)
     {
         _epoch++;
@@ -912,10 +920,20 @@ public sealed unsafe class CudaBackend : IBackend
             Execute(op);
             return;
         }
-        if (_opCount == 0 && _graphExec != 0 && op.SameAs(_graphOps[0])) _deferring = true;
+        if (_opCount == 0)
+        {
+            _candidates = (1 << MaxGraphs) - 1;
+            _deferring = true;
+        }
         if (_deferring)
         {
-            if (_opCount < _graphCount && op.SameAs(_graphOps[_opCount]))
+            int still = 0;
+            for (int i = 0; i < MaxGraphs; i++)
+            {
+                if ((_candidates & (1 << i)) != 0 && _graphs[i] is { } g && _opCount < g.Ops.Length && op.SameAs(g.Ops[_opCount])) still |= 1 << i;
+            }
+            _candidates = still;
+            if (still != 0)
             {
                 _ops[_opCount++] = op;
                 return;
@@ -937,20 +955,31 @@ public sealed unsafe class CudaBackend : IBackend
     }
 
     /// <summary>
-    /// At a sync point: launches the graph when the whole step matched it, runs held-back ops otherwise,
-    /// and turns a step that repeats the previous one into the graph for the next.
+    /// At a sync point: launches the graph the whole step matched, runs held-back ops otherwise, and turns a
+    /// step that repeats the previous one into a graph for the steps to come.
     /// </summary>
     private void EndStep()
     {
         if (!_options.Graphs) return;
+        _steps++;
         if (_deferring)
         {
             _deferring = false;
-            if (_opCount == _graphCount) Driver.Check(Driver.cuGraphLaunch(_graphExec, _stream), "cuGraphLaunch");
-            else for (int i = 0; i < _opCount; i++) Execute(_ops[i]);
-            GraphReplays += _opCount == _graphCount ? 1 : 0;
+            for (int i = 0; i < MaxGraphs; i++)
+            {
+                if ((_candidates & (1 << i)) != 0 && _graphs[i] is { } g && g.Ops.Length == _opCount)
+                {
+                    Driver.Check(Driver.cuGraphLaunch(g.Exec, _stream), "cuGraphLaunch");
+                    g.LastUsed = _steps;
+                    GraphReplays++;
+                    _opCount = 0;
+                    return;
+                }
+            }
+            // A step that matched the start of a graph but not the whole of one: it runs, and is recorded below.
+            for (int i = 0; i < _opCount; i++) Execute(_ops[i]);
         }
-        else if (!_traceBroken && _opCount > 1)
+        if (!_traceBroken && _opCount > 1)
         {
             bool repeats = _previousCount == _opCount;
             for (int i = 0; repeats && i < _opCount; i++) repeats = _ops[i].SameAs(_previousOps[i]);
@@ -965,14 +994,24 @@ public sealed unsafe class CudaBackend : IBackend
     /// <summary>Steps replayed from a graph so far.</summary>
     public long GraphReplays { get; private set; }
 
-    /// <summary>Captures the ops of the step just run (nothing executes during capture) as the graph to replay.</summary>
+    /// <summary>
+    /// Captures the ops of the step just run (nothing executes during capture) as a graph to replay, in place of
+    /// the least recently used one when the cache is full.
+    /// </summary>
     private void BuildGraph()
     {
-        if (_graphExec != 0)
+        int slot = 0;
+        for (int i = 0; i < MaxGraphs; i++)
         {
-            Driver.cuGraphExecDestroy(_graphExec);
-            _graphExec = 0;
+            if (_graphs[i] is null) { slot = i; break; }
+            if (_graphs[i]!.LastUsed < _graphs[slot]!.LastUsed) slot = i;
         }
+        if (_graphs[slot] is { } old)
+        {
+            Driver.cuGraphExecDestroy(old.Exec);
+            _graphs[slot] = null;
+        }
+        nint exec;
         Driver.Check(Driver.cuStreamBeginCapture(_stream, Driver.CaptureModeThreadLocal), "cuStreamBeginCapture");
         try
         {
@@ -983,15 +1022,14 @@ public sealed unsafe class CudaBackend : IBackend
             Driver.Check(Driver.cuStreamEndCapture(_stream, out nint graph), "cuStreamEndCapture");
             try
             {
-                Driver.Check(Driver.cuGraphInstantiateWithFlags(out _graphExec, graph, 0), "cuGraphInstantiateWithFlags");
+                Driver.Check(Driver.cuGraphInstantiateWithFlags(out exec, graph, 0), "cuGraphInstantiateWithFlags");
             }
             finally
             {
                 Driver.cuGraphDestroy(graph);
             }
         }
-        Array.Copy(_ops, _graphOps, _opCount);
-        _graphCount = _opCount;
+        _graphs[slot] = new StepGraph(_ops.AsSpan(0, _opCount).ToArray(), exec) { LastUsed = _steps };
     }
 
     private void Execute(in StreamOp op)

@@ -19,8 +19,9 @@ public sealed class CudaBackendOptions
     public bool SkinnyGemv { get; set; } = true;
 
     /// <summary>
-    /// Replay a step whose ops repeat the previous step's exactly (decode at a steady batch) as one CUDA
-    /// graph instead of launching each kernel. Default: on, unless the environment variable
+    /// Capture a step whose ops repeat the previous step's exactly (decode at a steady batch) as a CUDA graph, and
+    /// replay it for every later step with the same ops instead of launching each kernel; up to 16 such graphs
+    /// (one per batch size a server meets) are kept. Default: on, unless the environment variable
     /// GRANARY_CUDA_GRAPHS is 0.
     /// </summary>
     public bool Graphs { get; set; } = Environment.GetEnvironmentVariable("GRANARY_CUDA_GRAPHS") != "0";
