@@ -29,7 +29,7 @@ public sealed unsafe class CudaBackend : IBackend
     private readonly bool _overlap;
     // Blocks of the GEMV kernels resident per multiprocessor, by kernel and shared-memory bytes (for the persistent grid).
     private readonly Dictionary<(nint, uint), int> _gemvOccupancy = [];
-    private readonly nint _fConvert, _fEmbedding, _fRmsNorm, _fRope, _fSiluMul, _fAdd, _fAddBias, _fWriteKv, _fRopeWriteKv, _fAttention, _fGatherRows, _fScaleAddRows, _fGemv, _fGemvGated, _fTopKPart, _fTopKMerge;
+    private readonly nint _fConvert, _fEmbedding, _fRmsNorm, _fRope, _fSiluMul, _fAdd, _fAddBias, _fWriteKv, _fRopeWriteKv, _fAttention, _fGatherRows, _fScaleAddRows, _fGemv, _fGemvGated, _fGemvSplit, _fTopKPart, _fTopKMerge;
 
     // Pinned host ring and its device twin: small per-op host data is written at the same offset in both and
     // copied on the stream; both reset once the stream is idle.
@@ -133,6 +133,7 @@ public sealed unsafe class CudaBackend : IBackend
         _fScaleAddRows = Function("scale_add_rows");
         _fGemv = Function("gemv");
         _fGemvGated = Function("gemv_gated");
+        _fGemvSplit = Function("gemv_split");
         _fTopKPart = Function("top_k_part");
         _fTopKMerge = Function("top_k_merge");
 
@@ -446,7 +447,7 @@ public sealed unsafe class CudaBackend : IBackend
     /// <summary>Registers per thread and resident blocks per multiprocessor (256 threads, 4 KB of shared memory) of the GEMV kernels.</summary>
     public IEnumerable<string> GemvKernelInfo()
     {
-        foreach (string name in new[] { "gemv", "gemv_gated" })
+        foreach (string name in new[] { "gemv", "gemv_gated", "gemv_split" })
         {
             nint f = Function(name);
             Driver.Check(Driver.cuFuncGetAttribute(out int registers, Driver.FuncAttrNumRegs, f), "cuFuncGetAttribute");
@@ -477,9 +478,12 @@ public sealed unsafe class CudaBackend : IBackend
         int e1, int e2, int total, int inFeatures, int flags)
     {
         // Persistent warps, 8 a block: as many blocks as outputs need, at most as many as the chip holds at once.
-        nint kernel = gated ? _fGemvGated : _fGemv;
+        // Long rows (down) take two warps an output: twice the loads in flight for their few outputs.
+        bool split = !gated && inFeatures >= 4096;
+        nint kernel = gated ? _fGemvGated : split ? _fGemvSplit : _fGemv;
+        int perBlock = split ? 4 : 8;
         uint shared = (uint)(inFeatures * 2);
-        uint blocks = (uint)Math.Min((total + 7) / 8, _multiprocessors * GemvOccupancy(kernel, shared));
+        uint blocks = (uint)Math.Min((total + perBlock - 1) / perBlock, _multiprocessors * GemvOccupancy(kernel, shared));
         Launch(kernel, blocks, 1, Threads, shared, x, norm, F(eps), w0, w1, w2, y0, y1, y2, b0, b1, b2, I(e1), I(e2), I(total), I(inFeatures), I(flags));
     }
 

@@ -11,7 +11,7 @@ internal static class KernelSource
     public static readonly string[] Names =
     [
         "convert", "embedding", "rms_norm", "rope", "silu_mul", "add", "add_bias", "write_kv", "rope_write_kv",
-        "attention", "gather_rows", "scale_add_rows", "gemv", "gemv_gated", "top_k_part", "top_k_merge",
+        "attention", "gather_rows", "scale_add_rows", "gemv", "gemv_gated", "gemv_split", "top_k_part", "top_k_merge",
     ];
 
     public const int AttentionChunk = 256;
@@ -368,8 +368,8 @@ extern "C" __global__ void scale_add_rows(const act_t* src, act_t* dst, int cols
 // o - e1 of w1 into y1, else row o - e2 of w2 into y2, each plus its bias when given. gemv_gated: output o reads
 // row o of w0 (gate) and of w1 (up) and writes silu(gate) * up into y0. With `residual`, y0 is the float32
 // residual stream and gets the float32 output added.
-// Persistent warps: warp w of W takes outputs w, w + W, ... whole, so x is staged once per block and no block
-// waits on another. Every lane keeps GEMV_BATCH 16-byte weight loads in flight (streamed past L1); the first
+// Persistent warps: warp w of W takes outputs w, w + W, ... (gemv_split: two warps an output, each over half the
+// inputs, for rows of 4096 inputs and more), so x is staged once per block and no block waits on another. Every lane keeps GEMV_BATCH 16-byte weight loads in flight (streamed past L1); the first
 // output's are issued before x is staged (and before the previous kernel has finished, see PDL_WAIT) and the
 // next output's before this one's sums are reduced.
 // packed = floatOut << 16 | residual << 17 | norm << 18.
@@ -435,14 +435,18 @@ __device__ __forceinline__ void gemv_stage(const void* x, const u16* normW, floa
         if (second) out[i + n] = norm4(b, wb, inv);
     }
 }
-template <bool GATED>
+template <bool GATED, int SPLIT>
 __device__ __forceinline__ void gemv_body(const void* x, const u16* normW, float eps, const u16* w0, const u16* w1, const u16* w2,
     void* y0, void* y1, void* y2, const u16* b0, const u16* b1, const u16* b2, int e1, int e2, int total, int inFeatures, int packed) {
     const int floatOut = (packed >> 16) & 1, residual = (packed >> 17) & 1, norm = (packed >> 18) & 1;
     extern __shared__ uint4 xs[];
     __shared__ float scratch[33];
-    const int lane = threadIdx.x & 31, warps = gridDim.x * (blockDim.x >> 5), chunks = inFeatures >> 3;
-    int out = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+    __shared__ float partial[8];
+    // SPLIT warps share an output, each over its part of the inputs, so that long rows have more loads in flight.
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, part = warp % SPLIT, chunks = inFeatures >> 3;
+    const int perBlock = (blockDim.x >> 5) / SPLIT, stride = gridDim.x * perBlock;
+    const int begin = chunks * part / SPLIT, end = chunks * (part + 1) / SPLIT;
+    int out = blockIdx.x * perBlock + warp / SPLIT;
     const uint4* wr = 0;
     const uint4* ur = 0;
     uint4 wa[GEMV_BATCH], wb[GEMV_BATCH];
@@ -452,32 +456,40 @@ __device__ __forceinline__ void gemv_body(const void* x, const u16* normW, float
         wr = (const uint4*)(w + (long long)local * inFeatures); \
         if (GATED) ur = (const uint4*)(w1 + (long long)local * inFeatures); }
     PDL_TRIGGER();
-    if (out < total) { GEMV_ROW(out); gemv_load<GATED>(wa, wb, wr, ur, lane, chunks); }
+    if (out < total) { GEMV_ROW(out); gemv_load<GATED>(wa, wb, wr, ur, begin + lane, end); }
     PDL_WAIT();
     gemv_stage(x, normW, eps, inFeatures, norm, xs, scratch);
     __syncthreads();
-    while (out < total) {
+    // Rounds are the same for every warp of a block (the split's partial sums meet in shared memory).
+    for (int first = blockIdx.x * perBlock; first < total; first += stride) {
+        bool active = out < total;
         float acc = 0.f, acc2 = 0.f;
-        for (int c0 = lane;;) {
+        for (int c0 = begin + lane; active;) {
 #pragma unroll
             for (int u = 0; u < GEMV_BATCH; u++) {
                 int c = c0 + 32 * u;
-                if (c < chunks) {
+                if (c < end) {
                     uint4 xv = xs[c];
                     acc += dot8(wa[u], xv);
                     if (GATED) acc2 += dot8(wb[u], xv);
                 }
             }
             c0 += 32 * GEMV_BATCH;
-            if (c0 >= chunks) break;
-            gemv_load<GATED>(wa, wb, wr, ur, c0, chunks);
+            if (c0 >= end) break;
+            gemv_load<GATED>(wa, wb, wr, ur, c0, end);
         }
         int index = out;
-        out += warps;
-        if (out < total) { GEMV_ROW(out); gemv_load<GATED>(wa, wb, wr, ur, lane, chunks); }
+        out += stride;
+        if (out < total) { GEMV_ROW(out); gemv_load<GATED>(wa, wb, wr, ur, begin + lane, end); }
         float sum = warp_sum(acc);
         float sum2 = GATED ? warp_sum(acc2) : 0.f;
-        if (lane == 0) {
+        if (SPLIT > 1) {
+            if (lane == 0) partial[warp] = sum;
+            __syncthreads();
+            if (part == 0) for (int k = 1; k < SPLIT; k++) sum += partial[warp + k];
+            __syncthreads();
+        }
+        if (active && part == 0 && lane == 0) {
             void* y; const u16* b; int local;
             if (GATED) { y = y0; b = 0; local = index; sum = sum / (1.f + __expf(-sum)) * sum2; }
             else if (index < e1) { y = y0; b = b0; local = index; }
@@ -494,8 +506,9 @@ __device__ __forceinline__ void gemv_body(const void* x, const u16* normW, float
 #define GEMV_PARAMS const void* x, const u16* normW, float eps, const u16* w0, const u16* w1, const u16* w2, void* y0, void* y1, void* y2, \
     const u16* b0, const u16* b1, const u16* b2, int e1, int e2, int total, int inFeatures, int packed
 #define GEMV_ARGS x, normW, eps, w0, w1, w2, y0, y1, y2, b0, b1, b2, e1, e2, total, inFeatures, packed
-extern "C" __global__ void __launch_bounds__(256) gemv(GEMV_PARAMS) { gemv_body<false>(GEMV_ARGS); }
-extern "C" __global__ void __launch_bounds__(256) gemv_gated(GEMV_PARAMS) { gemv_body<true>(GEMV_ARGS); }
+extern "C" __global__ void __launch_bounds__(256) gemv(GEMV_PARAMS) { gemv_body<false, 1>(GEMV_ARGS); }
+extern "C" __global__ void __launch_bounds__(256) gemv_gated(GEMV_PARAMS) { gemv_body<true, 1>(GEMV_ARGS); }
+extern "C" __global__ void __launch_bounds__(256) gemv_split(GEMV_PARAMS) { gemv_body<false, 2>(GEMV_ARGS); }
 
 // The k largest float32 logits of each row (value descending, lower id first on ties, NaN never) and the row's
 // log-sum-exp, in two kernels. top_k_part: block (part, row) takes the row's ids [part * span, (part + 1) * span)
