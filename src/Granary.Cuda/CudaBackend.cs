@@ -605,19 +605,19 @@ public sealed unsafe class CudaBackend : IBackend
     {
         Bind();
         if (cosSin.DType != DType.F32) throw new ArgumentException($"the RoPE table must be float32, got {cosSin.DType}", nameof(cosSin));
-        int rows = batch.Rows;
         CheckSlots(k, v, kCache, vCache, kvHeads * headDim, batch);
-        CheckRange(Act(q), 0, (long)rows * heads * headDim);
+        CheckAttention(q, kCache, vCache, output, heads, kvHeads, headDim, batch.Rows);
+        EnsureLayout(batch);
+        EnsureTables(batch, blockSize);
         if (OneRowPerSequence(batch))
         {
-            Attend(q, kCache, vCache, output, heads, kvHeads, headDim, blockSize, scale, batch, P(k), P(v), P(cosSin));
+            LaunchAttention(q, kCache, vCache, output, heads, kvHeads, headDim, blockSize, scale, batch.Rows, P(k), P(v), P(cosSin));
             return;
         }
-        EnsureLayout(batch);
-        long n = (long)rows * (heads + kvHeads) * (headDim / 2);
+        long n = (long)batch.Rows * (heads + kvHeads) * (headDim / 2);
         if (n > 0)
-            Launch(_fRopeWriteKv, Grid(n), 1, Threads, 0, P(q), P(k), P(v), P(kCache), P(vCache), I(rows), I(heads), I(kvHeads), I(headDim), _dPositions, _dSlots, P(cosSin));
-        Attend(q, kCache, vCache, output, heads, kvHeads, headDim, blockSize, scale, batch, 0, 0, 0);
+            Launch(_fRopeWriteKv, Grid(n), 1, Threads, 0, P(q), P(k), P(v), P(kCache), P(vCache), I(batch.Rows), I(heads), I(kvHeads), I(headDim), _dPositions, _dSlots, P(cosSin));
+        LaunchAttention(q, kCache, vCache, output, heads, kvHeads, headDim, blockSize, scale, batch.Rows, 0, 0, 0);
     }
 
     /// <summary>Whether no two rows belong to one sequence (rows in sequence order, so increasing sequence numbers tell).</summary>
@@ -633,26 +633,34 @@ public sealed unsafe class CudaBackend : IBackend
     public void Attention(DeviceBuffer q, DeviceBuffer kCache, DeviceBuffer vCache, DeviceBuffer output, int heads, int kvHeads, int headDim, int blockSize, float scale, BatchLayout batch)
     {
         Bind();
-        Attend(q, kCache, vCache, output, heads, kvHeads, headDim, blockSize, scale, batch, 0, 0, 0);
+        CheckAttention(q, kCache, vCache, output, heads, kvHeads, headDim, batch.Rows);
+        EnsureLayout(batch);
+        EnsureTables(batch, blockSize);
+        LaunchAttention(q, kCache, vCache, output, heads, kvHeads, headDim, blockSize, scale, batch.Rows, 0, 0, 0);
     }
 
-    /// <summary>The attention kernel; with <paramref name="newK"/> it also rotates q and k and stores k and v (see its comment).</summary>
-    private void Attend(DeviceBuffer q, DeviceBuffer kCache, DeviceBuffer vCache, DeviceBuffer output, int heads, int kvHeads, int headDim, int blockSize, float scale,
-        BatchLayout batch, ulong newK, ulong newV, ulong cosSin)
+    private void CheckAttention(DeviceBuffer q, DeviceBuffer kCache, DeviceBuffer vCache, DeviceBuffer output, int heads, int kvHeads, int headDim, int rows)
     {
         if (heads % kvHeads != 0) throw new ArgumentException($"{heads} query heads cannot share {kvHeads} KV heads evenly");
         if (headDim > 1024) throw new ArgumentException($"head dimension {headDim} is above the 1024 the attention kernel supports");
-        CheckRange(Act(q), 0, (long)batch.Rows * heads * headDim);
-        CheckRange(Act(output), 0, (long)batch.Rows * heads * headDim);
+        CheckRange(Act(q), 0, (long)rows * heads * headDim);
+        CheckRange(Act(output), 0, (long)rows * heads * headDim);
         Act(kCache);
         Act(vCache);
-        EnsureLayout(batch);
-        EnsureTables(batch, blockSize);
-        if (batch.Rows == 0) return;
+    }
+
+    /// <summary>
+    /// The attention kernel over the staged layout and block tables; with <paramref name="newK"/> it also rotates q
+    /// and k and stores k and v (see its comment).
+    /// </summary>
+    private void LaunchAttention(DeviceBuffer q, DeviceBuffer kCache, DeviceBuffer vCache, DeviceBuffer output, int heads, int kvHeads, int headDim, int blockSize, float scale,
+        int rows, ulong newK, ulong newV, ulong cosSin)
+    {
+        if (rows == 0) return;
         // At least 256 threads: several key groups accumulate values in parallel for head sizes up to 128.
         uint threads = (uint)Math.Max(256, (headDim + 31) / 32 * 32);
         uint shared = (uint)(2 * headDim * _act.Size() + (headDim + KernelSource.AttentionChunk + 33 + 8 * threads + KernelSource.AttentionChunk) * 4);
-        Launch(_fAttention, (uint)heads, (uint)batch.Rows, threads, shared, P(q), P(kCache), P(vCache), P(output),
+        Launch(_fAttention, (uint)heads, (uint)rows, threads, shared, P(q), P(kCache), P(vCache), P(output),
             _dPositions, _dRowSequence, _dTables, I(_tableStride), I(heads), I(kvHeads), I(headDim), I(blockSize), F(scale), newK, newV, _dSlots, cosSin);
     }
 

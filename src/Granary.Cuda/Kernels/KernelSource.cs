@@ -119,6 +119,13 @@ extern "C" __global__ void rms_norm(const void* x, int xType, const act_t* w, ac
     for (int d = threadIdx.x; d < dim; d += blockDim.x) st(out, base + d, rnd(ldt(x, base + d, xType) * inv) * ld(w, d));
 }
 
+// The rotate-half pair (from[i], from[i + half]) by the angle with cosine c and sine s, stored at to[o], to[o + half].
+__device__ __forceinline__ void rotate_pair(const act_t* from, long long i, act_t* to, long long o, int half, float c, float s) {
+    float a = ld(from, i), b = ld(from, i + half);
+    st(to, o, a * c - b * s);
+    st(to, o + half, b * c + a * s);
+}
+
 extern "C" __global__ void rope(act_t* x, int rows, int heads, int headDim, const int* positions, const float* cosSin) {
     PDL_START();
     int half = headDim >> 1;
@@ -130,9 +137,7 @@ extern "C" __global__ void rope(act_t* x, int rows, int heads, int headDim, cons
         const float* cs = cosSin + (long long)positions[row] * headDim;
         float c = cs[j], s = cs[half + j];
         long long p = rh * headDim + j;
-        float a = ld(x, p), b = ld(x, p + half);
-        st(x, p, a * c - b * s);
-        st(x, p + half, b * c + a * s);
+        rotate_pair(x, p, x, p, half, c, s);
     }
 }
 
@@ -183,15 +188,11 @@ extern "C" __global__ void rope_write_kv(act_t* q, act_t* k, const act_t* v, act
         float c = cs[j], s = cs[half + j];
         if (h < heads) {
             long long p = ((long long)row * heads + h) * headDim + j;
-            float a = ld(q, p), b = ld(q, p + half);
-            st(q, p, a * c - b * s);
-            st(q, p + half, b * c + a * s);
+            rotate_pair(q, p, q, p, half, c, s);
         } else {
             long long p = (long long)row * kvDim + (h - heads) * headDim + j;
             long long dst = (long long)slots[row] * kvDim + (h - heads) * headDim + j;
-            float a = ld(k, p), b = ld(k, p + half);
-            st(k, p, a * c - b * s);
-            st(k, p + half, b * c + a * s);
+            rotate_pair(k, p, k, p, half, c, s);
             kc[dst] = k[p];
             kc[dst + half] = k[p + half];
             vc[dst] = v[p];
@@ -236,10 +237,8 @@ extern "C" __global__ void attention(const act_t* q, act_t* kc, act_t* vc, act_t
         const act_t* vrow = newV + ((long long)row * kvHeads + kvHead) * headDim;
         for (int j = tid; j < half; j += blockDim.x) {
             float c = cs[j], s = cs[half + j];
-            float a = ld(krow, j), b = ld(krow, j + half);
-            st(knew, j, a * c - b * s);
-            st(knew, j + half, b * c + a * s);
-            a = ld(qrow, j); b = ld(qrow, j + half);
+            rotate_pair(krow, j, knew, j, half, c, s);
+            float a = ld(qrow, j), b = ld(qrow, j + half);
             qs[j] = rnd(a * c - b * s) * scale;
             qs[j + half] = rnd(b * c + a * s) * scale;
         }

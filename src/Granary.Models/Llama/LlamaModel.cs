@@ -214,8 +214,7 @@ public sealed class LlamaModel : IDisposable
         }
         _backend.RmsNorm(w.Residual, layer.PostAttentionNorm, w.Normed, rows, hidden, eps);
         _router!.Run(this, layer, rows);
-        AllReduce(w.MlpOut, (long)rows * hidden);
-        _backend.Add(w.Residual, w.MlpOut, (long)rows * hidden);
+        AddToResidual(w.MlpOut, rows);
     }
 
     /// <summary>
@@ -232,8 +231,15 @@ public sealed class LlamaModel : IDisposable
             return;
         }
         _backend.MatMul(x, weight, bias, scratch, rows, inFeatures, hidden);
-        AllReduce(scratch, (long)rows * hidden);
-        _backend.Add(w.Residual, scratch, (long)rows * hidden);
+        AddToResidual(scratch, rows);
+    }
+
+    /// <summary>residual += the sum over the TP ranks of <paramref name="partial"/> ([rows, hidden]).</summary>
+    private void AddToResidual(DeviceBuffer partial, int rows)
+    {
+        long length = (long)rows * Config.HiddenSize;
+        AllReduce(partial, length);
+        _backend.Add(_work.Residual, partial, length);
     }
 
     private static bool EveryRowIsALogitRow(BatchLayout batch)
