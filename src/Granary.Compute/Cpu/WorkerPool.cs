@@ -9,13 +9,17 @@ namespace Granary.Compute.Cpu;
 internal sealed class WorkerPool : IDisposable
 {
     private const int SpinRounds = 4_000;
+    private const int ChunkBits = 20;
+    private const long ChunkMask = (1L << ChunkBits) - 1;
+    private const long GenerationMask = (1L << (63 - 2 * ChunkBits)) - 1;
     private readonly Thread[] _threads;
     private readonly SemaphoreSlim _wake = new(0);
     private CpuJob? _job;
-    private int _chunks;
-    // The job's generation (high 32 bits) and its next unclaimed chunk (low 32 bits), claimed by compare-and-swap: a
-    // worker that wakes late, or runs on a core it shares with another process, can never claim a chunk of a job other
-    // than the one it read, and the caller never waits for a worker that claimed nothing.
+    // The job's generation (bits 40-62), its chunk count (bits 20-39) and its next unclaimed chunk (bits 0-19), claimed
+    // by compare-and-swap. A worker that wakes late, or runs on a core it shares with another process, can never claim
+    // a chunk of a job other than the one it read, nor one past that job's count (the count is read in the same word
+    // as the generation, so a new job's count cannot meet an old job's generation), and the caller never waits for a
+    // worker that claimed nothing.
     private long _state;
     private int _done;
     private int _sleepers;
@@ -35,7 +39,7 @@ internal sealed class WorkerPool : IDisposable
 
     public int Threads => _threads.Length + 1;
 
-    private long Generation => Volatile.Read(ref _state) >> 32;
+    private long Generation => Volatile.Read(ref _state) >> (2 * ChunkBits);
 
     /// <summary>Runs chunks 0..chunks-1 of the job across the pool and returns when all are done.</summary>
     public void Run(CpuJob job, int chunks)
@@ -46,12 +50,12 @@ internal sealed class WorkerPool : IDisposable
             for (int c = 0; c < chunks; c++) job.Execute(c);
             return;
         }
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(chunks, (int)ChunkMask);
         _job = job;
-        _chunks = chunks;
         _failure = null;
         Volatile.Write(ref _done, 0);
-        long generation = Generation + 1;
-        Volatile.Write(ref _state, generation << 32);
+        long generation = (Generation + 1) & GenerationMask;
+        Volatile.Write(ref _state, generation << (2 * ChunkBits) | (long)chunks << ChunkBits);
         int sleepers = Volatile.Read(ref _sleepers);
         if (sleepers > 0) _wake.Release(sleepers);
         Work(job, generation);
@@ -67,8 +71,8 @@ internal sealed class WorkerPool : IDisposable
         while (true)
         {
             long state = Volatile.Read(ref _state);
-            int chunk = (int)(state & 0xffffffff);
-            if (state >> 32 != generation || chunk >= _chunks) return;
+            int chunk = (int)(state & ChunkMask);
+            if (state >> (2 * ChunkBits) != generation || chunk >= (int)((state >> ChunkBits) & ChunkMask)) return;
             if (Interlocked.CompareExchange(ref _state, state + 1, state) != state) continue;
             try { job.Execute(chunk); }
             catch (Exception e) { _failure = e; }
