@@ -27,8 +27,8 @@ public sealed unsafe class CudaBackend : IBackend
     private readonly int _multiprocessors;
     private readonly DType _act;
     private readonly bool _overlap;
-    // Blocks of the GEMV kernels resident per multiprocessor, by kernel and shared-memory bytes (for the persistent grid).
-    private readonly Dictionary<(nint, uint), int> _gemvOccupancy = [];
+    // Blocks resident per multiprocessor, by kernel, block size and shared-memory bytes (the GEMV's persistent grid, attention's block size).
+    private readonly Dictionary<(nint, uint, uint), int> _occupancy = [];
     private readonly nint _fConvert, _fEmbedding, _fRmsNorm, _fRope, _fSiluMul, _fAdd, _fAddBias, _fWriteKv, _fRopeWriteKv, _fAttention, _fGatherRows, _fScaleAddRows, _fGemv, _fGemvGated, _fGemvSplit, _fTopKPart, _fTopKMerge;
 
     // Pinned host ring and its device twin: small per-op host data is written at the same offset in both and
@@ -435,23 +435,28 @@ public sealed unsafe class CudaBackend : IBackend
 
     private const int GemvFloatOut = 1 << 16, GemvResidual = 1 << 17, GemvNorm = 1 << 18;
 
-    private int GemvOccupancy(nint kernel, uint shared)
+    /// <summary>Resident blocks of <paramref name="threads"/> threads a multiprocessor holds (cached).</summary>
+    private int Occupancy(nint kernel, uint threads, uint shared)
     {
-        if (_gemvOccupancy.TryGetValue((kernel, shared), out int blocks)) return blocks;
-        Driver.Check(Driver.cuOccupancyMaxActiveBlocksPerMultiprocessor(out blocks, kernel, (int)Threads, shared), "cuOccupancyMaxActiveBlocksPerMultiprocessor");
+        if (_occupancy.TryGetValue((kernel, threads, shared), out int blocks)) return blocks;
+        Driver.Check(Driver.cuOccupancyMaxActiveBlocksPerMultiprocessor(out blocks, kernel, (int)threads, shared), "cuOccupancyMaxActiveBlocksPerMultiprocessor");
         blocks = Math.Max(blocks, 1);
-        _gemvOccupancy[(kernel, shared)] = blocks;
+        _occupancy[(kernel, threads, shared)] = blocks;
         return blocks;
     }
 
-    /// <summary>Registers per thread and resident blocks per multiprocessor (256 threads, 4 KB of shared memory) of the GEMV kernels.</summary>
-    public IEnumerable<string> GemvKernelInfo()
+    /// <summary>
+    /// Registers per thread and resident blocks per multiprocessor (256 threads; 4 KB of shared memory, or what a
+    /// head size of 64 needs) of the GEMV and attention kernels.
+    /// </summary>
+    public IEnumerable<string> KernelInfo()
     {
-        foreach (string name in new[] { "gemv", "gemv_gated", "gemv_split" })
+        foreach (string name in new[] { "gemv", "gemv_gated", "gemv_split", "attention" })
         {
             nint f = Function(name);
             Driver.Check(Driver.cuFuncGetAttribute(out int registers, Driver.FuncAttrNumRegs, f), "cuFuncGetAttribute");
-            yield return $"{name}: {registers} registers a thread, {GemvOccupancy(f, 4096)} blocks of {Threads} threads a multiprocessor";
+            uint shared = name == "attention" ? AttentionShared(64, Threads) : 4096;
+            yield return $"{name}: {registers} registers a thread, {Occupancy(f, Threads, shared)} blocks of {Threads} threads a multiprocessor";
         }
     }
 
@@ -483,7 +488,7 @@ public sealed unsafe class CudaBackend : IBackend
         nint kernel = gated ? _fGemvGated : split ? _fGemvSplit : _fGemv;
         int perBlock = split ? 4 : 8;
         uint shared = (uint)(inFeatures * 2);
-        uint blocks = (uint)Math.Min((total + perBlock - 1) / perBlock, _multiprocessors * GemvOccupancy(kernel, shared));
+        uint blocks = (uint)Math.Min((total + perBlock - 1) / perBlock, _multiprocessors * Occupancy(kernel, Threads, shared));
         Launch(kernel, blocks, 1, Threads, shared, x, norm, F(eps), w0, w1, w2, y0, y1, y2, b0, b1, b2, I(e1), I(e2), I(total), I(inFeatures), I(flags));
     }
 
@@ -657,12 +662,20 @@ public sealed unsafe class CudaBackend : IBackend
         int rows, ulong newK, ulong newV, ulong cosSin)
     {
         if (rows == 0) return;
-        // At least 256 threads: several key groups accumulate values in parallel for head sizes up to 128.
-        uint threads = (uint)Math.Max(256, (headDim + 31) / 32 * 32);
-        uint shared = (uint)(2 * headDim * _act.Size() + (headDim + KernelSource.AttentionChunk + 33 + 8 * threads + KernelSource.AttentionChunk) * 4);
+        // 256 threads, so that several key groups accumulate values in parallel for head sizes up to 128; but 128
+        // when (heads, rows) blocks of 256 would take more than one wave: a block's time is mostly latency, so one
+        // wave of small blocks beats two of large ones. At least a thread per dimension.
+        uint threads = Threads;
+        if ((long)heads * rows > (long)_multiprocessors * Occupancy(_fAttention, Threads, AttentionShared(headDim, Threads))) threads = Threads / 2;
+        threads = (uint)Math.Max(threads, (headDim + 31) / 32 * 32);
+        uint shared = AttentionShared(headDim, threads);
         Launch(_fAttention, (uint)heads, (uint)rows, threads, shared, P(q), P(kCache), P(vCache), P(output),
             _dPositions, _dRowSequence, _dTables, I(_tableStride), I(heads), I(kvHeads), I(headDim), I(blockSize), F(scale), newK, newV, _dSlots, cosSin);
     }
+
+    /// <summary>Dynamic shared memory of the attention kernel (see the layout at its start).</summary>
+    private uint AttentionShared(int headDim, uint threads) =>
+        (uint)(2 * headDim * _act.Size() + (headDim + KernelSource.AttentionChunk + 33 + 8 * threads + KernelSource.AttentionChunk) * 4);
 
     public void GatherRows(DeviceBuffer source, DeviceBuffer destination, int cols, ReadOnlySpan<int> rows)
     {

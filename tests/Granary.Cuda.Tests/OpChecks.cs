@@ -182,7 +182,8 @@ internal sealed class OpChecks : IDisposable
         }
         TopK();
 
-        foreach (var (heads, kvHeads, headDim) in new[] { (8, 2, 64), (4, 1, 32), (6, 3, 12), (4, 4, 128) })
+        // The last two have more (head, row) blocks than one wave of 256 threads holds: attention takes 128-thread blocks.
+        foreach (var (heads, kvHeads, headDim) in new[] { (8, 2, 64), (4, 1, 32), (6, 3, 12), (4, 4, 128), (128, 16, 64), (96, 12, 128) })
             Attention(heads, kvHeads, headDim);
 
         var src = Pair(Random(R * dim));

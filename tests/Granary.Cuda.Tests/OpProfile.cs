@@ -18,7 +18,7 @@ internal static class OpProfile
     {
         using var gpu = new CudaBackend(new CudaBackendOptions { Graphs = true });
         log.WriteLine($"{gpu.Name}");
-        foreach (string line in gpu.GemvKernelInfo()) log.WriteLine($"  {line}");
+        foreach (string line in gpu.KernelInfo()) log.WriteLine($"  {line}");
         var random = new Random(5);
         var buffers = new List<DeviceBuffer>();
         DeviceBuffer Act(long n, DType? type = null)

@@ -47,12 +47,10 @@ __device__ __forceinline__ void stt(void* p, long long i, float v, int t) {
 typedef float act_t;
 __device__ __forceinline__ float ld(const act_t* p, long long i) { return p[i]; }
 __device__ __forceinline__ void st(act_t* p, long long i, float v) { p[i] = v; }
-__device__ __forceinline__ float rnd(float v) { return v; }
 #else
 typedef u16 act_t;
 __device__ __forceinline__ float ld(const act_t* p, long long i) { return bf2f(p[i]); }
 __device__ __forceinline__ void st(act_t* p, long long i, float v) { p[i] = f2bf(v); }
-__device__ __forceinline__ float rnd(float v) { return bf2f(f2bf(v)); }
 #endif
 
 __device__ __forceinline__ float warp_sum(float v) {
@@ -108,7 +106,7 @@ extern "C" __global__ void embedding(const void* table, int tableType, const int
 }
 
 // out = x / rms(x) * w per row (x of element type xType: activations or the float32 residual stream), rounded
-// as HF rounds it: the normalized value to the activation type, then the product with the weight.
+// to the activation type once, at the end (HF's bf16 path rounds the normalized value too: a second error).
 extern "C" __global__ void rms_norm(const void* x, int xType, const act_t* w, act_t* out, int dim, float eps) {
     PDL_START();
     __shared__ float scratch[33];
@@ -116,7 +114,7 @@ extern "C" __global__ void rms_norm(const void* x, int xType, const act_t* w, ac
     float ss = 0.f;
     for (int d = threadIdx.x; d < dim; d += blockDim.x) { float v = ldt(x, base + d, xType); ss += v * v; }
     float inv = rsqrtf(block_reduce(ss, scratch, false) / dim + eps);
-    for (int d = threadIdx.x; d < dim; d += blockDim.x) st(out, base + d, rnd(ldt(x, base + d, xType) * inv) * ld(w, d));
+    for (int d = threadIdx.x; d < dim; d += blockDim.x) st(out, base + d, ldt(x, base + d, xType) * inv * ld(w, d));
 }
 
 // The rotate-half pair (from[i], from[i + half]) by the angle with cosine c and sine s, stored at to[o], to[o + half].
@@ -145,7 +143,7 @@ extern "C" __global__ void silu_mul(const act_t* gate, const act_t* up, act_t* o
     PDL_START();
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
         float g = ld(gate, i);
-        st(out, i, rnd(g / (1.f + __expf(-g))) * ld(up, i));
+        st(out, i, g / (1.f + __expf(-g)) * ld(up, i));
     }
 }
 
@@ -239,8 +237,8 @@ extern "C" __global__ void attention(const act_t* q, act_t* kc, act_t* vc, act_t
             float c = cs[j], s = cs[half + j];
             rotate_pair(krow, j, knew, j, half, c, s);
             float a = ld(qrow, j), b = ld(qrow, j + half);
-            qs[j] = rnd(a * c - b * s) * scale;
-            qs[j + half] = rnd(b * c + a * s) * scale;
+            qs[j] = (a * c - b * s) * scale;
+            qs[j + half] = (b * c + a * s) * scale;
         }
         for (int j = tid; j < headDim; j += blockDim.x) vnew[j] = vrow[j];
         __syncthreads();
@@ -395,8 +393,8 @@ __device__ __forceinline__ void gemv_load(uint4* wa, uint4* wb, const uint4* wr,
 __device__ __forceinline__ float sq4(float4 a) { return a.x * a.x + a.y * a.y + a.z * a.z + a.w * a.w; }
 __device__ __forceinline__ uint2 norm4(float4 a, uint2 w, float inv) {
     uint2 o;
-    o.x = (u32)f2bf(rnd(a.x * inv) * __uint_as_float(w.x << 16)) | (u32)f2bf(rnd(a.y * inv) * __uint_as_float(w.x & 0xffff0000u)) << 16;
-    o.y = (u32)f2bf(rnd(a.z * inv) * __uint_as_float(w.y << 16)) | (u32)f2bf(rnd(a.w * inv) * __uint_as_float(w.y & 0xffff0000u)) << 16;
+    o.x = (u32)f2bf(a.x * inv * __uint_as_float(w.x << 16)) | (u32)f2bf(a.y * inv * __uint_as_float(w.x & 0xffff0000u)) << 16;
+    o.y = (u32)f2bf(a.z * inv * __uint_as_float(w.y << 16)) | (u32)f2bf(a.w * inv * __uint_as_float(w.y & 0xffff0000u)) << 16;
     return o;
 }
 // x into shared memory, each thread's loads of a pass issued together: a pass costs one trip to L2.
