@@ -26,6 +26,13 @@ public interface IBackend : IDisposable
     /// <summary>Copies raw little-endian elements of <paramref name="dtype"/> to a new buffer (weights).</summary>
     DeviceBuffer Upload(DType dtype, ReadOnlySpan<byte> data);
 
+    /// <summary>
+    /// Elements [offset, offset + length) of <paramref name="buffer"/> as a buffer of their own that shares its memory:
+    /// weights loaded as one stacked matrix (q, k and v; gate and up) and used as their parts, so that a backend may
+    /// also multiply them as one. Disposing the view frees nothing; <paramref name="buffer"/> must outlive it.
+    /// </summary>
+    DeviceBuffer Slice(DeviceBuffer buffer, long offset, long length);
+
     /// <summary>Copies host floats into an activation buffer at an element offset.</summary>
     void CopyFromHost(ReadOnlySpan<float> source, DeviceBuffer destination, long offset = 0);
 

@@ -29,7 +29,7 @@ public sealed unsafe class CudaBackend : IBackend
     private readonly bool _overlap;
     // Blocks resident per multiprocessor, by kernel, block size and shared-memory bytes (the GEMV's persistent grid, attention's block size).
     private readonly Dictionary<(nint, uint, uint), int> _occupancy = [];
-    private readonly nint _fConvert, _fEmbedding, _fRmsNorm, _fRope, _fSiluMul, _fAdd, _fAddBias, _fWriteKv, _fRopeWriteKv, _fAttention, _fGatherRows, _fScaleAddRows, _fGemv, _fGemvGated, _fGemvSplit, _fTopKPart, _fTopKMerge;
+    private readonly nint _fConvert, _fEmbedding, _fRmsNorm, _fRope, _fSiluMul, _fAdd, _fAddBias, _fWriteKv, _fRopeWriteKv, _fAttention, _fGatherRows, _fScaleAddRows, _fGemv, _fGemvGated, _fGemvSplit, _fTopKPart, _fTopKMerge, _fSplitStacked, _fSiluMulStacked;
 
     // Pinned host ring and its device twin: small per-op host data is written at the same offset in both and
     // copied on the stream; both reset once the stream is idle.
@@ -41,6 +41,8 @@ public sealed unsafe class CudaBackend : IBackend
     private nint _download;
     private long _downloadBytes;
     private CudaBuffer? _topK;
+    // The float32 product of stacked weights (q, k and v; gate and up) before it is split.
+    private CudaBuffer? _stacked;
     // What the download buffer holds: elements [_cachedStart, _cachedEnd) of _cachedSource as of op epoch _cachedEpoch.
     private CudaBuffer? _cachedSource;
     private long _cachedStart, _cachedEnd, _cachedEpoch = -1, _epoch;
@@ -133,6 +135,8 @@ public sealed unsafe class CudaBackend : IBackend
         _fScaleAddRows = Function("scale_add_rows");
         _fGemv = Function("gemv");
         _fGemvGated = Function("gemv_gated");
+        _fSplitStacked = Function("split_stacked");
+        _fSiluMulStacked = Function("silu_mul_stacked");
         _fGemvSplit = Function("gemv_split");
         _fTopKPart = Function("top_k_part");
         _fTopKMerge = Function("top_k_merge");
@@ -186,6 +190,13 @@ public sealed unsafe class CudaBackend : IBackend
             Sync();
         }
         return buffer;
+    }
+
+    public DeviceBuffer Slice(DeviceBuffer buffer, long offset, long length)
+    {
+        var b = Dev(buffer);
+        CheckRange(b, offset, length);
+        return new CudaBuffer(this, b.DType, length, b.Pointer + (ulong)(offset * b.DType.Size()), owns: false);
     }
 
     public void CopyFromHost(ReadOnlySpan<float> source, DeviceBuffer destination, long offset = 0)
@@ -301,12 +312,50 @@ public sealed unsafe class CudaBackend : IBackend
             GemvProjections(x, null, 0, projections, inFeatures, floatOut);
             return;
         }
+        if (!floatOut && projections.Length is 2 or 3 && StackedProjections(projections, inFeatures))
+        {
+            // One GEMM over the stacked weights, then one kernel splits the product and adds the biases.
+            var a = projections[0];
+            var b = projections[1];
+            var c = projections.Length > 2 ? projections[2] : b;
+            int e1 = a.OutFeatures, e2 = e1 + b.OutFeatures, total = projections.Length > 2 ? e2 + c.OutFeatures : e2;
+            ulong product = StackedScratch((long)rows * total);
+            Gemm(P(x), Dev(a.Weight).Pointer, product, rows, inFeatures, total, floatOut: true);
+            Launch(_fSplitStacked, Grid((long)rows * total), 1, Threads, 0, product, I(rows), I(e1), I(e2), I(total),
+                P(a.Output), P(b.Output), P(c.Output), Bias(a.Bias), Bias(b.Bias), projections.Length > 2 ? Bias(c.Bias) : 0);
+            return;
+        }
         foreach (var p in projections)
         {
-            Gemm(x, InActivationType(Dev(p.Weight)), p.Output, rows, inFeatures, p.OutFeatures, floatOut);
+            Gemm(P(x), InActivationType(Dev(p.Weight)).Pointer, P(p.Output), rows, inFeatures, p.OutFeatures, floatOut);
             if (p.Bias is { } bias)
                 Launch(_fAddBias, Grid((long)rows * p.OutFeatures), 1, Threads, 0, P(p.Output), P(bias), I(rows), I(p.OutFeatures));
         }
+    }
+
+    /// <summary>Whether the projections' weights are in the activation type and lie back to back (views of one stacked buffer).</summary>
+    private bool StackedProjections(ReadOnlySpan<Projection> projections, int inFeatures)
+    {
+        for (int i = 1; i < projections.Length; i++)
+        {
+            CudaBuffer previous = Dev(projections[i - 1].Weight), current = Dev(projections[i].Weight);
+            if (previous.DType != _act || current.DType != _act) return false;
+            if (current.Pointer != previous.Pointer + (ulong)((long)projections[i - 1].OutFeatures * inFeatures * _act.Size())) return false;
+        }
+        return true;
+    }
+
+    /// <summary>Device address of float32 scratch for a stacked product of <paramref name="elements"/> elements.</summary>
+    private ulong StackedScratch(long elements)
+    {
+        if (_stacked is null || _stacked.Length < elements)
+        {
+            // Step graphs that used the old buffer no longer match the steps to come (their addresses differ).
+            Barrier();
+            _stacked?.Dispose();
+            _stacked = NewBuffer(DType.F32, Math.Max(elements, _stacked is null ? 0 : 2 * _stacked.Length));
+        }
+        return _stacked.Pointer;
     }
 
     /// <remarks>With the GEMV kernel, each block normalizes the float32 rows itself; <paramref name="normed"/> stays untouched.</remarks>
@@ -338,9 +387,17 @@ public sealed unsafe class CudaBackend : IBackend
             GemvGated(x, null, 0, g, u, gateOut, inFeatures, outFeatures);
             return;
         }
-        Gemm(x, g, gateOut, rows, inFeatures, outFeatures, floatOut: false);
-        Gemm(x, u, upOut, rows, inFeatures, outFeatures, floatOut: false);
         long n = (long)rows * outFeatures;
+        if (g == Dev(gate) && u.Pointer == g.Pointer + (ulong)g.ByteLength)
+        {
+            // Gate and up stacked: one GEMM, and silu(gate) * up from its float32 product, rounded once.
+            ulong product = StackedScratch(2 * n);
+            Gemm(P(x), g.Pointer, product, rows, inFeatures, 2 * outFeatures, floatOut: true);
+            Launch(_fSiluMulStacked, Grid(n), 1, Threads, 0, product, I(rows), I(outFeatures), P(gateOut));
+            return;
+        }
+        Gemm(P(x), g.Pointer, P(gateOut), rows, inFeatures, outFeatures, floatOut: false);
+        Gemm(P(x), u.Pointer, P(upOut), rows, inFeatures, outFeatures, floatOut: false);
         Launch(_fSiluMul, Grid(n), 1, Threads, 0, P(gateOut), P(upOut), P(gateOut), (ulong)n);
     }
 
@@ -384,7 +441,7 @@ public sealed unsafe class CudaBackend : IBackend
         if (bias is null)
         {
             // cuBLAS adds the float32 product to the residual itself (beta = 1).
-            Gemm(x, InActivationType(Dev(weight)), residual, rows, inFeatures, outFeatures, floatOut: true, accumulate: true);
+            Gemm(P(x), InActivationType(Dev(weight)).Pointer, P(residual), rows, inFeatures, outFeatures, floatOut: true, accumulate: true);
             return;
         }
         MatMul(x, weight, bias, scratch, rows, inFeatures, outFeatures);
@@ -534,14 +591,14 @@ public sealed unsafe class CudaBackend : IBackend
     }
 
     /// <summary>cuBLAS: y[rows, out] = x[rows, in] W[out, in]^T.</summary>
-    private void Gemm(DeviceBuffer x, CudaBuffer w, DeviceBuffer y, int rows, int inFeatures, int outFeatures, bool floatOut, bool accumulate = false)
+    private void Gemm(ulong x, ulong w, ulong y, int rows, int inFeatures, int outFeatures, bool floatOut, bool accumulate = false)
     {
         // Row-major y[rows, out] = x[rows, in] W[out, in]^T is column-major y^T = W^T x^T: W is a
         // column-major [in, out] matrix used transposed, x a column-major [in, rows] one.
         int type = _act == DType.BF16 ? Cublas.R16BF : Cublas.R32F;
         var op = new StreamOp { Kind = StreamOpKind.Gemm, ArgCount = 9 };
         op.Args[0] = (uint)outFeatures; op.Args[1] = (uint)rows; op.Args[2] = (uint)inFeatures;
-        op.Args[3] = w.Pointer; op.Args[4] = P(x); op.Args[5] = P(y);
+        op.Args[3] = w; op.Args[4] = x; op.Args[5] = y;
         op.Args[6] = (uint)type; op.Args[7] = (uint)(floatOut ? Cublas.R32F : type); op.Args[8] = accumulate ? 1UL : 0;
         Issue(op);
     }
@@ -772,6 +829,7 @@ public sealed unsafe class CudaBackend : IBackend
         }
         Driver.cuMemFree(_cublasWorkspace);
         _topK?.Dispose();
+        _stacked?.Dispose();
         Cublas.cublasDestroy(_cublas);
         Driver.cuModuleUnload(_module);
         if (_hostRing != 0) Driver.cuMemFreeHost(_hostRing);

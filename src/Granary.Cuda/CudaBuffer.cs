@@ -3,15 +3,17 @@ using Granary.Cuda.Native;
 
 namespace Granary.Cuda;
 
-/// <summary>Device memory from cuMemAlloc, owned by one <see cref="CudaBackend"/>.</summary>
+/// <summary>Device memory from cuMemAlloc, owned by one <see cref="CudaBackend"/>, or a view of part of another buffer's.</summary>
 public sealed class CudaBuffer : DeviceBuffer
 {
     private ulong _pointer;
+    private readonly bool _owns;
 
-    internal CudaBuffer(CudaBackend owner, DType dtype, long length, ulong pointer) : base(dtype, length)
+    internal CudaBuffer(CudaBackend owner, DType dtype, long length, ulong pointer, bool owns = true) : base(dtype, length)
     {
         Owner = owner;
         _pointer = pointer;
+        _owns = owns;
     }
 
     internal CudaBackend Owner { get; }
@@ -27,7 +29,7 @@ public sealed class CudaBuffer : DeviceBuffer
         Converted?.Dispose();
         Converted = null;
         if (_pointer == 0) return;
-        Owner.Free(_pointer);
+        if (_owns) Owner.Free(_pointer);
         _pointer = 0;
     }
 }

@@ -22,6 +22,21 @@ public class CpuBackendTests : IDisposable
         return result;
     }
 
+    [Fact]
+    public void SliceIsAViewThatFreesNothing()
+    {
+        float[] values = RandomFloats(10);
+        using var buffer = Upload(values);
+        var view = _backend.Slice(buffer, 4, 3);
+        Assert.Equal(3, view.Length);
+        Assert.Equal(values[4..7], Read(view, 3));
+        _backend.CopyFromHost([7f], view, 1);
+        view.Dispose();
+        Assert.Equal(7f, Read(buffer, 10)[5]);
+        Assert.Throws<ArgumentOutOfRangeException>(() => _backend.Slice(buffer, 8, 3));
+        Assert.Throws<ArgumentOutOfRangeException>(() => _backend.Slice(buffer, -1, 2));
+    }
+
     [Theory]
     [InlineData(1, 64, 64, DType.F32)]
     [InlineData(3, 37, 129, DType.F32)]

@@ -61,6 +61,21 @@ internal sealed class OpChecks : IDisposable
         return (g, c);
     }
 
+    /// <summary>Random bf16 weights of the given row counts: views of one stacked upload, or separate uploads.</summary>
+    private (DeviceBuffer Gpu, DeviceBuffer Cpu)[] Stacked(int[] rows, int cols, float scale, bool stacked)
+    {
+        if (!stacked) return rows.Select(r => Weights(Random(r * cols, scale), DType.BF16)).ToArray();
+        var all = Weights(Random(rows.Sum() * cols, scale), DType.BF16);
+        var views = new (DeviceBuffer Gpu, DeviceBuffer Cpu)[rows.Length];
+        long offset = 0;
+        for (int i = 0; i < rows.Length; i++)
+        {
+            views[i] = (_gpu.Slice(all.Gpu, offset, (long)rows[i] * cols), _cpu.Slice(all.Cpu, offset, (long)rows[i] * cols));
+            offset += (long)rows[i] * cols;
+        }
+        return views;
+    }
+
     private (DeviceBuffer Gpu, DeviceBuffer Cpu) Weights(float[] data, DType dtype)
     {
         var bytes = HostConversions.FromFloat(data, dtype);
@@ -157,28 +172,30 @@ internal sealed class OpChecks : IDisposable
         _cpu.Add(residual.Cpu, s.Cpu, R * dim);
         Compare("Add into the float32 residual", residual, R * dim);
 
-        // q/k/v in one call (the fused GEMV for up to 8 rows, one cuBLAS call each beyond), with and without biases.
-        foreach (var (rows, bias) in new[] { (1, false), (3, true), (8, true), (20, true) })
+        // q/k/v in one call (the fused GEMV for one row, cuBLAS beyond: one call for all when the weights are views of one
+        // stacked buffer, one each otherwise), with and without biases.
+        foreach (var (rows, bias, stacked) in new[] { (1, false, false), (3, true, false), (8, true, false), (20, true, false), (1, true, true), (5, false, true), (20, true, true) })
         {
             const int inF = 512;
             int[] outs = [384, 128, 128];
             var x = Pair(Random(rows * inF));
-            var targets = outs.Select(o => (W: Weights(Random(o * inF, 0.2f), DType.BF16), B: bias ? Vector(Random(o)) : default, Y: Pair(Random(rows * o)), Out: o)).ToArray();
+            var w = Stacked(outs, inF, 0.2f, stacked);
+            var targets = outs.Select((o, i) => (W: w[i], B: bias ? Vector(Random(o)) : default, Y: Pair(Random(rows * o)), Out: o)).ToArray();
             _gpu.MatMul(x.Gpu, targets.Select(t => new Projection(t.W.Gpu, bias ? t.B.Gpu : null, t.Y.Gpu, t.Out)).ToArray(), rows, inF);
             _cpu.MatMul(x.Cpu, targets.Select(t => new Projection(t.W.Cpu, bias ? t.B.Cpu : null, t.Y.Cpu, t.Out)).ToArray(), rows, inF);
-            for (int i = 0; i < targets.Length; i++) Compare($"MatMul of 3 projections rows {rows}{(bias ? " +bias" : "")}: #{i}", targets[i].Y, (long)rows * targets[i].Out);
+            for (int i = 0; i < targets.Length; i++) Compare($"MatMul of 3 projections rows {rows}{(bias ? " +bias" : "")}{(stacked ? " stacked" : "")}: #{i}", targets[i].Y, (long)rows * targets[i].Out);
         }
-        foreach (int rows in new[] { 1, 5, 20 })
+        foreach (var (rows, stacked) in new[] { (1, false), (5, false), (20, false), (5, true), (20, true) })
         {
             const int inF = 768, outF = 1000;
             var x = Pair(Random(rows * inF));
-            var wg = Weights(Random(outF * inF, 0.1f), DType.BF16);
-            var wu = Weights(Random(outF * inF, 0.1f), DType.BF16);
+            var w = Stacked([outF, outF], inF, 0.1f, stacked);
+            var (wg, wu) = (w[0], w[1]);
             var go = Pair(Random(rows * outF));
             var uo = Pair(Random(rows * outF));
             _gpu.GatedMatMul(x.Gpu, wg.Gpu, wu.Gpu, go.Gpu, uo.Gpu, rows, inF, outF);
             _cpu.GatedMatMul(x.Cpu, wg.Cpu, wu.Cpu, go.Cpu, uo.Cpu, rows, inF, outF);
-            Compare($"GatedMatMul rows {rows} {outF}x{inF}", go, (long)rows * outF);
+            Compare($"GatedMatMul rows {rows} {outF}x{inF}{(stacked ? " stacked" : "")}", go, (long)rows * outF);
         }
         TopK();
 

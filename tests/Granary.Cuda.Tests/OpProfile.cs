@@ -30,16 +30,28 @@ internal static class OpProfile
             buffers.Add(b);
             return b;
         }
-        // Copies of one [outF, inF] bf16 matrix, enough of them to outgrow the L2 cache.
-        DeviceBuffer[] Weights(int outF, int inF)
+        // Copies of [outF, inF] bf16 matrices stacked as the model loads them (q, k and v; gate and up), enough copies
+        // to outgrow the L2 cache: [matrix][copy].
+        DeviceBuffer[][] Stacked(int inF, params int[] outFs)
         {
-            var bytes = new byte[(long)outF * inF * 2];
+            var bytes = new byte[(long)outFs.Sum() * inF * 2];
             for (long i = 0; i < bytes.Length; i++) bytes[i] = (byte)(i * 7 % 251 & 0x3f);
             int copies = (int)Math.Clamp((256L << 20) / bytes.Length + 1, 1, 64);
-            var set = new DeviceBuffer[copies];
-            for (int c = 0; c < copies; c++) buffers.Add(set[c] = gpu.Upload(DType.BF16, bytes));
-            return set;
+            var sets = outFs.Select(_ => new DeviceBuffer[copies]).ToArray();
+            for (int c = 0; c < copies; c++)
+            {
+                var stack = gpu.Upload(DType.BF16, bytes);
+                buffers.Add(stack);
+                long offset = 0;
+                for (int m = 0; m < outFs.Length; m++)
+                {
+                    sets[m][c] = gpu.Slice(stack, offset, (long)outFs[m] * inF);
+                    offset += (long)outFs[m] * inF;
+                }
+            }
+            return sets;
         }
+        DeviceBuffer[] Weights(int outF, int inF) => Stacked(inF, outF)[0];
         // The op (given its repetition's index) Repeats times, then a sync: the third such step is replayed as a graph.
         double Time(Action<int> op)
         {
@@ -68,12 +80,11 @@ internal static class OpProfile
             var k = Act((long)rows * kvDim);
             var v = Act((long)rows * kvDim);
             var scratch = Act((long)rows * inter);
-            var wq = Weights(hidden, hidden);
-            var wk = Weights(kvDim, hidden);
-            var wv = Weights(kvDim, hidden);
+            var qkv = Stacked(hidden, hidden, kvDim, kvDim);
+            var (wq, wk, wv) = (qkv[0], qkv[1], qkv[2]);
             var wo = Weights(hidden, hidden);
-            var wg = Weights(inter, hidden);
-            var wu = Weights(inter, hidden);
+            var gateUp = Stacked(hidden, inter, inter);
+            var (wg, wu) = (gateUp[0], gateUp[1]);
             var wd = Weights(hidden, inter);
             var head = Weights(vocab, hidden);
             double us = Time(i => gpu.NormMatMul(residual, norm, 1e-5f, normed,

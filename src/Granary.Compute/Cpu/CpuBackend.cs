@@ -37,6 +37,12 @@ public sealed unsafe class CpuBackend : IBackend
         return buffer;
     }
 
+    public DeviceBuffer Slice(DeviceBuffer buffer, long offset, long length)
+    {
+        CheckRange(buffer, offset, length, buffer.DType);
+        return new CpuBuffer(Cpu(buffer), offset, length);
+    }
+
     public void CopyFromHost(ReadOnlySpan<float> source, DeviceBuffer destination, long offset = 0)
     {
         CheckRange(destination, offset, source.Length, DType.F32);

@@ -6,11 +6,19 @@ namespace Granary.Compute.Cpu;
 public sealed unsafe class CpuBuffer : DeviceBuffer
 {
     private void* _pointer;
+    private readonly bool _owns = true;
 
     public CpuBuffer(DType dtype, long length) : base(dtype, length)
     {
         _pointer = NativeMemory.AlignedAlloc((nuint)Math.Max(ByteLength, 64), 64);
         NativeMemory.Clear(_pointer, (nuint)ByteLength);
+    }
+
+    /// <summary>A view of <paramref name="length"/> elements of <paramref name="parent"/> from element <paramref name="offset"/>.</summary>
+    internal CpuBuffer(CpuBuffer parent, long offset, long length) : base(parent.DType, length)
+    {
+        _pointer = (byte*)parent.Pointer + offset * parent.DType.Size();
+        _owns = false;
     }
 
     public void* Pointer => _pointer != null ? _pointer : throw new ObjectDisposedException(nameof(CpuBuffer));
@@ -22,7 +30,7 @@ public sealed unsafe class CpuBuffer : DeviceBuffer
     public override void Dispose()
     {
         if (_pointer == null) return;
-        NativeMemory.AlignedFree(_pointer);
+        if (_owns) NativeMemory.AlignedFree(_pointer);
         _pointer = null;
     }
 }

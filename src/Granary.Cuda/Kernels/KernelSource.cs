@@ -12,6 +12,7 @@ internal static class KernelSource
     [
         "convert", "embedding", "rms_norm", "rope", "silu_mul", "add", "add_bias", "write_kv", "rope_write_kv",
         "attention", "gather_rows", "scale_add_rows", "gemv", "gemv_gated", "gemv_split", "top_k_part", "top_k_merge",
+        "split_stacked", "silu_mul_stacked",
     ];
 
     public const int AttentionChunk = 256;
@@ -147,6 +148,35 @@ extern "C" __global__ void silu_mul(const act_t* gate, const act_t* up, act_t* o
     }
 }
 
+// The float32 product of stacked weights, [rows, total] (q, k and v side by side), into each part's own
+// [rows, width] buffer with its bias added, rounded once. Parts: [0, e1), [e1, e2), [e2, total).
+extern "C" __global__ void split_stacked(const float* src, int rows, int e1, int e2, int total, act_t* y0, act_t* y1, act_t* y2,
+    const act_t* b0, const act_t* b1, const act_t* b2) {
+    PDL_START();
+    long long n = (long long)rows * total;
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
+        int row = (int)(i / total), col = (int)(i % total);
+        act_t* y = col < e1 ? y0 : col < e2 ? y1 : y2;
+        const act_t* b = col < e1 ? b0 : col < e2 ? b1 : b2;
+        int local = col < e1 ? col : col < e2 ? col - e1 : col - e2;
+        int width = col < e1 ? e1 : col < e2 ? e2 - e1 : total - e2;
+        float v = src[i];
+        if (b) v += ld(b, local);
+        st(y, (long long)row * width + local, v);
+    }
+}
+
+// silu(gate) * up from the float32 product of the stacked gate and up weights, [rows, 2 * width], rounded once.
+extern "C" __global__ void silu_mul_stacked(const float* src, int rows, int width, act_t* out) {
+    PDL_START();
+    long long n = (long long)rows * width;
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
+        long long row = i / width, j = i % width;
+        float g = src[row * 2 * width + j], u = src[row * 2 * width + width + j];
+        st(out, i, g / (1.f + __expf(-g)) * u);
+    }
+}
+
 extern "C" __global__ void add(void* target, int targetType, const void* source, int sourceType, long long n) {
     PDL_START();
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
@@ -228,6 +258,7 @@ extern "C" __global__ void attention(const act_t* q, act_t* kc, act_t* vc, act_t
     const int* table = blockTables + (long long)rowSequence[row] * tableStride;
     const act_t* qrow = q + ((long long)row * heads + head) * headDim;
     const bool fused = newK != 0;
+    long long headOffset = (long long)kvHead * headDim;
     if (fused) {
         int half = headDim >> 1;
         const float* cs = cosSin + (long long)positions[row] * headDim;
@@ -260,7 +291,6 @@ extern "C" __global__ void attention(const act_t* q, act_t* kc, act_t* vc, act_t
     float wacc[8] = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
     bool accumulates = g < groups;
     float acc = 0.f, runMax = NEG_INF, runSum = 0.f;
-    long long headOffset = (long long)kvHead * headDim;
     __syncthreads();
     for (int start = 0; start < length; start += CHUNK) {
         int n = min(CHUNK, length - start);

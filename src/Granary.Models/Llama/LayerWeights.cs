@@ -7,6 +7,8 @@ internal sealed class LayerWeights : IDisposable
 {
     public required DeviceBuffer InputNorm { get; init; }
     public required DeviceBuffer PostAttentionNorm { get; init; }
+    /// <summary>Q, K and V stacked in one buffer, of which they are views (null when they are buffers of their own).</summary>
+    public DeviceBuffer? Qkv { get; init; }
     public required DeviceBuffer Q { get; init; }
     public required DeviceBuffer K { get; init; }
     public required DeviceBuffer V { get; init; }
@@ -25,7 +27,7 @@ internal sealed class LayerWeights : IDisposable
 
     public void Dispose()
     {
-        foreach (var buffer in new[] { InputNorm, PostAttentionNorm, Q, K, V, QBias, KBias, VBias, O, OBias, Router }) buffer?.Dispose();
+        foreach (var buffer in new[] { InputNorm, PostAttentionNorm, Q, K, V, Qkv, QBias, KBias, VBias, O, OBias, Router }) buffer?.Dispose();
         Mlp?.Dispose();
         foreach (var expert in Experts) expert.Dispose();
     }

@@ -276,18 +276,22 @@ public sealed class LlamaModel : IDisposable
         long kvStart = (long)KvHeadStart * hd, kvCount = (long)KvHeads * hd;
         bool bias = c.AttentionBias;
         var (interStart, interCount) = (Shard.TpRank * (long)Intermediate, (long)Intermediate);
-        ExpertWeights Dense(string gate, string up, string down) => new(
-            loader.Rows(gate, c.IntermediateSize, hidden, interStart, interCount),
-            loader.Rows(up, c.IntermediateSize, hidden, interStart, interCount),
-            loader.Columns(down, hidden, c.IntermediateSize, interStart, interCount));
+        ExpertWeights Dense(string gate, string up, string down)
+        {
+            var (gateUp, parts) = loader.StackedRows(hidden, (gate, c.IntermediateSize, interStart, interCount), (up, c.IntermediateSize, interStart, interCount));
+            return new(parts[0], parts[1], loader.Columns(down, hidden, c.IntermediateSize, interStart, interCount), gateUp);
+        }
         bool moe = c.NumExperts > 0;
+        var (qkv, qkvParts) = loader.StackedRows(hidden, (p + "self_attn.q_proj.weight", qRows, qStart, qCount),
+            (p + "self_attn.k_proj.weight", kvRows, kvStart, kvCount), (p + "self_attn.v_proj.weight", kvRows, kvStart, kvCount));
         return new LayerWeights
         {
             InputNorm = loader.Vector(p + "input_layernorm.weight", hidden, 0, hidden),
             PostAttentionNorm = loader.Vector(p + "post_attention_layernorm.weight", hidden, 0, hidden),
-            Q = loader.Rows(p + "self_attn.q_proj.weight", qRows, hidden, qStart, qCount),
-            K = loader.Rows(p + "self_attn.k_proj.weight", kvRows, hidden, kvStart, kvCount),
-            V = loader.Rows(p + "self_attn.v_proj.weight", kvRows, hidden, kvStart, kvCount),
+            Qkv = qkv,
+            Q = qkvParts[0],
+            K = qkvParts[1],
+            V = qkvParts[2],
             QBias = bias ? loader.Vector(p + "self_attn.q_proj.bias", qRows, qStart, qCount) : null,
             KBias = bias ? loader.Vector(p + "self_attn.k_proj.bias", kvRows, kvStart, kvCount) : null,
             VBias = bias ? loader.Vector(p + "self_attn.v_proj.bias", kvRows, kvStart, kvCount) : null,

@@ -33,6 +33,35 @@ internal sealed class ShardLoader(Checkpoint checkpoint, IBackend backend)
         return Upload(info.DType, bytes);
     }
 
+    /// <summary>
+    /// Row slices of several matrices of <paramref name="cols"/> columns (q, k and v; gate and up) stacked in one
+    /// upload, and views of the parts (see <see cref="IBackend.Slice"/>); separate uploads and no stack when the
+    /// matrices differ in element type.
+    /// </summary>
+    public (DeviceBuffer? Stack, DeviceBuffer[] Parts) StackedRows(long cols, params (string Name, long Rows, long Start, long Count)[] parts)
+    {
+        var types = parts.Select(p => checkpoint.Require(p.Name, p.Rows, cols).DType).ToArray();
+        if (types.Any(t => t != types[0])) return (null, parts.Select(p => Rows(p.Name, p.Rows, cols, p.Start, p.Count)).ToArray());
+        int size = types[0].Size();
+        var bytes = new byte[parts.Sum(p => p.Count) * cols * size];
+        long at = 0;
+        foreach (var p in parts)
+        {
+            long n = p.Count * cols * size;
+            checkpoint.CopyRows(p.Name, p.Start, p.Count, bytes.AsSpan(checked((int)at), checked((int)n)));
+            at += n;
+        }
+        var stack = Upload(types[0], bytes);
+        var views = new DeviceBuffer[parts.Length];
+        long offset = 0;
+        for (int i = 0; i < parts.Length; i++)
+        {
+            views[i] = backend.Slice(stack, offset, parts[i].Count * cols);
+            offset += parts[i].Count * cols;
+        }
+        return (stack, views);
+    }
+
     public DeviceBuffer Whole(string name, long rows, long cols) => Rows(name, rows, cols, 0, rows);
 
     /// <summary>A small vector (norm weight, bias slice) converted to the backend's activation type, in which it is applied.</summary>
