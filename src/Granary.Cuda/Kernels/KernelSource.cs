@@ -80,8 +80,9 @@ __device__ float block_reduce(float v, float* scratch, bool isMax) {
 
 // Programmatic dependent launch (sm_90 on): a kernel lets the next one in the stream start as soon as all of its
 // blocks run (PDL_TRIGGER), and waits for the previous one to finish, its writes visible, before touching any data
-// the previous kernels write or read (PDL_WAIT). Only reads of weights may come before the wait. Without the launch
-// attribute, or before sm_90, both are no-ops.
+// the previous kernels write or read (PDL_WAIT). Only reads of weights, and of the step's layout (positions, block
+// tables: copied in before the step's first kernel, and a kernel right after a copy is not launched early), may come
+// before the wait. Without the launch attribute, or before sm_90, both are no-ops.
 #if __CUDA_ARCH__ >= 900
 #define PDL_TRIGGER() asm volatile("griddepcontrol.launch_dependents;" ::: "memory")
 #define PDL_WAIT() asm volatile("griddepcontrol.wait;" ::: "memory")
@@ -237,12 +238,15 @@ extern "C" __global__ void rope_write_kv(act_t* q, act_t* k, const act_t* v, act
 // With newK given (decode: each row its sequence's only row in the step), the kernel does rope_write_kv's work
 // too: each block rotates its q head and its row's new key, takes the new key and value for the row's own
 // position from there rather than from the caches, and the first block of each KV head stores them at the slot.
+// Before waiting for the kernel that computes q, each block asks L2 for its first chunk's cached keys and values:
+// a prefetch only moves lines into L2, where any later write lands too, so it never yields stale data.
 #define CHUNK 256
+__device__ __forceinline__ void prefetch_l2(const void* p) { asm volatile("prefetch.global.L2 [%0];" :: "l"(p)); }
 extern "C" __global__ void attention(const act_t* q, act_t* kc, act_t* vc, act_t* out,
     const int* positions, const int* rowSequence, const int* blockTables, int tableStride,
     int heads, int kvHeads, int headDim, int blockSize, float scale,
     const act_t* newK, const act_t* newV, const int* slotMapping, const float* cosSin) {
-    PDL_START();
+    PDL_TRIGGER();
     extern __shared__ float sm[];
     act_t* knew = (act_t*)sm;       // headDim (16-byte aligned for the wide loads)
     act_t* vnew = knew + headDim;   // headDim
@@ -259,6 +263,16 @@ extern "C" __global__ void attention(const act_t* q, act_t* kc, act_t* vc, act_t
     const act_t* qrow = q + ((long long)row * heads + head) * headDim;
     const bool fused = newK != 0;
     long long headOffset = (long long)kvHead * headDim;
+    {
+        int lines = (headDim * (int)sizeof(act_t) + 127) >> 7;
+        for (int i = tid; i < min(length, CHUNK) * lines; i += blockDim.x) {
+            int t = i / lines;
+            long long at = ((long long)(table[t / blockSize] * blockSize + t % blockSize) * kvDim + headOffset) * sizeof(act_t) + (i % lines) * 128;
+            prefetch_l2((const char*)kc + at);
+            prefetch_l2((const char*)vc + at);
+        }
+    }
+    PDL_WAIT();
     if (fused) {
         int half = headDim >> 1;
         const float* cs = cosSin + (long long)positions[row] * headDim;
