@@ -18,12 +18,14 @@ internal static class BenchLocalCommand
         var promptLength = new Option<int>("--prompt") { Description = "Prompt tokens per sequence", DefaultValueFactory = _ => 128 };
         var newTokens = new Option<int>("--new") { Description = "Tokens generated per sequence", DefaultValueFactory = _ => 128 };
         var json = new Option<bool>("--json") { Description = "Also print the results as JSON" };
+        var warmup = new Option<double>("--warmup") { Description = "Seconds of untimed generation first, at batch 1 and 2, so that the .NET JIT has optimized the step's code", DefaultValueFactory = _ => 2 };
         var command = new Command("bench-local", "Measure prefill and decode speed in this process");
         common.AddTo(command);
         command.Options.Add(batches);
         command.Options.Add(promptLength);
         command.Options.Add(newTokens);
         command.Options.Add(json);
+        command.Options.Add(warmup);
         command.SetAction((parse, cancellationToken) =>
         {
             int[] sizes = GenerateCommand.ParseIds(parse.GetValue(batches)!);
@@ -38,8 +40,15 @@ internal static class BenchLocalCommand
             string layout = model.Parallel is { } group ? $" as {group.Plan}" : "";
             stdout.WriteLine($"model {model.Name}: {modelSizes.WeightBytes / 1e6:F1} MB of weights on {options.Device}{layout}; {memory} copy bandwidth {bandwidth:F1} GB/s");
             stdout.WriteLine("batch | prefill tok/s | decode ms/step | decode tok/s | MB moved/step | floor ms/step | GB/s | share of bandwidth floor | communication share");
-            // One short run first, so that kernel loading, library warm-up and JIT stay out of the numbers.
-            Run(model, modelSizes, 1, Math.Min(prompt, 16), 4, bandwidth);
+            // Untimed runs first, so that kernel loading and library warm-up stay out of the numbers, and long enough
+            // for the JIT to replace the step's first, unoptimized code (tier 0) with optimized code (tier 1).
+            var warm = Stopwatch.StartNew();
+            do
+            {
+                Run(model, modelSizes, 1, Math.Min(prompt, 16), 32, bandwidth);
+                Run(model, modelSizes, 2, Math.Min(prompt, 16), 32, bandwidth);
+            }
+            while (warm.Elapsed.TotalSeconds < parse.GetValue(warmup));
             var results = new List<object>();
             foreach (int batch in sizes)
             {
