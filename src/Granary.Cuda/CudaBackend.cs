@@ -457,9 +457,12 @@ public sealed unsafe class CudaBackend : IBackend
         if (ids.Length < rows * k || values.Length < rows * k || logSumExp.Length < rows) throw new ArgumentException("the result spans are too short for rows x k results");
         Bind();
         if (rows == 0) return;
-        // Each row's ids are split into parts of at least 2048 for top_k_part; top_k_merge combines them.
+        // Each row's ids are split into parts of TopKItems a thread for top_k_part; top_k_merge combines them, a
+        // thread a part.
         int total = segmentLength * segments, rounds = Math.Max(k, 1);
-        int parts = Math.Clamp((total + 2047) / 2048, 1, 64), span = (total + parts - 1) / parts;
+        int span = (int)Threads * KernelSource.TopKItems, parts = Math.Max(1, (total + span - 1) / span);
+        if (parts > 1024) throw new NotSupportedException($"TopK over {total} ids a row: at most {1024 * span} are supported");
+        uint mergeThreads = (uint)Math.Max(Threads, (parts + 31) / 32 * 32);
         long bytes = (2L * k + 1) * rows * sizeof(float);
         long candidates = (long)rows * parts * rounds, partStats = (long)rows * parts;
         long elements = bytes / sizeof(float) + 2 * candidates + 2 * partStats;
@@ -474,7 +477,7 @@ public sealed unsafe class CudaBackend : IBackend
         ulong maxAt = candValuesAt + (ulong)(candidates * 4), sumAt = maxAt + (ulong)(partStats * 4);
         // Part of the step: the kernels join the step's graph; only the candidates cross to the host.
         Launch(_fTopKPart, (uint)parts, (uint)rows, Threads, 0, P(logits), I(rows), I(segmentLength), I(segments), I(k), I(span), candIdsAt, candValuesAt, maxAt, sumAt);
-        Launch(_fTopKMerge, (uint)rows, 1, Threads, 0, I(parts), I(k), candIdsAt, candValuesAt, maxAt, sumAt, idsAt, valuesAt, lseAt);
+        Launch(_fTopKMerge, (uint)rows, 1, mergeThreads, 0, I(parts), I(k), candIdsAt, candValuesAt, maxAt, sumAt, idsAt, valuesAt, lseAt);
         byte* host = Download(idsAt, bytes);
         new ReadOnlySpan<int>(host, rows * k).CopyTo(ids);
         new ReadOnlySpan<float>(host + rows * k * 4, rows * k).CopyTo(values);

@@ -280,7 +280,8 @@ internal sealed class OpChecks : IDisposable
     /// <summary>TopK must give exactly the CPU's ids (ties to the lower id, NaN skipped), values and log-sum-exp.</summary>
     private void TopK()
     {
-        foreach (var (rows, segLen, segments, k) in new[] { (1, 50000, 1, 1), (3, 32000, 1, 20), (4, 6000, 2, 64), (2, 10, 1, 16) })
+        // The last: more parts (of 2048 ids) than 256, so top_k_merge takes a larger block.
+        foreach (var (rows, segLen, segments, k) in new[] { (1, 50000, 1, 1), (3, 32000, 1, 20), (4, 6000, 2, 64), (2, 10, 1, 16), (2, 300000, 2, 7) })
         {
             var data = new float[rows * segLen * segments];
             for (int i = 0; i < data.Length; i++) data[i] = (float)Math.Round((_random.NextDouble() * 2 - 1) * 8, 2); // many exact ties

@@ -17,6 +17,9 @@ internal static class KernelSource
 
     public const int AttentionChunk = 256;
 
+    /// <summary>Logits each thread of top_k_part holds (TOPK_ITEMS in the code).</summary>
+    public const int TopKItems = 8;
+
     public const string Code = """
 typedef unsigned short u16;
 typedef unsigned int u32;
@@ -552,12 +555,14 @@ extern "C" __global__ void __launch_bounds__(256) gemv_gated(GEMV_PARAMS) { gemv
 extern "C" __global__ void __launch_bounds__(256) gemv_split(GEMV_PARAMS) { gemv_body<false, 2>(GEMV_ARGS); }
 
 // The k largest float32 logits of each row (value descending, lower id first on ties, NaN never) and the row's
-// log-sum-exp, in two kernels. top_k_part: block (part, row) takes the row's ids [part * span, (part + 1) * span)
-// and writes its k best, its largest value and the sum of exp(v - largest) to the scratch; each round takes the
-// best of the values that rank after the previous pick. top_k_merge: one block a row picks the k best of the
-// parts' candidates the same way and combines the parts' sums. Row r's ids lie in `segments` blocks of
+// log-sum-exp, in two kernels. top_k_part: block (part, row) takes the row's ids [part * span, (part + 1) * span),
+// span = TOPK_ITEMS per thread, holds them in registers and writes its k best in order, its largest value and the
+// sum of exp(v - largest) to the scratch; each round takes the best of the values that rank after the previous
+// pick. top_k_merge: one block a row, a thread per part's sorted list, picks the best of the lists' heads k times
+// (the winner's list moves on) and combines the parts' sums. Row r's ids lie in `segments` blocks of
 // [rows, segLen] (the rank-major layout of a tensor-parallel all-gather).
 // out: ids [rows, k] as int, then values [rows, k], then lse [rows].
+#define TOPK_ITEMS 8
 __device__ __forceinline__ bool ranks_before(float v, int i, float bv, int bi) {
     return bi < 0 || v > bv || (v == bv && i < bi);
 }
@@ -601,18 +606,28 @@ extern "C" __global__ void top_k_part(const float* logits, int rows, int segLen,
     int part = blockIdx.x, row = blockIdx.y, rounds = k > 0 ? k : 1;
     int from = part * span, to = min(segLen * segments, from + span);
     long long slot = (long long)row * gridDim.x + part;
+    float v[TOPK_ITEMS];
+    bool valid[TOPK_ITEMS];
+#pragma unroll
+    for (int j = 0; j < TOPK_ITEMS; j++) {
+        int id = from + threadIdx.x + j * blockDim.x;
+        v[j] = id < to ? logit_at(logits, rows, segLen, row, id) : NEG_INF;
+        valid[j] = id < to && v[j] == v[j];
+    }
     float pv = 0.f; int pi = -1;
     for (int round = 0; round < rounds; round++) {
         float bv = NEG_INF; int bi = -1;
-        for (int id = from + threadIdx.x; id < to; id += blockDim.x) {
-            float v = logit_at(logits, rows, segLen, row, id);
-            if (v == v && ranks_after(v, id, pv, pi) && ranks_before(v, id, bv, bi)) { bv = v; bi = id; }
+#pragma unroll
+        for (int j = 0; j < TOPK_ITEMS; j++) {
+            int id = from + threadIdx.x + j * blockDim.x;
+            if (valid[j] && ranks_after(v[j], id, pv, pi) && ranks_before(v[j], id, bv, bi)) { bv = v[j]; bi = id; }
         }
         block_best(bv, bi, sv, si);
         if (round == 0) {
             float sum = 0.f;
             if (bi >= 0)
-                for (int id = from + threadIdx.x; id < to; id += blockDim.x) { float v = logit_at(logits, rows, segLen, row, id); if (v == v) sum += expf(v - bv); }
+#pragma unroll
+                for (int j = 0; j < TOPK_ITEMS; j++) if (valid[j]) sum += expf(v[j] - bv);
             float total = block_reduce(sum, scratch, false);
             if (threadIdx.x == 0) { partMax[slot] = bi >= 0 ? bv : NEG_INF; partSum[slot] = total; }
         }
@@ -630,34 +645,29 @@ extern "C" __global__ void top_k_merge(int parts, int k, const int* candIds, con
     __shared__ float sv[33];
     __shared__ int si[33];
     __shared__ float scratch[33];
-    int row = blockIdx.x, rounds = k > 0 ? k : 1, n = parts * rounds;
+    int row = blockIdx.x, rounds = k > 0 ? k : 1, p = threadIdx.x;
     const float* maxes = partMax + (long long)row * parts;
     const float* sums = partSum + (long long)row * parts;
-    float m = NEG_INF;
-    for (int p = threadIdx.x; p < parts; p += blockDim.x) m = fmaxf(m, maxes[p]);
+    float m = p < parts ? maxes[p] : NEG_INF;
     m = block_reduce(m, scratch, true);
-    float s = 0.f;
-    if (m > NEG_INF)
-        for (int p = threadIdx.x; p < parts; p += blockDim.x) if (maxes[p] > NEG_INF) s += sums[p] * expf(maxes[p] - m);
+    float s = m > NEG_INF && p < parts && maxes[p] > NEG_INF ? sums[p] * expf(maxes[p] - m) : 0.f;
     float total = block_reduce(s, scratch, false);
     if (threadIdx.x == 0) outLse[row] = m > NEG_INF ? m + logf(total) : NEG_INF;
-    const int* ids = candIds + (long long)row * n;
-    const float* values = candValues + (long long)row * n;
-    float pv = 0.f; int pi = -1;
+    // Thread p's list: part p's candidates, best first, -1 after its last.
+    const int* ids = candIds + ((long long)row * parts + p) * rounds;
+    const float* values = candValues + ((long long)row * parts + p) * rounds;
+    int head = 0;
     for (int round = 0; round < k; round++) {
-        float bv = NEG_INF; int bi = -1;
-        for (int c = threadIdx.x; c < n; c += blockDim.x) {
-            int id = ids[c];
-            float v = values[c];
-            if (id >= 0 && ranks_after(v, id, pv, pi) && ranks_before(v, id, bv, bi)) { bv = v; bi = id; }
-        }
+        int hi = p < parts && head < rounds ? ids[head] : -1;
+        float hv = hi >= 0 ? values[head] : NEG_INF;
+        float bv = hv; int bi = hi;
         block_best(bv, bi, sv, si);
         if (threadIdx.x == 0) { outIds[row * k + round] = bi; outValues[row * k + round] = bi >= 0 ? bv : NEG_INF; }
         if (bi < 0) {
             for (int j = round + 1; j < k && threadIdx.x == 0; j++) { outIds[row * k + j] = -1; outValues[row * k + j] = NEG_INF; }
             break;
         }
-        pv = bv; pi = bi;
+        if (hi == bi) head++;
     }
 }
 """;
