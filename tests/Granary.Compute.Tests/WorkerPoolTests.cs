@@ -20,7 +20,7 @@ public class WorkerPoolTests
     }
 
     [Fact]
-    public void EveryChunkOfEveryJobRunsOnceAndNoneBeyondItsCount()
+    public async Task EveryChunkOfEveryJobRunsOnceAndNoneBeyondItsCount()
     {
         using var pool = new WorkerPool(4);
         var job = new CountingJob();
@@ -39,7 +39,8 @@ public class WorkerPoolTests
                 if (job.OutOfRange != 0) throw new Exception($"run {i}: a chunk beyond the job's {chunks} ran");
             }
         });
-        Assert.True(runs.Wait(TimeSpan.FromMinutes(2)), "the pool stopped returning (a run waited for a chunk count it never saw)");
-        runs.GetAwaiter().GetResult();
+        var finished = await Task.WhenAny(runs, Task.Delay(TimeSpan.FromMinutes(2)));
+        Assert.True(finished == runs, "the pool stopped returning (a run waited for a chunk count it never saw)");
+        await runs;
     }
 }
