@@ -127,7 +127,7 @@ internal sealed class SpanningExecutor : IModelExecutor
             return;
         }
         if (k != _replyCandidates) throw new InvalidOperationException($"the step fetched the {_replyCandidates} largest logits of each row, not {k}");
-        StepReply.ReadTopK(_reply, _replyRows, k, ids, values, logSumExp);
+        TopKReply.Read(_reply, _replyRows, k, ids, values, logSumExp);
     }
 
     /// <summary>The replies of calls that ended; a failed call becomes a <see cref="CommunicatorException"/> naming the silo.</summary>

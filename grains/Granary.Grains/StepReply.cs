@@ -5,9 +5,9 @@ namespace Granary.Grains;
 
 /// <summary>
 /// What a silo answers one step of a replica that spans silos: nothing, unless it holds the replica's logits rank;
-/// then the k largest logits of each logit row with their ids and each row's log-sum-exp (k = the plan's
-/// <see cref="Granary.Compute.BatchLayout.SampleCandidates"/>: ids, then values, then log-sum-exps), or every logit row
-/// whole when some row needs its whole vocabulary (SampleCandidates -1). Only what sampling reads crosses the network.
+/// then the k largest logits of each logit row (a <see cref="TopKReply"/>, k = the plan's
+/// <see cref="Granary.Compute.BatchLayout.SampleCandidates"/>), or every logit row whole when some row needs its whole
+/// vocabulary (SampleCandidates -1). Only what sampling reads crosses the network.
 /// </summary>
 internal static class StepReply
 {
@@ -21,19 +21,9 @@ internal static class StepReply
             for (int r = 0; r < logitRows; r++) threads.ReadLogits(r, rows.Slice(r * vocab, vocab));
             return whole;
         }
-        int k = candidates, n = logitRows * k;
-        var bytes = new byte[n * 8 + logitRows * 4];
-        threads.TopLogits(k, MemoryMarshal.Cast<byte, int>(bytes.AsSpan(0, n * 4)), MemoryMarshal.Cast<byte, float>(bytes.AsSpan(n * 4, n * 4)),
-            MemoryMarshal.Cast<byte, float>(bytes.AsSpan(n * 8)));
+        int k = candidates;
+        var bytes = new byte[TopKReply.Bytes(logitRows, k)];
+        threads.TopLogits(k, TopKReply.Ids(bytes, logitRows, k), TopKReply.Values(bytes, logitRows, k), TopKReply.LogSumExp(bytes, logitRows, k));
         return bytes;
-    }
-
-    /// <summary>Copies a top-k reply's three parts out.</summary>
-    public static void ReadTopK(ReadOnlySpan<byte> reply, int logitRows, int k, Span<int> ids, Span<float> values, Span<float> logSumExp)
-    {
-        int n = logitRows * k;
-        MemoryMarshal.Cast<byte, int>(reply[..(n * 4)]).CopyTo(ids);
-        MemoryMarshal.Cast<byte, float>(reply.Slice(n * 4, n * 4)).CopyTo(values);
-        MemoryMarshal.Cast<byte, float>(reply[(n * 8)..]).CopyTo(logSumExp);
     }
 }

@@ -8,8 +8,9 @@ namespace Granary.Engine;
 
 /// <summary>
 /// Rank 0 of a group whose ranks are separate processes: it runs the engine, sends each step's plan
-/// (<see cref="StepPlan"/>) to every other rank, runs its own slice, and gets the logits from the last
-/// stage when that is another rank. The other ranks run <see cref="RankWorker"/>.
+/// (<see cref="StepPlan"/>) to every other rank, runs its own slice, and gets what sampling needs from the last
+/// stage when that is another rank: each logit row's k largest logits (<see cref="TopKReply"/>) when no row needs
+/// more, else the rows whole. The other ranks run <see cref="RankWorker"/>.
 /// </summary>
 public sealed class DistributedExecutor : IParallelExecutor
 {
@@ -20,7 +21,10 @@ public sealed class DistributedExecutor : IParallelExecutor
     private readonly byte[] _header = new byte[StepPlan.HeaderBytes];
     private byte[] _body = new byte[4096];
     private float[] _logits = [];
+    private byte[] _reply = [];
     private int _logitRows;
+    // k of the last step's top-k reply from the logits rank, or -1 when it sent the rows whole.
+    private int _candidates = -1;
     private readonly MicroBatcher _microBatcher = new();
     private long _executeTicks;
     private bool _disposed;
@@ -107,9 +111,19 @@ public sealed class DistributedExecutor : IParallelExecutor
             }
             if (Plan.LogitsRank != 0)
             {
-                int count = batch.LogitRowCount * VocabSize;
-                if (_logits.Length < count) _logits = new float[count];
-                _world.ReceiveBytes(MemoryMarshal.AsBytes(_logits.AsSpan(0, count)), Plan.LogitsRank);
+                _candidates = batch.SampleCandidates > 0 ? batch.SampleCandidates : -1;
+                if (_candidates > 0)
+                {
+                    int bytes = TopKReply.Bytes(_logitRows, _candidates);
+                    if (_reply.Length < bytes) _reply = new byte[bytes];
+                    _world.ReceiveBytes(_reply.AsSpan(0, bytes), Plan.LogitsRank);
+                }
+                else
+                {
+                    int count = batch.LogitRowCount * VocabSize;
+                    if (_logits.Length < count) _logits = new float[count];
+                    _world.ReceiveBytes(MemoryMarshal.AsBytes(_logits.AsSpan(0, count)), Plan.LogitsRank);
+                }
             }
         }
         catch (Exception e) when (e is not CommunicatorException)
@@ -126,13 +140,16 @@ public sealed class DistributedExecutor : IParallelExecutor
     public void ReadLogits(int logitRow, Span<float> destination)
     {
         if (Plan.LogitsRank == 0) _shard.Model.ReadLogits(logitRow, destination);
+        else if (_candidates > 0) throw new InvalidOperationException("the step fetched only the largest logits of each row (SampleCandidates was not -1)");
         else _logits.AsSpan(logitRow * VocabSize, VocabSize).CopyTo(destination);
     }
 
     public void TopLogits(int k, Span<int> ids, Span<float> values, Span<float> logSumExp)
     {
         if (Plan.LogitsRank == 0) _shard.Model.TopLogits(k, ids, values, logSumExp);
-        else Granary.Compute.TopLogits.SelectRows(_logits, _logitRows, VocabSize, k, ids, values, logSumExp);
+        else if (_candidates < 0) Granary.Compute.TopLogits.SelectRows(_logits, _logitRows, VocabSize, k, ids, values, logSumExp);
+        else if (k != _candidates) throw new InvalidOperationException($"the step fetched the {_candidates} largest logits of each row, not {k}");
+        else TopKReply.Read(_reply, _logitRows, k, ids, values, logSumExp);
     }
 
     private void ToWorkers(ReadOnlySpan<byte> data)

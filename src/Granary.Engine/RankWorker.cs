@@ -8,7 +8,8 @@ namespace Granary.Engine;
 
 /// <summary>
 /// A rank other than 0 of a multi-process group: loads its slice, reports it to rank 0, then loops
-/// receive plan -> forward (-> send logits, on the last stage) until rank 0 says stop or is lost.
+/// receive plan -> forward (-> send what sampling needs, on the last stage: each logit row's k largest logits as a
+/// <see cref="TopKReply"/> when the plan's SampleCandidates is k > 0, else the rows whole) until rank 0 says stop or is lost.
 /// </summary>
 public static partial class RankWorker
 {
@@ -33,6 +34,7 @@ public static partial class RankWorker
 
             var body = new byte[4096];
             var logits = Array.Empty<float>();
+            var reply = Array.Empty<byte>();
             BatchLayout? batch = null;
             var microBatcher = new MicroBatcher();
             long steps = 0;
@@ -55,7 +57,14 @@ public static partial class RankWorker
                         if (rank == plan.LogitsRank)
                         {
                             shard.Forward(parts, ref logits);
-                            world.SendBytes(MemoryMarshal.AsBytes(logits.AsSpan(0, c * plan.Config.VocabSize)), 0);
+                            int vocab = plan.Config.VocabSize;
+                            if (e > 0)
+                            {
+                                if (reply.Length < TopKReply.Bytes(c, e)) reply = new byte[TopKReply.Bytes(c, e)];
+                                TopLogits.SelectRows(logits.AsSpan(0, c * vocab), c, vocab, e, TopKReply.Ids(reply, c, e), TopKReply.Values(reply, c, e), TopKReply.LogSumExp(reply, c, e));
+                                world.SendBytes(reply.AsSpan(0, TopKReply.Bytes(c, e)), 0);
+                            }
+                            else world.SendBytes(MemoryMarshal.AsBytes(logits.AsSpan(0, c * vocab)), 0);
                         }
                         else
                         {

@@ -38,10 +38,10 @@ public class MultiProcessTests
     }
 
     /// <summary>Starts every rank, waits for all, and returns rank 0's parsed JSON after checking every rank exited cleanly.</summary>
-    private static JsonElement RunGroup(string model, int ranks, Func<int, Dictionary<string, string>> env)
+    private static JsonElement RunGroup(string model, int ranks, Func<int, Dictionary<string, string>> env, params string[] extra)
     {
         int[] prompt = TestData.Prompts(model)[0];
-        var processes = Enumerable.Range(0, ranks).Select(r => new GranaryProcess(Args(model, prompt, Runs.NewTokens), env(r))).ToArray();
+        var processes = Enumerable.Range(0, ranks).Select(r => new GranaryProcess([.. Args(model, prompt, Runs.NewTokens), .. extra], env(r))).ToArray();
         try
         {
             foreach (var p in processes) Assert.True(p.Wait(Limit), $"a rank did not finish: {p.Stderr}");
@@ -60,11 +60,13 @@ public class MultiProcessTests
     {
         var expected = Runs.Reference(model)[0];
         Assert.Equal(expected.Tokens, TestData.Ints(json.GetProperty("token_ids")));
-        var logprobs = json.GetProperty("logprobs").EnumerateArray().Select(p => new GeneratedTokenLogprobs(
-            p.GetProperty("token_id").GetInt32(), p.GetProperty("logprob").GetSingle(),
-            p.GetProperty("top").EnumerateArray().Select(a => new TokenLogprob(a.GetProperty("token_id").GetInt32(), a.GetProperty("logprob").GetSingle())).ToArray())).ToArray();
+        var logprobs = Logprobs(json);
         for (int t = 0; t < expected.Logprobs.Count; t++) SameAnswers.Positions($"{model} token {t}", expected.Logprobs[t], logprobs[t]);
     }
+
+    private static GeneratedTokenLogprobs[] Logprobs(JsonElement json) => json.GetProperty("logprobs").EnumerateArray().Select(p => new GeneratedTokenLogprobs(
+        p.GetProperty("token_id").GetInt32(), p.GetProperty("logprob").GetSingle(),
+        p.GetProperty("top").EnumerateArray().Select(a => new TokenLogprob(a.GetProperty("token_id").GetInt32(), a.GetProperty("logprob").GetSingle())).ToArray())).ToArray();
 
     [Fact]
     public void TwoProcessesWithADistributeConfigFile()
@@ -81,6 +83,23 @@ public class MultiProcessTests
         string file = DistributeConfig(4);
         var json = RunGroup("stories15M", 4, r => new() { ["WORLD_SIZE"] = "4", ["WORLD_RANK"] = r.ToString(), ["TP_SIZE"] = "2", ["PP_SIZE"] = "2", ["DISTRIBUTE_CONFIG_FILE"] = file });
         AssertSameAsOneRank("stories15M", json);
+    }
+
+    [Fact]
+    public void TwoStagesSendWholeLogitRowsWhenSamplingReadsThem()
+    {
+        // Greedy with logprobs needs each row's 5 largest logits, which is all the last stage sends in the tests
+        // above; a repetition penalty reads every logit, so here it sends the rows whole.
+        const string model = "llama-tiny";
+        string[] penalty = ["--repetition-penalty", "1.3"];
+        using var alone = new GranaryProcess([.. Args(model, TestData.Prompts(model)[0], Runs.NewTokens), .. penalty], new Dictionary<string, string>());
+        Assert.True(alone.Wait(Limit) && alone.Process.ExitCode == 0, $"the one-process run failed: {alone.Stderr}");
+        var expected = JsonDocument.Parse(alone.Stdout).RootElement;
+        string file = DistributeConfig(2);
+        var json = RunGroup(model, 2, r => new() { ["WORLD_SIZE"] = "2", ["WORLD_RANK"] = r.ToString(), ["PP_SIZE"] = "2", ["DISTRIBUTE_CONFIG_FILE"] = file }, penalty);
+        Assert.Equal(TestData.Ints(expected.GetProperty("token_ids")), TestData.Ints(json.GetProperty("token_ids")));
+        var (want, got) = (Logprobs(expected), Logprobs(json));
+        for (int t = 0; t < want.Length; t++) SameAnswers.Positions($"{model} token {t}", want[t], got[t]);
     }
 
     [Fact]
