@@ -100,6 +100,16 @@ public class CliTests
         Assert.StartsWith("error: ", error);
     }
 
+    [Theory]
+    [InlineData("serve", "--warmup")]
+    [InlineData("bench-local", "--warmup")]
+    public void NegativeWarmupIsRefused(string command, string option)
+    {
+        var (code, _, error) = CliRunner.Run([command, "--model", TestData.Fixture("llama-tiny"), option, "-1"]);
+        Assert.Equal(1, code);
+        Assert.StartsWith("error: --warmup must be at least 0 seconds", error);
+    }
+
     [Fact]
     public void UnknownArchitectureIsNamed()
     {

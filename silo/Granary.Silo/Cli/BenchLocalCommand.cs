@@ -30,6 +30,7 @@ internal static class BenchLocalCommand
         {
             int[] sizes = GenerateCommand.ParseIds(parse.GetValue(batches)!);
             int prompt = parse.GetValue(promptLength), generate = parse.GetValue(newTokens);
+            if (parse.GetValue(warmup) < 0) throw new ArgumentException($"--warmup must be at least 0 seconds, got {parse.GetValue(warmup)}");
             using var loggers = CliLogging.Create();
             var options = common.Read(parse, maxBatchedTokens: 512, maxSequences: Math.Max(64, sizes.Max()));
             var stdout = parse.InvocationConfiguration.Output;
@@ -42,13 +43,7 @@ internal static class BenchLocalCommand
             stdout.WriteLine("batch | prefill tok/s | decode ms/step | decode tok/s | MB moved/step | floor ms/step | GB/s | share of bandwidth floor | communication share");
             // Untimed runs first, so that kernel loading and library warm-up stay out of the numbers, and long enough
             // for the JIT to replace the step's first, unoptimized code (tier 0) with optimized code (tier 1).
-            var warm = Stopwatch.StartNew();
-            do
-            {
-                Run(model, modelSizes, 1, Math.Min(prompt, 16), 32, bandwidth);
-                Run(model, modelSizes, 2, Math.Min(prompt, 16), 32, bandwidth);
-            }
-            while (warm.Elapsed.TotalSeconds < parse.GetValue(warmup));
+            EngineWarmup.Run(model.Engine, model.Config.VocabSize, TimeSpan.FromSeconds(parse.GetValue(warmup)), cancellationToken);
             var results = new List<object>();
             foreach (int batch in sizes)
             {

@@ -1,11 +1,13 @@
 using System.CommandLine;
+using System.Diagnostics;
 using Granary.Engine;
 using Granary.Serving;
+using Microsoft.Extensions.Logging;
 
 namespace Granary.Silo.Cli;
 
 /// <summary><c>granary serve</c>: the OpenAI-compatible server over a model in this process (the embedded default: one process, no Redis).</summary>
-internal static class ServeCommand
+internal static partial class ServeCommand
 {
     public static Command Create()
     {
@@ -18,10 +20,14 @@ internal static class ServeCommand
         var maxTokens = new Option<int>("--max-batched-tokens", "--max-num-batched-tokens") { Description = "Most tokens per step (chunked-prefill budget)", DefaultValueFactory = _ => 512 };
         var maxWaiting = new Option<int>("--max-waiting") { Description = "Most waiting sequences before new requests get 429", DefaultValueFactory = _ => 256 };
         var maxBody = new Option<int>("--max-body-kib") { Description = "Largest request body in KiB (bigger gets 413)", DefaultValueFactory = _ => 4096 };
+        var warmup = new Option<double?>("--warmup")
+        {
+            Description = "Seconds of untimed generation before serving, so that the first requests run the JIT's optimized code (default: 2 on a GPU, 0 on the CPU, whose steps are long enough for it to matter little)",
+        };
 
         var command = new Command("serve", "Serve the model over an OpenAI-compatible HTTP API (/v1/completions, /v1/chat/completions, /v1/models, /metrics)");
         common.AddTo(command);
-        foreach (var option in new Option[] { host, port, apiKey, servedName, maxSeqs, maxTokens, maxWaiting, maxBody })
+        foreach (var option in new Option[] { host, port, apiKey, servedName, maxSeqs, maxTokens, maxWaiting, maxBody, warmup })
             command.Options.Add(option);
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -31,6 +37,7 @@ internal static class ServeCommand
             if (waiting < 1) throw new ArgumentException($"--max-waiting must be at least 1, got {waiting}");
             if (body < 1) throw new ArgumentException($"--max-body-kib must be at least 1, got {body}");
             if (listenPort is < 0 or > 65535) throw new ArgumentException($"--port must be between 0 and 65535, got {listenPort}");
+            if (parse.GetValue(warmup) is < 0) throw new ArgumentException($"--warmup must be at least 0 seconds, got {parse.GetValue(warmup)}");
             var options = new ServeOptions
             {
                 Host = parse.GetValue(host)!,
@@ -41,11 +48,22 @@ internal static class ServeCommand
                 Engine = new AsyncEngineOptions { MaxWaiting = waiting },
             };
             using var loggers = CliLogging.Create();
-            using var model = LocalModel.Load(parse.GetValue(common.Model)!, common.Read(parse, maxBatchedTokens: tokens, maxSequences: seqs), loggers);
+            var modelOptions = common.Read(parse, maxBatchedTokens: tokens, maxSequences: seqs);
+            using var model = LocalModel.Load(parse.GetValue(common.Model)!, modelOptions, loggers);
+            double seconds = parse.GetValue(warmup) ?? (modelOptions.Device == "cpu" ? 0 : 2);
+            if (seconds > 0)
+            {
+                var clock = Stopwatch.StartNew();
+                int steps = EngineWarmup.Run(model.Engine, model.Config.VocabSize, TimeSpan.FromSeconds(seconds), cancellationToken);
+                LogWarmedUp(loggers.CreateLogger("Granary.Serve"), steps, clock.Elapsed.TotalSeconds);
+            }
             await using var server = OpenAiServer.Create(model, options, loggers);
             await server.RunAsync(cancellationToken);
             return 0;
         });
         return command;
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Warmed up: {Steps} untimed steps in {Seconds:F1} s")]
+    private static partial void LogWarmedUp(ILogger logger, int steps, double seconds);
 }
