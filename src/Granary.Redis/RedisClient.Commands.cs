@@ -222,13 +222,16 @@ public sealed partial class RedisClient
     {
         try
         {
-            return await EvalShaAsync(Sha1(script), keys, args, cancellationToken).ConfigureAwait(false);
+            return await EvalShaAsync(s_scriptShas.GetValue(script, Sha1), keys, args, cancellationToken).ConfigureAwait(false);
         }
         catch (RedisServerException e) when (e.Prefix == "NOSCRIPT")
         {
             return await EvalAsync(script, keys, args, cancellationToken).ConfigureAwait(false);
         }
     }
+
+    // Each script text's SHA1, computed once per string instance (the scripts are constants run at heartbeat rate).
+    private static readonly ConditionalWeakTable<string, string> s_scriptShas = new();
 
     /// <summary>The lowercase hex SHA1 of a script, as Redis names it.</summary>
     public static string Sha1(string script) => Convert.ToHexStringLower(SHA1.HashData(Encoding.UTF8.GetBytes(script)));
