@@ -333,17 +333,22 @@ public sealed unsafe class CudaBackend : IBackend
         }
     }
 
-    /// <summary>Whether the projections' weights are in the activation type and lie back to back (views of one stacked buffer).</summary>
+    /// <summary>Whether the projections' weights lie back to back in the activation type (views of one stacked buffer).</summary>
     private bool StackedProjections(ReadOnlySpan<Projection> projections, int inFeatures)
     {
         for (int i = 1; i < projections.Length; i++)
         {
-            CudaBuffer previous = Dev(projections[i - 1].Weight), current = Dev(projections[i].Weight);
-            if (previous.DType != _act || current.DType != _act) return false;
-            if (current.Pointer != previous.Pointer + (ulong)((long)projections[i - 1].OutFeatures * inFeatures * _act.Size())) return false;
+            if (!Follows(Dev(projections[i - 1].Weight), (long)projections[i - 1].OutFeatures * inFeatures, Dev(projections[i].Weight))) return false;
         }
         return true;
     }
+
+    /// <summary>
+    /// Whether <paramref name="next"/> starts right after the first <paramref name="elements"/> elements of
+    /// <paramref name="first"/>, both in the activation type: one GEMM can read them as one matrix.
+    /// </summary>
+    private bool Follows(CudaBuffer first, long elements, CudaBuffer next) =>
+        first.DType == _act && next.DType == _act && next.Pointer == first.Pointer + (ulong)(elements * _act.Size());
 
     /// <summary>Device address of float32 scratch for a stacked product of <paramref name="elements"/> elements.</summary>
     private ulong StackedScratch(long elements)
@@ -388,7 +393,7 @@ public sealed unsafe class CudaBackend : IBackend
             return;
         }
         long n = (long)rows * outFeatures;
-        if (g == Dev(gate) && u.Pointer == g.Pointer + (ulong)g.ByteLength)
+        if (Follows(g, (long)outFeatures * inFeatures, u))
         {
             // Gate and up stacked: one GEMM, and silu(gate) * up from its float32 product, rounded once.
             ulong product = StackedScratch(2 * n);

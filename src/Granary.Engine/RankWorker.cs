@@ -60,9 +60,10 @@ public static partial class RankWorker
                             int vocab = plan.Config.VocabSize;
                             if (e > 0)
                             {
-                                if (reply.Length < TopKReply.Bytes(c, e)) reply = new byte[TopKReply.Bytes(c, e)];
+                                int bytes = TopKReply.Bytes(c, e);
+                                if (reply.Length < bytes) reply = new byte[bytes];
                                 TopLogits.SelectRows(logits.AsSpan(0, c * vocab), c, vocab, e, TopKReply.Ids(reply, c, e), TopKReply.Values(reply, c, e), TopKReply.LogSumExp(reply, c, e));
-                                world.SendBytes(reply.AsSpan(0, TopKReply.Bytes(c, e)), 0);
+                                world.SendBytes(reply.AsSpan(0, bytes), 0);
                             }
                             else world.SendBytes(MemoryMarshal.AsBytes(logits.AsSpan(0, c * vocab)), 0);
                         }
