@@ -40,7 +40,6 @@ internal sealed class LocalRanks : IDisposable
     {
         int[] mine = [.. placement.Ranks.Where(r => r.Silo == siloKey).Select(r => r.Rank)];
         var transports = new TcpTransport?[mine.Length];
-        var grains = new List<RankGrain>();
         try
         {
             var connecting = mine.Select((rank, i) => Task.Factory.StartNew(() => transports[i] = TcpTransport.Connect(rank, addresses, timeout), TaskCreationOptions.LongRunning)).ToArray();
@@ -52,12 +51,12 @@ internal sealed class LocalRanks : IDisposable
             {
                 throw e.InnerExceptions[0];
             }
-            for (int i = 0; i < mine.Length; i++) grains.Add(RankGrain.Activate(placement, spec, plan, mine[i], transports[i]!, cpuThreads, maxRows, maxPositions, timeout));
+            var grains = RankLoader.LoadAll(mine.Length, i => RankGrain.Activate(placement, spec, plan, mine[i], transports[i]!, cpuThreads, maxRows, maxPositions, timeout),
+                g => g.Shard.Dispose(), reason => Array.ForEach(transports, t => t?.Abort(reason)));
             return new LocalRanks(grains, transports!, plan);
         }
         catch
         {
-            foreach (var grain in grains) grain.Shard.Dispose();
             foreach (var transport in transports) transport?.Dispose();
             throw;
         }

@@ -47,11 +47,12 @@ public sealed class ReplicaActivation : IDisposable
         var model = ReplicaModel.Load(spec);
         var plan = model.Plan;
         var group = new InProcessGroup(plan.WorldSize);
-        var ranks = new List<RankGrain>();
+        RankGrain[] ranks = [];
         IModelExecutor? executor = null;
         try
         {
-            for (int r = 0; r < plan.WorldSize; r++) ranks.Add(RankGrain.Activate(placement, spec, plan, r, group.Transport(r), cpuThreads, model.MaxRows, model.MaxPositions, timeout));
+            ranks = RankLoader.LoadAll(plan.WorldSize, r => RankGrain.Activate(placement, spec, plan, r, group.Transport(r), cpuThreads, model.MaxRows, model.MaxPositions, timeout),
+                g => g.Shard.Dispose(), group.Abort);
             executor = new InProcessGroupExecutor(plan, ranks.Select(g => g.Shard).ToList(), group);
             return new ReplicaActivation(placement, ranks, model.StartSession(placement, executor, loggers), spanning: null);
         }

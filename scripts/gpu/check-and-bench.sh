@@ -18,17 +18,36 @@
 #   serve     granary serve --device cuda:0 on that checkpoint, loaded by granary bench serve with 64 concurrent
 #             requests (prompt 128, 128 new tokens): TTFT, TPOT and throughput
 #   compile   the transformers static cache + torch.compile baseline at batch 32 (slow to compile)
+#   nccl      the NCCL communicator as a group of one (its calls in step graphs, timed on the device), and two
+#             ranks sharing the GPU on the host-staged collectives
+#   tp        the fixtures with the CUDA side as 2 tensor-parallel ranks (one GPU each and NCCL with two GPUs,
+#             else sharing one through host memory); with two GPUs also an 8B-shaped checkpoint (hf_baseline.py
+#             --shape 8b, $MODEL8B) at tp 1 and tp 2, and tp 2 again with GRANARY_TIME_COLLECTIVES=1 for the
+#             all-reduce share (the events it adds are kept out of the step time of the untimed run)
 set -u
 OUT=${OUT:-$PWD/gpu-logs}
 mkdir -p "$OUT"
 STEPS=${STEPS:-ops,fixtures,profile,bench,serve,compile}
 MODEL=${MODEL:-/tmp/llama1b}
+MODEL8B=${MODEL8B:-/tmp/llama8b}
 source .gpu/env.sh
 export GRANARY_KERNEL_CACHE=${GRANARY_KERNEL_CACHE:-/tmp/granary-kernels}
 export PYTHONUNBUFFERED=1
 TESTS=.gpu/app/Granary.Cuda.Tests/Granary.Cuda.Tests.dll
 GRANARY=.gpu/app/Granary.Silo/granary.dll
 has() { [[ ",$STEPS," == *",$1,"* ]]; }
+# hf_baseline.py's checkpoints have no tokenizer; bench-local feeds random token ids, so the small fixture
+# tokenizer padded with filler tokens to the model's 128256 ids serves.
+add_tokenizer() {
+  python3 - "$1" <<'PY'
+import json, sys
+t = json.load(open("tests/data/fixtures/llama3-tiny-bf16/tokenizer.json"))
+vocab = t["model"]["vocab"]
+for i in range(len(vocab), 128256): vocab[f"tok{i}"] = i
+json.dump(t, open(sys.argv[1] + "/tokenizer.json", "w"))
+PY
+  cp tests/data/fixtures/llama3-tiny-bf16/tokenizer_config.json "$1/"
+}
 status=0
 
 nvidia-smi --query-gpu=name,memory.total,clocks.max.sm,clocks.max.mem,driver_version --format=csv | tee "$OUT/gpu.txt"
@@ -50,16 +69,7 @@ fi
 if has bench; then
   echo "== transformers eager baseline (and the checkpoint)"
   timeout 400 python3 .gpu/hf_baseline.py --shape 1b --save "$MODEL" --batches 1,32 2>&1 | grep -v Warning | tee "$OUT/baseline.log"
-  # The checkpoint has no tokenizer; bench-local feeds random token ids, so the small fixture tokenizer
-  # padded with filler tokens to the model's 128256 ids serves.
-  python3 - "$MODEL" <<'PY'
-import json, sys
-t = json.load(open("tests/data/fixtures/llama3-tiny-bf16/tokenizer.json"))
-vocab = t["model"]["vocab"]
-for i in range(len(vocab), 128256): vocab[f"tok{i}"] = i
-json.dump(t, open(sys.argv[1] + "/tokenizer.json", "w"))
-PY
-  cp tests/data/fixtures/llama3-tiny-bf16/tokenizer_config.json "$MODEL/"
+  add_tokenizer "$MODEL"
   echo "== granary bench-local"
   timeout 300 dotnet $GRANARY bench-local --model "$MODEL" --device cuda:0 --batch 1,8,32,64 --prompt 128 --new 128 --json 2>&1 | tee "$OUT/bench.log"
   status=$((status | PIPESTATUS[0]))
@@ -78,6 +88,27 @@ if has serve; then
     --input-len 128 --output-len 128 --vocab-size 128000 --json "$OUT/serve.json" 2>&1 | tail -40 | tee "$OUT/serve.log"
   status=$((status | PIPESTATUS[0]))
   kill $server; wait $server
+fi
+if has nccl; then
+  echo "== nccl"; timeout 120 dotnet $TESTS nccl 2>&1 | tee "$OUT/nccl.log"; status=$((status | PIPESTATUS[0]))
+fi
+if has tp; then
+  dirs=(tests/data/fixtures/*/)
+  [ -n "${GRANARY_STORIES15M:-}" ] && dirs+=("$GRANARY_STORIES15M")
+  echo "== fixtures, tp 2"; timeout 300 dotnet $TESTS fixtures --tp 2 "${dirs[@]}" 2>&1 | tee "$OUT/fixtures-tp2.log"; status=$((status | PIPESTATUS[0]))
+  if [ "$(nvidia-smi -L | wc -l)" -ge 2 ]; then
+    echo "== 8B-shaped checkpoint, transformers eager baseline at batch 1"
+    timeout 500 python3 .gpu/hf_baseline.py --shape 8b --save "$MODEL8B" --batches 1 2>&1 | grep -v Warning | tee "$OUT/baseline-8b.log"
+    add_tokenizer "$MODEL8B"
+    for tp in 1 2; do
+      echo "== granary bench-local 8B, tp $tp"
+      timeout 300 dotnet $GRANARY bench-local --model "$MODEL8B" --device cuda --tp $tp --batch 1,8,32 --prompt 128 --new 128 --json 2>&1 | tee "$OUT/bench-8b-tp$tp.log"
+      status=$((status | PIPESTATUS[0]))
+    done
+    echo "== granary bench-local 8B, tp 2, collectives timed on the device"
+    GRANARY_TIME_COLLECTIVES=1 timeout 300 dotnet $GRANARY bench-local --model "$MODEL8B" --device cuda --tp 2 --batch 1,8,32 --prompt 128 --new 128 --json 2>&1 | tee "$OUT/bench-8b-tp2-timed.log"
+    status=$((status | PIPESTATUS[0]))
+  fi
 fi
 if has compile; then
   echo "== transformers static cache + torch.compile baseline"

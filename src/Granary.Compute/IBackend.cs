@@ -145,4 +145,11 @@ public interface IBackend : IDisposable
 
     /// <summary>Waits until all issued work is done.</summary>
     void Synchronize();
+
+    /// <summary>
+    /// Marks the end of a forward step. A backend that replays repeated steps as graphs launches (or records) the
+    /// step now instead of at its next sync point: a rank that never reads results back (all but the logits rank
+    /// of a group) has no other. It does not wait for the work.
+    /// </summary>
+    void EndStep() { }
 }

@@ -10,6 +10,12 @@ public interface ICommunicator : IDisposable
     int Rank { get; }
     int Size { get; }
 
+    /// <summary>
+    /// Time spent in this communicator's operations so far: host time waiting for peers (host collectives), or the
+    /// device time of the collectives where they run on a GPU stream and are timed (zero where they are not).
+    /// </summary>
+    TimeSpan Elapsed { get; }
+
     /// <summary>Sums <paramref name="length"/> elements across ranks; every rank gets the sum.</summary>
     void AllReduceSum(DeviceBuffer buffer, long length);
 

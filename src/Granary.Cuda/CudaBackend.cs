@@ -69,7 +69,7 @@ public sealed unsafe class CudaBackend : IBackend
     private StreamOp[] _previousOps = new StreamOp[MaxStepOps];
     private readonly StepGraph?[] _graphs = new StepGraph?[MaxGraphs];
     private int _opCount, _previousCount = -1;
-    private bool _traceBroken, _deferring;
+    private bool _traceBroken, _deferring, _capturing;
     private int _candidates; // bit i: _graphs[i] matches the step so far
     private long _steps;
     private ulong _cublasWorkspace;
@@ -97,6 +97,9 @@ public sealed unsafe class CudaBackend : IBackend
         Driver.Check(Driver.cuDeviceGetAttribute(out int minor, Driver.AttrComputeCapabilityMinor, _device), "cuDeviceGetAttribute");
         Driver.Check(Driver.cuDeviceGetAttribute(out _multiprocessors, Driver.AttrMultiprocessorCount, _device), "cuDeviceGetAttribute");
         ComputeCapability = (major, minor);
+        byte* uuid = stackalloc byte[16];
+        Driver.Check(Driver.cuDeviceGetUuid(uuid, _device), "cuDeviceGetUuid");
+        DeviceUuid = new Guid(new ReadOnlySpan<byte>(uuid, 16));
         Driver.Check(Driver.cuDevicePrimaryCtxRetain(out _context, _device), "cuDevicePrimaryCtxRetain");
         Bind();
         Driver.Check(Driver.cuStreamCreate(out _stream, Driver.StreamNonBlocking), "cuStreamCreate");
@@ -165,6 +168,23 @@ public sealed unsafe class CudaBackend : IBackend
 
     /// <summary>Time to compile or load the kernels.</summary>
     public TimeSpan KernelLoadTime { get; }
+
+    /// <summary>The device's UUID (a MIG instance's own under MIG): two ranks on one GPU have the same.</summary>
+    public Guid DeviceUuid { get; }
+
+    /// <summary>CUDA devices this process can see (0 without a driver).</summary>
+    public static int VisibleDevices()
+    {
+        try
+        {
+            NativeLibraries.Require(CudaLibrary.Driver);
+        }
+        catch (CudaUnavailableException)
+        {
+            return 0;
+        }
+        return Driver.cuInit(0) == 0 && Driver.cuDeviceGetCount(out int count) == 0 ? count : 0;
+    }
 
     /// <summary>The stream all work of this backend runs on (collectives join it).</summary>
     public nint Stream => _stream;
@@ -974,7 +994,7 @@ public sealed unsafe class CudaBackend : IBackend
     /// <summary>Waits for the stream; the staging ring is then free, and staged layouts with it.</summary>
     private void Sync()
     {
-        EndStep();
+        CloseStep();
         Driver.Check(Driver.cuStreamSynchronize(_stream), "cuStreamSynchronize");
         _ringUsed = 0;
         _layout = null;
@@ -1042,17 +1062,34 @@ public sealed unsafe class CudaBackend : IBackend
     internal void Barrier()
     {
         _epoch++;
-        if (_options.Graphs) EndStep();
+        CloseStep();
+    }
+
+    /// <summary>Launches (or records) the step's held-back ops now; a rank with no sync point of its own between steps needs this for step graphs.</summary>
+    public void EndStep()
+    {
+        Bind();
+        Barrier();
+    }
+
+    /// <summary>Sync points so far: collectives that time themselves number their events within one.</summary>
+    internal long SyncPoints => _steps;
+
+    /// <summary>Puts a collective (or an event record) on the stream in call order; step graphs capture it like a kernel.</summary>
+    internal void IssueOp(in StreamOp op)
+    {
+        Bind();
+        Issue(op);
     }
 
     /// <summary>
     /// At a sync point: launches the graph the whole step matched, runs held-back ops otherwise, and turns a
     /// step that repeats the previous one into a graph for the steps to come.
     /// </summary>
-    private void EndStep()
+    private void CloseStep()
     {
-        if (!_options.Graphs) return;
         _steps++;
+        if (!_options.Graphs) return;
         if (_deferring)
         {
             _deferring = false;
@@ -1104,12 +1141,14 @@ public sealed unsafe class CudaBackend : IBackend
         }
         nint exec;
         Driver.Check(Driver.cuStreamBeginCapture(_stream, Driver.CaptureModeThreadLocal), "cuStreamBeginCapture");
+        _capturing = true;
         try
         {
             for (int i = 0; i < _opCount; i++) Execute(_ops[i]);
         }
         finally
         {
+            _capturing = false;
             Driver.Check(Driver.cuStreamEndCapture(_stream, out nint graph), "cuStreamEndCapture");
             try
             {
@@ -1160,6 +1199,14 @@ public sealed unsafe class CudaBackend : IBackend
                 break;
             case StreamOpKind.Memset:
                 Driver.Check(Driver.cuMemsetD8Async(op.Args[0], 0, (nuint)op.Args[1], _stream), "cuMemsetD8Async");
+                break;
+            case StreamOpKind.Nccl:
+                NcclCommunicator.Execute(op, _stream);
+                break;
+            case StreamOpKind.EventRecord:
+                // Captured as an external record, the record becomes a node of its own, so the replays record it too
+                // (the flag is refused outside a capture).
+                Driver.Check(_capturing ? Driver.cuEventRecordWithFlags((nint)op.Args[0], _stream, Driver.EventRecordExternal) : Driver.cuEventRecord((nint)op.Args[0], _stream), "cuEventRecord");
                 break;
         }
     }

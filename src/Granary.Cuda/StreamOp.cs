@@ -2,9 +2,9 @@ using System.Runtime.CompilerServices;
 
 namespace Granary.Cuda;
 
-internal enum StreamOpKind { Kernel, Gemm, CopyToDevice, Memset }
+internal enum StreamOpKind { Kernel, Gemm, CopyToDevice, Memset, Nccl, EventRecord }
 
-/// <summary>Up to 20 argument slots of a recorded op (kernel parameters, GEMM shape and pointers, copy addresses).</summary>
+/// <summary>Up to 20 argument slots of a recorded op (kernel parameters, GEMM shape and pointers, copy addresses, a collective's call).</summary>
 [InlineArray(20)]
 internal struct StreamOpArgs
 {

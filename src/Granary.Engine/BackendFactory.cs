@@ -13,4 +13,16 @@ public static class BackendFactory
         if (CudaBackendOptions.Parse(device) is { } cuda) return new CudaBackend(cuda);
         throw new ArgumentException($"unknown device '{device}' (known: cpu, cuda, cuda:N)");
     }
+
+    /// <summary>
+    /// The device of the rank that is <paramref name="localRank"/>-th on its machine when the ranks were asked for
+    /// <paramref name="device"/>: plain "cuda" spreads them over the visible GPUs (cuda:localRank, round robin), so
+    /// that each has its own where there are enough and their groups can use NCCL; any other name is kept.
+    /// </summary>
+    public static string RankDevice(string device, int localRank)
+    {
+        if (device != "cuda") return device;
+        int gpus = CudaBackend.VisibleDevices();
+        return gpus > 1 ? $"cuda:{localRank % gpus}" : device;
+    }
 }

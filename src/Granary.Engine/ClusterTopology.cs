@@ -11,6 +11,9 @@ namespace Granary.Engine;
 /// </summary>
 public sealed record ClusterTopology(int WorldSize, int Rank, int LocalWorldSize, IReadOnlyList<PeerAddress> Addresses, string Source)
 {
+    /// <summary>This rank's index among the ranks on its host (the order of the addresses): which GPU it takes there.</summary>
+    public int LocalRank => Addresses.Take(Rank).Count(a => a.Host == Addresses[Rank].Host);
+
     /// <summary>Default START_PORT.</summary>
     public const int DefaultStartPort = 29500;
 

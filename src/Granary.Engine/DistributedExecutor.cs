@@ -55,7 +55,7 @@ public sealed class DistributedExecutor : IParallelExecutor
             shard = RankShard.Load(directory, plan, 0, backend, transport, maxRows, maxPositions, timeout);
             var world = new PeerCommunicator(transport, Enumerable.Range(0, plan.WorldSize).ToArray(), timeout);
             var reports = new RankReport[plan.WorldSize];
-            reports[0] = new RankReport(0, plan.Describe(0), shard.Model.WeightBytes, shard.Model.WorkspaceBytes, shard.Model.KvBytesPerToken, Environment.WorkingSet);
+            reports[0] = new RankReport(0, shard.Description, shard.Model.WeightBytes, shard.Model.WorkspaceBytes, shard.Model.KvBytesPerToken, Environment.WorkingSet);
             Span<long> report = stackalloc long[3];
             for (int r = 1; r < plan.WorldSize; r++)
             {
@@ -79,7 +79,7 @@ public sealed class DistributedExecutor : IParallelExecutor
     public IReadOnlyList<RankReport> Ranks => _reports;
     public (int Blocks, int BlockSize) KvCache { get; private set; }
     public TimeSpan ExecuteTime => Stopwatch.GetElapsedTime(0, _executeTicks);
-    public double CommunicationShare => _executeTicks == 0 ? 0 : (_shard.CommunicationTime + _world.Elapsed).TotalSeconds / ExecuteTime.TotalSeconds;
+    public TimeSpan CommunicationTime => _shard.CommunicationTime + _world.Elapsed;
 
     public int VocabSize => Plan.Config.VocabSize;
     public int MaxRows => _shard.Model.MaxRows;

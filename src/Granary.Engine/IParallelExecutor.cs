@@ -16,6 +16,9 @@ public interface IParallelExecutor : IModelExecutor
     /// <summary>Wall time inside <see cref="IModelExecutor.Execute"/>.</summary>
     TimeSpan ExecuteTime { get; }
 
-    /// <summary>Share of the ranks' step time spent in communication (waiting for peers included), averaged over the ranks this process sees.</summary>
-    double CommunicationShare { get; }
+    /// <summary>
+    /// Time in collectives so far, averaged over the ranks this process sees: host time waiting for peers on the host
+    /// collectives; device time for NCCL when timed (GRANARY_TIME_COLLECTIVES=1), else zero.
+    /// </summary>
+    TimeSpan CommunicationTime { get; }
 }

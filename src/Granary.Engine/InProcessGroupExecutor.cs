@@ -35,24 +35,21 @@ public sealed class InProcessGroupExecutor : IParallelExecutor
         Plan = plan;
         _group = group;
         _ranks = [.. ranks];
-        _reports = _ranks.Select(r => new RankReport(r.Rank, plan.Describe(r.Rank), r.Model.WeightBytes, r.Model.WorkspaceBytes, r.Model.KvBytesPerToken, 0)).ToArray();
+        _reports = _ranks.Select(r => new RankReport(r.Rank, r.Description, r.Model.WeightBytes, r.Model.WorkspaceBytes, r.Model.KvBytesPerToken, 0)).ToArray();
         _threads = new RankThreads(_ranks, plan.PpSize, plan.LogitsRank, _group.Abort);
     }
 
     private static RankShard[] LoadAll(string directory, ParallelPlan plan, Func<int, IBackend> createBackend, int maxRows, int maxPositions, TimeSpan timeout, out InProcessGroup group)
     {
-        int n = plan.WorldSize;
-        group = new InProcessGroup(n);
-        var ranks = new RankShard[n];
+        var g = new InProcessGroup(plan.WorldSize);
+        group = g;
         try
         {
-            for (int r = 0; r < n; r++) ranks[r] = RankShard.Load(directory, plan, r, createBackend(r), group.Transport(r), maxRows, maxPositions, timeout);
-            return ranks;
+            return RankLoader.LoadAll(plan.WorldSize, r => RankShard.Load(directory, plan, r, createBackend(r), g.Transport(r), maxRows, maxPositions, timeout), r => r.Dispose(), g.Abort);
         }
         catch
         {
-            foreach (var rank in ranks) rank?.Dispose();
-            group.Dispose();
+            g.Dispose();
             throw;
         }
     }
@@ -61,7 +58,7 @@ public sealed class InProcessGroupExecutor : IParallelExecutor
     public IReadOnlyList<RankReport> Ranks => _reports;
     public (int Blocks, int BlockSize) KvCache { get; private set; }
     public TimeSpan ExecuteTime => Stopwatch.GetElapsedTime(0, _executeTicks);
-    public double CommunicationShare => _threads.CommunicationShare;
+    public TimeSpan CommunicationTime => _threads.CommunicationTime;
 
     public int VocabSize => Plan.Config.VocabSize;
     public int MaxRows => _ranks[0].Model.MaxRows;

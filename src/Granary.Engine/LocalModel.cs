@@ -101,7 +101,7 @@ public sealed partial class LocalModel : IDisposable
             // The ranks share this process's cores: each gets its share, at least one.
             int threads = Math.Max(1, cores / plan.WorldSize);
             LogPlan(logger, plan.ToString(), $"threads of this process, {threads} CPU threads each");
-            executor = new InProcessGroupExecutor(directory, plan, _ => BackendFactory.Create(options.Device, threads), options.Engine.MaxBatchedTokens, maxPositions, parallel.CommunicationTimeout);
+            executor = new InProcessGroupExecutor(directory, plan, r => BackendFactory.Create(BackendFactory.RankDevice(options.Device, r), threads), options.Engine.MaxBatchedTokens, maxPositions, parallel.CommunicationTimeout);
         }
         else
         {
@@ -111,7 +111,7 @@ public sealed partial class LocalModel : IDisposable
             IBackend backend;
             try
             {
-                backend = BackendFactory.Create(options.Device, threads);
+                backend = BackendFactory.Create(BackendFactory.RankDevice(options.Device, cluster.LocalRank), threads);
             }
             catch
             {
@@ -161,7 +161,7 @@ public sealed partial class LocalModel : IDisposable
         IBackend backend;
         try
         {
-            backend = BackendFactory.Create(options.Device, threads);
+            backend = BackendFactory.Create(BackendFactory.RankDevice(options.Device, cluster.LocalRank), threads);
         }
         catch
         {

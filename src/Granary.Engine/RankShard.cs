@@ -9,9 +9,10 @@ namespace Granary.Engine;
 /// <summary>One rank of a parallel group: its backend, its slice of the model, its KV cache and its communicators.</summary>
 public sealed class RankShard : IDisposable
 {
-    private RankShard(int rank, IBackend backend, LlamaModel model, PeerCommunicator? tp, PeerCommunicator? pp)
+    private RankShard(int rank, string description, IBackend backend, LlamaModel model, ICommunicator? tp, ICommunicator? pp)
     {
         Rank = rank;
+        Description = description;
         Backend = backend;
         Model = model;
         Tp = tp;
@@ -21,27 +22,40 @@ public sealed class RankShard : IDisposable
     public int Rank { get; }
     public IBackend Backend { get; }
     public LlamaModel Model { get; }
-    public PeerCommunicator? Tp { get; }
-    public PeerCommunicator? Pp { get; }
+    public ICommunicator? Tp { get; }
+    public ICommunicator? Pp { get; }
+
+    /// <summary>The rank's share of the plan and how its groups exchange tensors, for the logs.</summary>
+    public string Description { get; }
     public KvCache? Cache { get; private set; }
 
     /// <summary>Time in this rank's tensor- and pipeline-parallel collectives.</summary>
     public TimeSpan CommunicationTime => (Tp?.Elapsed ?? TimeSpan.Zero) + (Pp?.Elapsed ?? TimeSpan.Zero);
 
-    /// <summary>Loads the slice of <paramref name="plan"/>'s <paramref name="rank"/> from the checkpoint (only its own bytes); owns <paramref name="backend"/>.</summary>
+    /// <summary>
+    /// Loads the slice of <paramref name="plan"/>'s <paramref name="rank"/> from the checkpoint (only its own bytes) once
+    /// its groups have agreed how to exchange tensors (<see cref="GroupCommunicator"/>: every rank of the plan must
+    /// load at the same time); owns <paramref name="backend"/>.
+    /// </summary>
     public static RankShard Load(string directory, ParallelPlan plan, int rank, IBackend backend, IPeerTransport transport, int maxRows, int maxPositions, TimeSpan timeout)
     {
         var shard = plan.Shard(rank);
-        var tp = plan.TpSize > 1 ? new PeerCommunicator(transport, plan.TpGroup(shard.PpRank), timeout) : null;
-        var pp = plan.PpSize > 1 ? new PeerCommunicator(transport, plan.PpGroup(shard.TpRank), timeout) : null;
+        ICommunicator? tp = null, pp = null;
         try
         {
+            // Every rank agrees on its tensor-parallel group first, then its pipeline group: the same order everywhere.
+            string tpHow = "", ppHow = "";
+            if (plan.TpSize > 1) tp = GroupCommunicator.Create(backend, transport, plan.TpGroup(shard.PpRank), timeout, out tpHow);
+            if (plan.PpSize > 1) pp = GroupCommunicator.Create(backend, transport, plan.PpGroup(shard.TpRank), timeout, out ppHow);
+            string description = string.Join("; ", new[] { plan.Describe(rank), tp is null ? null : $"tp collectives: {tpHow}", pp is null ? null : $"pp collectives: {ppHow}" }.OfType<string>());
             using var checkpoint = Checkpoint.Open(directory);
             var model = LlamaModel.Load(plan.Config, checkpoint, backend, shard, maxRows, maxPositions, tp, pp);
-            return new RankShard(rank, backend, model, tp, pp);
+            return new RankShard(rank, description, backend, model, tp, pp);
         }
         catch
         {
+            tp?.Dispose();
+            pp?.Dispose();
             backend.Dispose();
             throw;
         }
@@ -53,7 +67,12 @@ public sealed class RankShard : IDisposable
         Cache = Model.CreateKvCache(blocks, blockSize);
     }
 
-    public void Forward(BatchLayout batch) => Model.Forward(batch, Cache ?? throw new InvalidOperationException("allocate the KV cache first"));
+    /// <summary>Runs one step (or micro-batch) of this rank and ends the backend's step (<see cref="IBackend.EndStep"/>).</summary>
+    public void Forward(BatchLayout batch)
+    {
+        Model.Forward(batch, Cache ?? throw new InvalidOperationException("allocate the KV cache first"));
+        Backend.EndStep();
+    }
 
     /// <summary>
     /// Runs a step's micro-batches in order; on a rank that ends with logits, copies each one's logit rows
@@ -81,6 +100,8 @@ public sealed class RankShard : IDisposable
     {
         Cache?.Dispose();
         Model.Dispose();
+        Tp?.Dispose();
+        Pp?.Dispose();
         Backend.Dispose();
     }
 }

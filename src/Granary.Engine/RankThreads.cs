@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Granary.Compute;
 
 namespace Granary.Engine;
@@ -19,7 +18,6 @@ public sealed class RankThreads : IDisposable
     private readonly SemaphoreSlim[] _go;
     private readonly CountdownEvent _done;
     private readonly Exception?[] _errors;
-    private readonly long[] _stepTicks;
     private readonly MicroBatcher _microBatcher = new();
     private IReadOnlyList<BatchLayout> _parts = [];
     private float[] _logits = [];
@@ -39,7 +37,6 @@ public sealed class RankThreads : IDisposable
         _abort = abort;
         int n = _ranks.Length;
         _errors = new Exception?[n];
-        _stepTicks = new long[n];
         _go = Enumerable.Range(0, n).Select(_ => new SemaphoreSlim(0)).ToArray();
         _done = new CountdownEvent(1);
         _threads = new Thread[n];
@@ -79,17 +76,8 @@ public sealed class RankThreads : IDisposable
         else Granary.Compute.TopLogits.SelectRows(_logits, _logitRows, shard.Model.VocabSize, k, ids, values, logSumExp);
     }
 
-    /// <summary>Share of the ranks' step time spent in collectives, averaged over these ranks.</summary>
-    public double CommunicationShare
-    {
-        get
-        {
-            double share = 0;
-            for (int i = 0; i < _ranks.Length; i++)
-                share += _stepTicks[i] == 0 ? 0 : _ranks[i].CommunicationTime.TotalSeconds / Stopwatch.GetElapsedTime(0, _stepTicks[i]).TotalSeconds;
-            return share / _ranks.Length;
-        }
-    }
+    /// <summary>Time in collectives, averaged over these ranks (<see cref="IParallelExecutor.CommunicationTime"/>).</summary>
+    public TimeSpan CommunicationTime => TimeSpan.FromTicks((long)_ranks.Average(r => r.CommunicationTime.Ticks));
 
     /// <summary>Runs one step on every local rank and returns when all finished; throws the first rank's own failure.</summary>
     public void Run(BatchLayout batch)
@@ -120,7 +108,6 @@ public sealed class RankThreads : IDisposable
 
     private void Step(int index)
     {
-        long start = Stopwatch.GetTimestamp();
         var rank = _ranks[index];
         try
         {
@@ -138,7 +125,6 @@ public sealed class RankThreads : IDisposable
         }
         finally
         {
-            _stepTicks[index] += Stopwatch.GetTimestamp() - start;
             _done.Signal();
         }
     }

@@ -27,7 +27,7 @@ public static partial class RankWorker
             var (setup, maxRows, maxPositions, _, _, _) = StepPlan.ReadHeader(header);
             if (setup != StepPlan.Kind.Setup) throw new CommunicatorException($"rank {rank} expected the setup message from rank 0, got kind {(int)setup}: the ranks run different versions");
             shard = RankShard.Load(directory, plan, rank, backend, transport, maxRows, maxPositions, timeout);
-            LogLoaded(logger, rank, plan.Describe(rank), shard.Model.WeightBytes / (1024.0 * 1024.0), Environment.WorkingSet / (1024.0 * 1024.0));
+            LogLoaded(logger, rank, shard.Description, shard.Model.WeightBytes / (1024.0 * 1024.0), Environment.WorkingSet / (1024.0 * 1024.0));
             var world = new PeerCommunicator(transport, Enumerable.Range(0, plan.WorldSize).ToArray(), timeout);
             Span<long> report = [shard.Model.WeightBytes, shard.Model.WorkspaceBytes, Environment.WorkingSet];
             world.SendBytes(MemoryMarshal.AsBytes(report), 0);

@@ -21,7 +21,9 @@ internal static class FixtureChecks
 {
     public const float LogprobTolerance = 2e-2f;
 
-    public static int Run(IEnumerable<string> directories, TextWriter log)
+    /// <param name="tp">Tensor-parallel ranks of the CUDA runs (one GPU each where there are enough, NCCL between them;
+    /// else sharing a GPU, through host memory); the CPU reference always runs as one rank.</param>
+    public static int Run(IEnumerable<string> directories, TextWriter log, int tp = 1)
     {
         int failures = 0;
         foreach (string dir in directories)
@@ -32,8 +34,8 @@ internal static class FixtureChecks
                 // float32) is also run with float32 activations, where it must match the CPU closely. For a
                 // float32 checkpoint the bf16 run is reported but only the float32 run can fail.
                 bool bf16Checkpoint = IsBf16(dir);
-                failures += Check(dir, log, f32: false, strict: bf16Checkpoint);
-                if (!bf16Checkpoint) failures += Check(dir, log, f32: true, strict: true);
+                failures += Check(dir, log, f32: false, strict: bf16Checkpoint, tp);
+                if (!bf16Checkpoint) failures += Check(dir, log, f32: true, strict: true, tp);
             }
             catch (Exception e)
             {
@@ -51,6 +53,22 @@ internal static class FixtureChecks
         using var checkpoint = Checkpoint.Open(dir);
         var model = LlamaModel.Load(config, checkpoint, backend, ShardSpec.Whole(config.NumLayers), options.MaxBatchedTokens, Math.Min(config.MaxPositionEmbeddings, 4096));
         return new LlmEngine(new SingleRankExecutor(model, backend), null, config.EosTokenIds, options);
+    }
+
+    /// <summary>The CUDA engine: one rank, or <paramref name="tp"/> tensor-parallel ranks as threads of this process.</summary>
+    private static LlmEngine CudaEngine(string dir, bool f32, int tp, EngineOptions options, TextWriter? log = null)
+    {
+        if (tp == 1) return Engine(dir, new CudaBackend(new CudaBackendOptions { Float32Activations = f32 }), options);
+        var config = ModelConfig.Load(dir);
+        var plan = ParallelPlan.Create(config, tp, 1, null, null);
+        var executor = new InProcessGroupExecutor(dir, plan, r =>
+        {
+            var device = CudaBackendOptions.Parse(BackendFactory.RankDevice("cuda", r))!;
+            device.Float32Activations = f32;
+            return new CudaBackend(device);
+        }, options.MaxBatchedTokens, Math.Min(config.MaxPositionEmbeddings, 4096), TimeSpan.FromSeconds(60));
+        foreach (var rank in executor.Ranks) log?.WriteLine($"  rank {rank.Rank}: {rank.Description}");
+        return new LlmEngine(executor, null, config.EosTokenIds, options);
     }
 
     private static List<int[]> Prompts(string dir)
@@ -73,17 +91,16 @@ internal static class FixtureChecks
         return false;
     }
 
-    private static int Check(string dir, TextWriter log, bool f32, bool strict)
+    private static int Check(string dir, TextWriter log, bool f32, bool strict, int tp)
     {
-        string name = Path.GetFileName(Path.TrimEndingDirectorySeparator(dir)) + (f32 ? " [f32 act]" : " [bf16 act]") + (strict ? "" : " (report only)");
-        var cudaOptions = new CudaBackendOptions { Float32Activations = f32 };
+        string name = Path.GetFileName(Path.TrimEndingDirectorySeparator(dir)) + (f32 ? " [f32 act]" : " [bf16 act]") + (tp > 1 ? $" [tp {tp}]" : "") + (strict ? "" : " (report only)");
         var prompts = Prompts(dir);
         const int Tokens = 12;
         var sampling = SamplingParams.Greedy(Tokens) with { IgnoreEos = true, Logprobs = 5 };
         int failures = 0;
 
         using var cpu = Engine(dir, new CpuBackend(new CpuBackendOptions { Threads = 1 }), new EngineOptions { KvCacheBlocks = 64 });
-        using var gpu = Engine(dir, new CudaBackend(cudaOptions), new EngineOptions { KvCacheBlocks = 64 });
+        using var gpu = CudaEngine(dir, f32, tp, new EngineOptions { KvCacheBlocks = 64 }, log);
         var cpuRuns = new List<Sequence>();
         for (int p = 0; p < prompts.Count; p++)
         {
@@ -118,7 +135,7 @@ internal static class FixtureChecks
         }
 
         // Batched, chunked prefill (8 tokens a step), small blocks: the same tokens again.
-        using var batched = Engine(dir, new CudaBackend(cudaOptions), new EngineOptions { KvCacheBlocks = 256, BlockSize = 4, MaxBatchedTokens = 8 });
+        using var batched = CudaEngine(dir, f32, tp, new EngineOptions { KvCacheBlocks = 256, BlockSize = 4, MaxBatchedTokens = 8 });
         var sequences = prompts.Select(p => batched.Add(p, SamplingParams.Greedy(Tokens) with { IgnoreEos = true })).ToList();
         batched.RunToCompletion();
         for (int p = 0; p < prompts.Count; p++)

@@ -17,4 +17,11 @@ public class GpuChecksTests
         string root = Path.Combine(AppContext.BaseDirectory, "data", "fixtures");
         Assert.Equal(0, FixtureChecks.Run(Directory.GetDirectories(root), Console.Out));
     }
+
+    [Fact]
+    public void NcclAndTheStagedCollectivesWorkOnOneGpu()
+    {
+        if (!GpuPresence.Available) return;
+        Assert.Equal(0, NcclChecks.Run(Console.Out));
+    }
 }

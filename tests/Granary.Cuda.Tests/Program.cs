@@ -3,7 +3,8 @@ namespace Granary.Cuda.Tests;
 /// <summary>
 /// Entry point for the GPU machine, which has the .NET runtime but no SDK to run xunit:
 /// <c>dotnet Granary.Cuda.Tests.dll ops</c> compares every backend op with the CPU backend on random data;
-/// <c>dotnet Granary.Cuda.Tests.dll fixtures DIR...</c> runs each model folder on both backends.
+/// <c>dotnet Granary.Cuda.Tests.dll fixtures [--tp N] DIR...</c> runs each model folder on both backends (the CUDA side
+/// as N tensor-parallel ranks); <c>nccl</c> checks the NCCL communicator on one GPU (a group of one).
 /// Exit code: the number of failed checks.
 /// </summary>
 internal static class Program
@@ -12,14 +13,16 @@ internal static class Program
     {
         if (args.Length == 0)
         {
-            Console.Error.WriteLine("usage: Granary.Cuda.Tests.dll ops | fixtures DIR [DIR...] | profile");
+            Console.Error.WriteLine("usage: Granary.Cuda.Tests.dll ops | fixtures [--tp N] DIR [DIR...] | profile | nccl");
             return 2;
         }
         var log = Console.Out;
         return args[0] switch
         {
             "ops" => OpChecks.Run(log),
+            "fixtures" when args.Length > 2 && args[1] == "--tp" => FixtureChecks.Run(args[3..], log, int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture)),
             "fixtures" => FixtureChecks.Run(args[1..], log),
+            "nccl" => NcclChecks.Run(log),
             "profile" => OpProfile.Run(log),
             _ => 2,
         };

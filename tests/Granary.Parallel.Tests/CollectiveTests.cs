@@ -43,18 +43,26 @@ public class CollectiveTests
         return buffer;
     }
 
+    /// <summary>The host collectives themselves, or staged through a backend's copies as GPU ranks sharing a device use them.</summary>
+    private static ICommunicator Communicator(IPeerTransport transport, int[] members, bool staged)
+    {
+        var peers = new PeerCommunicator(transport, members, TimeSpan.FromSeconds(20));
+        return staged ? new HostStagedCommunicator(new CpuBackend(new CpuBackendOptions { Threads = 1 }), peers) : peers;
+    }
+
     [Theory]
-    [InlineData("inproc", 3)]
-    [InlineData("tcp", 3)]
-    [InlineData("tcp", 4)]
-    public void AllReduceAllGatherBroadcastAndSendReceive(string kind, int size)
+    [InlineData("inproc", 3, false)]
+    [InlineData("tcp", 3, false)]
+    [InlineData("tcp", 4, false)]
+    [InlineData("inproc", 3, true)]
+    public void AllReduceAllGatherBroadcastAndSendReceive(string kind, int size, bool staged)
     {
         var transports = Transports(kind, size);
         try
         {
             var results = OnThreads(size, rank =>
             {
-                using var world = new PeerCommunicator(transports[rank], Enumerable.Range(0, size).ToArray(), TimeSpan.FromSeconds(20));
+                using var world = Communicator(transports[rank], Enumerable.Range(0, size).ToArray(), staged);
                 // 7 elements do not split evenly into chunks: the ring must handle short and empty chunks.
                 using var sum = Buffer(Enumerable.Range(0, 7).Select(i => (float)(rank * 10 + i)).ToArray());
                 world.AllReduceSum(sum, 7);
@@ -67,7 +75,7 @@ public class CollectiveTests
                 float sub = float.NaN;
                 if (rank == 0 || rank == size - 1)
                 {
-                    using var pair = new PeerCommunicator(transports[rank], [0, size - 1], TimeSpan.FromSeconds(20));
+                    using var pair = Communicator(transports[rank], [0, size - 1], staged);
                     using var x = Buffer(rank + 1);
                     pair.AllReduceSum(x, 1);
                     sub = x.AsFloats()[0];

@@ -39,6 +39,9 @@ internal static class BenchLocalCommand
             using var model = LocalModel.Load(parse.GetValue(common.Model)!, options, loggers);
             var modelSizes = Sizes.Of(model);
             string layout = model.Parallel is { } group ? $" as {group.Plan}" : "";
+            // Tensor-parallel ranks on GPUs of their own read their weights at the same time: the floor divides by them.
+            int readers = ParallelReaders(options.Device, model.Parallel?.Plan.TpSize ?? 1);
+            if (readers > 1) (bandwidth, memory) = (bandwidth * readers, $"{readers} x {memory}");
             stdout.WriteLine($"model {model.Name}: {modelSizes.WeightBytes / 1e6:F1} MB of weights on {options.Device}{layout}; {memory} copy bandwidth {bandwidth:F1} GB/s");
             stdout.WriteLine("batch | prefill tok/s | decode ms/step | decode tok/s | MB moved/step | floor ms/step | GB/s | share of bandwidth floor | communication share");
             // Untimed runs first, so that kernel loading and library warm-up stay out of the numbers, and long enough
@@ -70,7 +73,14 @@ internal static class BenchLocalCommand
         return (HostBandwidth.MeasureGBps(threads), $"host ({threads} threads)");
     }
 
-    /// <param name="CommunicationShare">Share of the ranks' decode step time spent in collectives (null for one rank).</param>
+    /// <summary>GPUs a step's tensor-parallel ranks read from at once (1 on the CPU, or when the ranks share a GPU).</summary>
+    private static int ParallelReaders(string device, int tp) =>
+        Granary.Cuda.CudaBackendOptions.Parse(device) is null ? 1 : Enumerable.Range(0, tp).Select(r => BackendFactory.RankDevice(device, r)).Distinct().Count();
+
+    /// <param name="CommunicationShare">
+    /// Share of the decode steps' wall time the ranks spent in collectives, averaged over the ranks (null for one rank;
+    /// zero for NCCL unless GRANARY_TIME_COLLECTIVES=1 times it on the device).
+    /// </param>
     private sealed record Result(int Batch, double PrefillTokensPerSecond, double DecodeMsPerStep, double DecodeTokensPerSecond, double BytesPerStep, double AchievedGBps, double ShareOfLimit, double? CommunicationShare);
 
     /// <summary>What one step must read: every rank's weights once, and every rank's KV slice of each cached token.</summary>
@@ -98,7 +108,7 @@ internal static class BenchLocalCommand
         var steps = new List<double>();
         double kvBytes = 0;
         var group = model.Parallel;
-        var (executeBefore, shareBefore) = (group?.ExecuteTime ?? TimeSpan.Zero, group?.CommunicationShare ?? 0);
+        var communicationBefore = group?.CommunicationTime ?? TimeSpan.Zero;
         while (engine.HasWork)
         {
             kvBytes += sequences.Sum(s => (double)s.Length) * sizes.KvBytesPerToken;
@@ -111,13 +121,8 @@ internal static class BenchLocalCommand
         // Per step every weight byte is read once and every cached key and value of the batch once.
         double bytes = sizes.WeightBytes + kvBytes / steps.Count;
         double gbps = bytes / (median / 1000) / 1e9;
-        double? communication = null;
-        if (group is not null)
-        {
-            // The executor keeps a running share; the decode phase's own share follows from the times before and after.
-            double before = executeBefore.TotalSeconds, after = group.ExecuteTime.TotalSeconds;
-            communication = after > before ? (group.CommunicationShare * after - shareBefore * before) / (after - before) : 0;
-        }
+        // The ranks' time in collectives during the decode steps, against the steps' wall time.
+        double? communication = group is null ? null : (group.CommunicationTime - communicationBefore).TotalMilliseconds / steps.Sum();
         return new Result(batch, batch * prompt / prefillSeconds, median, batch / (median / 1000), bytes, gbps, gbps / bandwidthGBps, communication);
     }
 }

@@ -81,8 +81,8 @@ internal static class GenerateCommand
             }
             progress.Done();
             if (model.Parallel is { } group)
-                loggers.CreateLogger("Granary.Generate").LogInformation("{Plan}: {Tokens} tokens in {Seconds:F2} s ({Rate:F1} tokens/s); steps {StepSeconds:F2} s, communication {Share:P1} of the ranks' step time",
-                    group.Plan, sequence.OutputLength, clock.Elapsed.TotalSeconds, sequence.OutputLength / clock.Elapsed.TotalSeconds, group.ExecuteTime.TotalSeconds, group.CommunicationShare);
+                loggers.CreateLogger("Granary.Generate").LogInformation("{Plan}: {Tokens} tokens in {Seconds:F2} s ({Rate:F1} tokens/s); steps {StepSeconds:F2} s, communication {Share:P1} of the time",
+                    group.Plan, sequence.OutputLength, clock.Elapsed.TotalSeconds, sequence.OutputLength / clock.Elapsed.TotalSeconds, group.ExecuteTime.TotalSeconds, group.CommunicationTime / clock.Elapsed);
 
             var stdout = parse.InvocationConfiguration.Output;
             if (parse.GetValue(output) == "json") stdout.WriteLine(ToJson(sequence));

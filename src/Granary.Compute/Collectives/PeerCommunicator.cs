@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
 using Granary.Compute.Cpu;
 
 namespace Granary.Compute.Collectives;
@@ -41,22 +42,24 @@ public sealed unsafe class PeerCommunicator : ICommunicator
     /// <summary>Time spent inside this communicator's operations (waiting for peers included).</summary>
     public TimeSpan Elapsed => Stopwatch.GetElapsedTime(0, Interlocked.Read(ref _ticks));
 
-    public void AllReduceSum(DeviceBuffer buffer, long length)
+    public void AllReduceSum(DeviceBuffer buffer, long length) => AllReduceSum(Floats(buffer, length));
+
+    /// <summary>Sums <paramref name="data"/> across the group in place (host floats).</summary>
+    public void AllReduceSum(Span<float> data)
     {
         if (Size == 1) return;
         long start = Stopwatch.GetTimestamp();
-        float* data = Floats(buffer, length);
-        int n = Size, next = _members[(Rank + 1) % n], previous = _members[(Rank + n - 1) % n];
+        int length = data.Length, n = Size, next = _members[(Rank + 1) % n], previous = _members[(Rank + n - 1) % n];
         EnsureScratch(Chunk(length, 0).Count);
         // Reduce-scatter: after n-1 steps this rank holds the full sum of chunk (Rank + 1) mod n.
         for (int step = 0; step < n - 1; step++)
         {
             var send = Chunk(length, Mod(Rank - step, n));
             var receive = Chunk(length, Mod(Rank - step - 1, n));
-            _transport.Send(next, Bytes(data + send.Start, send.Count));
+            _transport.Send(next, MemoryMarshal.AsBytes(data.Slice(send.Start, send.Count)));
             var incoming = _scratch.AsSpan(0, receive.Count);
-            _transport.Receive(previous, System.Runtime.InteropServices.MemoryMarshal.AsBytes(incoming), Timeout);
-            var target = new Span<float>(data + receive.Start, receive.Count);
+            _transport.Receive(previous, MemoryMarshal.AsBytes(incoming), Timeout);
+            var target = data.Slice(receive.Start, receive.Count);
             TensorPrimitives.Add(target, incoming, target);
         }
         // All-gather the reduced chunks around the ring.
@@ -64,32 +67,32 @@ public sealed unsafe class PeerCommunicator : ICommunicator
         {
             var send = Chunk(length, Mod(Rank + 1 - step, n));
             var receive = Chunk(length, Mod(Rank - step, n));
-            _transport.Send(next, Bytes(data + send.Start, send.Count));
-            _transport.Receive(previous, Bytes(data + receive.Start, receive.Count), Timeout);
+            _transport.Send(next, MemoryMarshal.AsBytes(data.Slice(send.Start, send.Count)));
+            _transport.Receive(previous, MemoryMarshal.AsBytes(data.Slice(receive.Start, receive.Count)), Timeout);
         }
         AddTime(start);
     }
 
-    public void AllGather(DeviceBuffer send, DeviceBuffer receive, long lengthPerRank)
+    public void AllGather(DeviceBuffer send, DeviceBuffer receive, long lengthPerRank) => AllGather(Floats(send, lengthPerRank), Floats(receive, lengthPerRank * Size));
+
+    /// <summary>Concatenates each rank's <paramref name="send"/> in rank order into <paramref name="receive"/> (Size times as long; host floats).</summary>
+    public void AllGather(ReadOnlySpan<float> send, Span<float> receive)
     {
+        int length = send.Length;
+        if (receive.Length != length * Size) throw new ArgumentException($"all-gather of {length} floats a rank needs {length * Size} to receive into, got {receive.Length}", nameof(receive));
         long start = Stopwatch.GetTimestamp();
-        float* source = Floats(send, lengthPerRank), destination = Floats(receive, lengthPerRank * Size);
         int n = Size, next = _members[(Rank + 1) % n], previous = _members[(Rank + n - 1) % n];
-        Bytes(source, lengthPerRank).CopyTo(Bytes(destination + Rank * lengthPerRank, lengthPerRank));
+        send.CopyTo(receive.Slice(Rank * length, length));
         for (int step = 0; step < n - 1; step++)
         {
             int outgoing = Mod(Rank - step, n), incoming = Mod(Rank - step - 1, n);
-            _transport.Send(next, Bytes(destination + outgoing * lengthPerRank, lengthPerRank));
-            _transport.Receive(previous, Bytes(destination + incoming * lengthPerRank, lengthPerRank), Timeout);
+            _transport.Send(next, MemoryMarshal.AsBytes(receive.Slice(outgoing * length, length)));
+            _transport.Receive(previous, MemoryMarshal.AsBytes(receive.Slice(incoming * length, length)), Timeout);
         }
         AddTime(start);
     }
 
-    public void Broadcast(DeviceBuffer buffer, long length, int root)
-    {
-        var data = Bytes(Floats(buffer, length), length);
-        BroadcastBytes(data, root);
-    }
+    public void Broadcast(DeviceBuffer buffer, long length, int root) => BroadcastBytes(MemoryMarshal.AsBytes(Floats(buffer, length)), root);
 
     /// <summary>Sends <paramref name="data"/> from group rank <paramref name="root"/> to every other member (host bytes, e.g. a step plan).</summary>
     public void BroadcastBytes(Span<byte> data, int root)
@@ -106,9 +109,9 @@ public sealed unsafe class PeerCommunicator : ICommunicator
         AddTime(start);
     }
 
-    public void Send(DeviceBuffer buffer, long length, int peer) => SendBytes(Bytes(Floats(buffer, length), length), peer);
+    public void Send(DeviceBuffer buffer, long length, int peer) => SendBytes(MemoryMarshal.AsBytes(Floats(buffer, length)), peer);
 
-    public void Receive(DeviceBuffer buffer, long length, int peer) => ReceiveBytes(Bytes(Floats(buffer, length), length), peer);
+    public void Receive(DeviceBuffer buffer, long length, int peer) => ReceiveBytes(MemoryMarshal.AsBytes(Floats(buffer, length)), peer);
 
     /// <summary>Queues host bytes for group rank <paramref name="peer"/>.</summary>
     public void SendBytes(ReadOnlySpan<byte> data, int peer)
@@ -144,22 +147,21 @@ public sealed unsafe class PeerCommunicator : ICommunicator
     }
 
     /// <summary>The [Start, Start + Count) elements of chunk <paramref name="index"/> of <paramref name="length"/> split Size ways.</summary>
-    private (long Start, int Count) Chunk(long length, int index)
+    private (int Start, int Count) Chunk(int length, int index)
     {
-        long size = (length + Size - 1) / Size;
-        long start = Math.Min(length, index * size), end = Math.Min(length, start + size);
-        return (start, checked((int)(end - start)));
+        int size = (length + Size - 1) / Size;
+        int start = Math.Min(length, index * size), end = Math.Min(length, start + size);
+        return (start, end - start);
     }
 
     private static int Mod(int value, int n) => ((value % n) + n) % n;
 
-    private static Span<byte> Bytes(float* data, long count) => new(data, checked((int)(count * sizeof(float))));
-
-    private static float* Floats(DeviceBuffer buffer, long length)
+    private static Span<float> Floats(DeviceBuffer buffer, long length)
     {
         if (buffer is not CpuBuffer cpu || cpu.DType != DType.F32)
             throw new ArgumentException($"these collectives work on float32 CPU buffers, not {buffer.DType} {buffer.GetType().Name}");
         if (length < 0 || length > cpu.Length) throw new ArgumentOutOfRangeException(nameof(length), length, $"the buffer holds {cpu.Length} elements");
-        return cpu.Floats;
+        // A single host operation moves at most int.MaxValue bytes.
+        return new Span<float>(cpu.Floats, checked((int)(length * sizeof(float))) / sizeof(float));
     }
 }

@@ -15,10 +15,12 @@ internal static unsafe class Driver
     public const int LaunchAttrProgrammaticStreamSerialization = 6;
     public const uint StreamNonBlocking = 1;
     public const int CaptureModeThreadLocal = 1;
+    public const uint EventRecordExternal = 1;
 
     [DllImport(L)] public static extern int cuInit(uint flags);
     [DllImport(L)] public static extern int cuDriverGetVersion(out int version);
     [DllImport(L)] public static extern int cuDeviceGetCount(out int count);
+    [DllImport(L, EntryPoint = "cuDeviceGetUuid_v2")] public static extern int cuDeviceGetUuid(byte* uuid, int device);
     [DllImport(L)] public static extern int cuDeviceGet(out int device, int ordinal);
     [DllImport(L)] public static extern int cuDeviceGetName(byte* name, int length, int device);
     [DllImport(L)] public static extern int cuDeviceGetAttribute(out int value, int attribute, int device);
@@ -45,6 +47,8 @@ internal static unsafe class Driver
     [DllImport(L)] public static extern int cuEventCreate(out nint evt, uint flags);
     [DllImport(L, EntryPoint = "cuEventDestroy_v2")] public static extern int cuEventDestroy(nint evt);
     [DllImport(L)] public static extern int cuEventRecord(nint evt, nint stream);
+    [DllImport(L)] public static extern int cuEventRecordWithFlags(nint evt, nint stream, uint flags);
+    [DllImport(L)] public static extern int cuEventQuery(nint evt);
     [DllImport(L)] public static extern int cuEventSynchronize(nint evt);
     [DllImport(L)] public static extern int cuEventElapsedTime(out float milliseconds, nint start, nint end);
 

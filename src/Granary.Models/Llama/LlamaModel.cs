@@ -218,28 +218,34 @@ public sealed class LlamaModel : IDisposable
     }
 
     /// <summary>
-    /// residual += x * weight^T (+ bias). Alone, the sum joins the projection's kernel; with tensor
-    /// parallelism each rank's partial product is all-reduced first.
+    /// residual += x * weight^T (+ bias), the sum inside the projection's kernel at float32. With tensor parallelism
+    /// each rank's product is a partial sum: see <see cref="ReduceIntoResidual"/>.
     /// </summary>
     private void AddProjection(DeviceBuffer x, DeviceBuffer weight, DeviceBuffer? bias, DeviceBuffer scratch, int rows, int inFeatures)
     {
-        var w = _work;
-        int hidden = Config.HiddenSize;
-        if (_tp is null)
-        {
-            _backend.MatMulAddResidual(x, weight, bias, scratch, w.Residual, rows, inFeatures, hidden);
-            return;
-        }
-        _backend.MatMul(x, weight, bias, scratch, rows, inFeatures, hidden);
-        AddToResidual(scratch, rows);
+        long length = ClearResidualForPartialSum(rows);
+        _backend.MatMulAddResidual(x, weight, bias, scratch, _work.Residual, rows, inFeatures, Config.HiddenSize);
+        AllReduce(_work.Residual, length);
     }
 
     /// <summary>residual += the sum over the TP ranks of <paramref name="partial"/> ([rows, hidden]).</summary>
     private void AddToResidual(DeviceBuffer partial, int rows)
     {
-        long length = (long)rows * Config.HiddenSize;
-        AllReduce(partial, length);
+        long length = ClearResidualForPartialSum(rows);
         _backend.Add(_work.Residual, partial, length);
+        AllReduce(_work.Residual, length);
+    }
+
+    /// <summary>
+    /// With tensor parallelism, a rank's part of a sum is added to the residual and then the float32 residual itself is
+    /// all-reduced: rank 0 adds its part to the residual, the others to zeros (cleared here). So the parts are never
+    /// rounded to bf16 on the way, as they are not with one rank. Returns the residual's length.
+    /// </summary>
+    private long ClearResidualForPartialSum(int rows)
+    {
+        long length = (long)rows * Config.HiddenSize;
+        if (_tp is not null && Shard.TpRank != 0) _backend.Zero(_work.Residual, length);
+        return length;
     }
 
     private static bool EveryRowIsALogitRow(BatchLayout batch)

@@ -1,0 +1,68 @@
+using Granary.Compute;
+using Granary.Compute.Collectives;
+using Granary.Engine;
+
+namespace Granary.Cuda.Tests;
+
+/// <summary>
+/// The NCCL communicator on one GPU, as a group of one (NCCL refuses two ranks on one GPU): its calls go on the
+/// stream in order with the kernels, a step graph captures and replays them, and the device timing adds up. Then two
+/// ranks sharing the GPU agree on the host-staged collectives and sum correctly through them.
+/// </summary>
+internal static class NcclChecks
+{
+    public static int Run(TextWriter log)
+    {
+        int failures = 0;
+        void Expect(bool ok, string what)
+        {
+            if (!ok) failures++;
+            log.WriteLine($"  {(ok ? "ok  " : "FAIL")} {what}");
+        }
+
+        using (var gpu = new CudaBackend())
+        using (var nccl = new NcclCommunicator(gpu, 0, 1, NcclCommunicator.CreateUniqueId(), timeOnDevice: true))
+        {
+            const int N = 1000;
+            var x = gpu.Allocate(DType.F32, N);
+            var one = gpu.Allocate(DType.F32, N);
+            var gathered = gpu.Allocate(DType.F32, N);
+            gpu.CopyFromHost(Enumerable.Repeat(1f, N).ToArray(), one);
+            long replaysBefore = gpu.GraphReplays;
+            const int Steps = 6;
+            for (int step = 0; step < Steps; step++)
+            {
+                // A step of kernels and collectives: x += 1, all-reduce x (a group of one: unchanged), gather it.
+                gpu.Add(x, one, N);
+                nccl.AllReduceSum(x, N);
+                nccl.AllGather(x, gathered, N);
+                gpu.EndStep();
+            }
+            var result = new float[N];
+            gpu.CopyToHost(gathered, result);
+            Expect(result.All(v => v == Steps), $"{Steps} steps of add, all-reduce and all-gather give {Steps} everywhere (got {result[0]}..{result[^1]})");
+            Expect(gpu.GraphReplays > replaysBefore, $"step graphs captured the NCCL calls and replayed them ({gpu.GraphReplays - replaysBefore} replays)");
+            var elapsed = nccl.Elapsed;
+            Expect(elapsed > TimeSpan.Zero, $"device time of {2 * Steps} NCCL calls: {elapsed.TotalMicroseconds:F0} us");
+            foreach (var b in new[] { x, one, gathered }) b.Dispose();
+        }
+
+        // Two ranks on one GPU: the host-staged collectives, bf16 buffers.
+        using var group = new InProcessGroup(2);
+        var sums = RankLoader.LoadAll(2, r =>
+        {
+            using var backend = new CudaBackend();
+            using var communicator = GroupCommunicator.Create(backend, group.Transport(r), [0, 1], TimeSpan.FromSeconds(60), out string how);
+            using var buffer = backend.Allocate(backend.ActivationType, 4);
+            backend.CopyFromHost([r + 1f, 2f, 3f, 4f], buffer);
+            communicator.AllReduceSum(buffer, 4);
+            var host = new float[4];
+            backend.CopyToHost(buffer, host);
+            return (How: how, Type: communicator.GetType().Name, Sum: host);
+        }, _ => { }, group.Abort);
+        Expect(sums.All(s => s.Type == nameof(HostStagedCommunicator)), $"two ranks on one GPU chose: {sums[0].How}");
+        Expect(sums.All(s => s.Sum.SequenceEqual([3f, 4f, 6f, 8f])), $"their all-reduce sums: [{string.Join(", ", sums[0].Sum)}]");
+        log.WriteLine(failures == 0 ? "nccl: all passed" : $"nccl: {failures} FAILED");
+        return failures;
+    }
+}
