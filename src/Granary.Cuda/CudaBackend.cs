@@ -69,7 +69,9 @@ public sealed unsafe class CudaBackend : IBackend
     private StreamOp[] _previousOps = new StreamOp[MaxStepOps];
     private readonly StepGraph?[] _graphs = new StepGraph?[MaxGraphs];
     private int _opCount, _previousCount = -1;
-    private bool _traceBroken, _deferring, _capturing;
+    private bool _traceBroken, _deferring, _capturing, _stepEnded;
+    // Recorded at EndStep: when the step before the next one is done.
+    private readonly nint _stepDone;
     private int _candidates; // bit i: _graphs[i] matches the step so far
     private long _steps;
     private ulong _cublasWorkspace;
@@ -103,6 +105,7 @@ public sealed unsafe class CudaBackend : IBackend
         Driver.Check(Driver.cuDevicePrimaryCtxRetain(out _context, _device), "cuDevicePrimaryCtxRetain");
         Bind();
         Driver.Check(Driver.cuStreamCreate(out _stream, Driver.StreamNonBlocking), "cuStreamCreate");
+        Driver.Check(Driver.cuEventCreate(out _stepDone, Driver.EventDisableTiming), "cuEventCreate");
         _act = _options.Float32Activations ? DType.F32 : DType.BF16;
         // Programmatic dependent launch needs sm_90 and a driver of CUDA 12.3 or later (cuLaunchKernelEx, and its edges in captured graphs).
         Driver.Check(Driver.cuDriverGetVersion(out int driverVersion), "cuDriverGetVersion");
@@ -864,6 +867,7 @@ public sealed unsafe class CudaBackend : IBackend
         if (_deviceRing != 0) Driver.cuMemFree(_deviceRing);
         if (_download != 0) Driver.cuMemFreeHost(_download);
         Driver.cuStreamDestroy(_stream);
+        Driver.cuEventDestroy(_stepDone);
         Driver.cuDevicePrimaryCtxRelease(_device);
         t_current = 0;
     }
@@ -970,6 +974,7 @@ public sealed unsafe class CudaBackend : IBackend
 
     private (nint Host, ulong Device) RingAlloc(long bytes)
     {
+        if (_stepEnded) ReuseRingAfterStep();
         long aligned = (Math.Max(bytes, 1) + 255) & ~255L;
         if (_ringUsed + aligned > _ringBytes)
         {
@@ -1065,11 +1070,33 @@ public sealed unsafe class CudaBackend : IBackend
         CloseStep();
     }
 
-    /// <summary>Launches (or records) the step's held-back ops now; a rank with no sync point of its own between steps needs this for step graphs.</summary>
+    /// <summary>
+    /// Launches (or records) the step's held-back ops now: a rank with no sync point of its own between steps (all but
+    /// the logits rank of a group) needs this for step graphs. The next step then stages from the start of the ring
+    /// again once this one is done (<see cref="ReuseRingAfterStep"/>), so that its ops match this one's.
+    /// </summary>
     public void EndStep()
     {
         Bind();
         Barrier();
+        Driver.Check(Driver.cuEventRecord(_stepDone, _stream), "cuEventRecord");
+        _stepEnded = true;
+    }
+
+    /// <summary>
+    /// At the first staging after <see cref="EndStep"/>: waits for that step to finish (a rank without sync points has
+    /// let it run on) and frees the ring, as <see cref="Sync"/> does. Without it such a rank stages each step at new
+    /// addresses, so no two steps are alike and none replays as a graph. Ops issued before this point that use data
+    /// staged earlier come before any copy that overwrites it on the stream.
+    /// </summary>
+    private void ReuseRingAfterStep()
+    {
+        _stepEnded = false;
+        if (_ringUsed == 0) return;
+        Driver.Check(Driver.cuEventSynchronize(_stepDone), "cuEventSynchronize");
+        _ringUsed = 0;
+        _layout = null;
+        _tablesLayout = null;
     }
 
     /// <summary>Sync points so far: collectives that time themselves number their events within one.</summary>

@@ -6,7 +6,9 @@ namespace Granary.Cuda.Tests;
 
 /// <summary>
 /// The NCCL communicator on one GPU, as a group of one (NCCL refuses two ranks on one GPU): its calls go on the
-/// stream in order with the kernels, a step graph captures and replays them, and the device timing adds up. Then two
+/// stream in order with the kernels, a step graph captures and replays them, and the device timing adds up. The steps
+/// stage host data and end with EndStep only, never a sync, as a rank other than the logits rank does: they must
+/// still reuse the staging ring's addresses, or no step would replay. Then two
 /// ranks sharing the GPU agree on the host-staged collectives and sum correctly through them.
 /// </summary>
 internal static class NcclChecks
@@ -20,31 +22,34 @@ internal static class NcclChecks
             log.WriteLine($"  {(ok ? "ok  " : "FAIL")} {what}");
         }
 
-        using (var gpu = new CudaBackend())
+        using (var gpu = new CudaBackend(new CudaBackendOptions { Float32Activations = true }))
         using (var nccl = new NcclCommunicator(gpu, 0, 1, NcclCommunicator.CreateUniqueId(), timeOnDevice: true))
         {
             const int N = 1000;
             var x = gpu.Allocate(DType.F32, N);
             var one = gpu.Allocate(DType.F32, N);
             var gathered = gpu.Allocate(DType.F32, N);
+            var picked = gpu.Allocate(DType.F32, N);
             gpu.CopyFromHost(Enumerable.Repeat(1f, N).ToArray(), one);
             long replaysBefore = gpu.GraphReplays;
             const int Steps = 6;
             for (int step = 0; step < Steps; step++)
             {
-                // A step of kernels and collectives: x += 1, all-reduce x (a group of one: unchanged), gather it.
+                // A step of kernels and collectives: x += 1, all-reduce x (a group of one: unchanged), gather it, then
+                // copy its one row through a staged row list.
                 gpu.Add(x, one, N);
                 nccl.AllReduceSum(x, N);
                 nccl.AllGather(x, gathered, N);
+                gpu.GatherRows(gathered, picked, N, [0]);
                 gpu.EndStep();
             }
             var result = new float[N];
-            gpu.CopyToHost(gathered, result);
-            Expect(result.All(v => v == Steps), $"{Steps} steps of add, all-reduce and all-gather give {Steps} everywhere (got {result[0]}..{result[^1]})");
+            gpu.CopyToHost(picked, result);
+            Expect(result.All(v => v == Steps), $"{Steps} steps of add, all-reduce, all-gather and a staged gather give {Steps} everywhere (got {result[0]}..{result[^1]})");
             Expect(gpu.GraphReplays > replaysBefore, $"step graphs captured the NCCL calls and replayed them ({gpu.GraphReplays - replaysBefore} replays)");
             var elapsed = nccl.Elapsed;
             Expect(elapsed > TimeSpan.Zero, $"device time of {2 * Steps} NCCL calls: {elapsed.TotalMicroseconds:F0} us");
-            foreach (var b in new[] { x, one, gathered }) b.Dispose();
+            foreach (var b in new[] { x, one, gathered, picked }) b.Dispose();
         }
 
         // Two ranks on one GPU: the host-staged collectives, bf16 buffers.

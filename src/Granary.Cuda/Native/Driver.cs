@@ -16,6 +16,7 @@ internal static unsafe class Driver
     public const uint StreamNonBlocking = 1;
     public const int CaptureModeThreadLocal = 1;
     public const uint EventRecordExternal = 1;
+    public const uint EventDisableTiming = 2;
 
     [DllImport(L)] public static extern int cuInit(uint flags);
     [DllImport(L)] public static extern int cuDriverGetVersion(out int version);
