@@ -96,6 +96,8 @@ if has tp; then
   dirs=(tests/data/fixtures/*/)
   [ -n "${GRANARY_STORIES15M:-}" ] && dirs+=("$GRANARY_STORIES15M")
   echo "== fixtures, tp 2"; timeout 300 dotnet $TESTS fixtures --tp 2 "${dirs[@]}" 2>&1 | tee "$OUT/fixtures-tp2.log"; status=$((status | PIPESTATUS[0]))
+  # NCCL inside step graphs has not run on two GPUs yet: without graphs too, so that a failure of one is told apart.
+  echo "== fixtures, tp 2, no step graphs"; GRANARY_CUDA_GRAPHS=0 timeout 300 dotnet $TESTS fixtures --tp 2 "${dirs[@]}" 2>&1 | tee "$OUT/fixtures-tp2-nographs.log"; status=$((status | PIPESTATUS[0]))
   if [ "$(nvidia-smi -L | wc -l)" -ge 2 ]; then
     echo "== 8B-shaped checkpoint, transformers eager baseline at batch 1"
     timeout 500 python3 .gpu/hf_baseline.py --shape 8b --save "$MODEL8B" --batches 1 2>&1 | grep -v Warning | tee "$OUT/baseline-8b.log"

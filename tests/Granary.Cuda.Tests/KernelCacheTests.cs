@@ -86,5 +86,7 @@ public class KernelCacheTests
         Assert.Contains("--gpu-architecture=sm_90", KernelCompiler.Options(9, 0, false));
         Assert.DoesNotContain("-DACT_F32", KernelCompiler.Options(9, 0, false));
         Assert.Contains("-DACT_F32", KernelCompiler.Options(8, 0, true));
+        Assert.Contains($"-DCHUNK={KernelSource.AttentionChunk}", KernelCompiler.Options(9, 0, false));
+        Assert.Contains($"-DTOPK_ITEMS={KernelSource.TopKItems}", KernelCompiler.Options(9, 0, false));
     }
 }

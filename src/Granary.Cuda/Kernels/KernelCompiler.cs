@@ -9,7 +9,12 @@ internal static unsafe class KernelCompiler
     /// <summary>NVRTC options for a compute capability and the activation type.</summary>
     public static string[] Options(int major, int minor, bool f32Activations)
     {
-        var options = new List<string> { $"--gpu-architecture=sm_{major}{minor}", "--std=c++17" };
+        // The block sizes the host sizes grids and shared memory by reach the code as defines: one source of truth.
+        var options = new List<string>
+        {
+            $"--gpu-architecture=sm_{major}{minor}", "--std=c++17",
+            $"-DCHUNK={KernelSource.AttentionChunk}", $"-DTOPK_ITEMS={KernelSource.TopKItems}",
+        };
         if (f32Activations) options.Add("-DACT_F32");
         return [.. options];
     }

@@ -15,9 +15,10 @@ internal static class KernelSource
         "split_stacked", "silu_mul_stacked",
     ];
 
+    /// <summary>Keys attention scores at a time (CHUNK in the code, defined by the compile options).</summary>
     public const int AttentionChunk = 256;
 
-    /// <summary>Logits each thread of top_k_part holds (TOPK_ITEMS in the code).</summary>
+    /// <summary>Logits each thread of top_k_part holds (TOPK_ITEMS in the code, defined by the compile options).</summary>
     public const int TopKItems = 8;
 
     public const string Code = """
@@ -243,7 +244,6 @@ extern "C" __global__ void rope_write_kv(act_t* q, act_t* k, const act_t* v, act
 // position from there rather than from the caches, and the first block of each KV head stores them at the slot.
 // Before waiting for the kernel that computes q, each block asks L2 for its first chunk's cached keys and values:
 // a prefetch only moves lines into L2, where any later write lands too, so it never yields stale data.
-#define CHUNK 256
 __device__ __forceinline__ void prefetch_l2(const void* p) { asm volatile("prefetch.global.L2 [%0];" :: "l"(p)); }
 extern "C" __global__ void attention(const act_t* q, act_t* kc, act_t* vc, act_t* out,
     const int* positions, const int* rowSequence, const int* blockTables, int tableStride,
@@ -562,7 +562,6 @@ extern "C" __global__ void __launch_bounds__(256) gemv_split(GEMV_PARAMS) { gemv
 // (the winner's list moves on) and combines the parts' sums. Row r's ids lie in `segments` blocks of
 // [rows, segLen] (the rank-major layout of a tensor-parallel all-gather).
 // out: ids [rows, k] as int, then values [rows, k], then lse [rows].
-#define TOPK_ITEMS 8
 __device__ __forceinline__ bool ranks_before(float v, int i, float bv, int bi) {
     return bi < 0 || v > bv || (v == bv && i < bi);
 }
