@@ -12,50 +12,50 @@ public sealed class CancellationTests(StoriesServer server)
     [Fact]
     public async Task CancellingMidStreamAbortsTheServersRequest()
     {
-        await server.IdleAsync();
-        double aborted = await server.Server.MetricAsync("granary_aborted_sequences_total");
         using var client = server.Client();
-        using var cancel = new CancellationTokenSource();
-        int chunks = 0;
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () =>
+        await server.ExpectAbortedAsync(async () =>
         {
-            await foreach (var chunk in client.CompleteStreamingAsync(LongRequest(), cancellationToken: cancel.Token))
+            using var cancel = new CancellationTokenSource();
+            int chunks = 0;
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(async () =>
             {
-                if (++chunks == 1)
+                await foreach (var chunk in client.CompleteStreamingAsync(LongRequest(), cancellationToken: cancel.Token))
                 {
-                    await server.Server.EventuallyAsync(async () => await server.Server.MetricAsync("granary_num_requests_running") == 1, "the request to run");
-                    cancel.Cancel();
+                    if (++chunks == 1)
+                    {
+                        await server.Server.EventuallyAsync(async () => await server.Server.MetricAsync("granary_num_requests_running") == 1, "the request to run");
+                        cancel.Cancel();
+                    }
                 }
-            }
+            });
         });
-        await server.AbortedAsync(aborted + 1);
         Assert.Equal(0, await server.Server.MetricAsync("granary_kv_cache_used_blocks"));
     }
 
     [Fact]
     public async Task LeavingAStreamEarlyAbortsTheServersRequest()
     {
-        await server.IdleAsync();
-        double aborted = await server.Server.MetricAsync("granary_aborted_sequences_total");
         using var client = server.Client();
-        await foreach (var chunk in client.CompleteChatStreamingAsync(new ChatCompletionRequest { Messages = [ChatRequestMessage.User(TestData.StoryPrompt)], MaxTokens = 200, IgnoreEos = true }))
+        await server.ExpectAbortedAsync(async () =>
         {
-            if (chunk.ContentDelta.Length > 0) break; // disposes the enumerator: the connection must close, not drain
-        }
-        await server.AbortedAsync(aborted + 1);
+            await foreach (var chunk in client.CompleteChatStreamingAsync(new ChatCompletionRequest { Messages = [ChatRequestMessage.User(TestData.StoryPrompt)], MaxTokens = 200, IgnoreEos = true }))
+            {
+                if (chunk.ContentDelta.Length > 0) break; // disposes the enumerator: the connection must close, not drain
+            }
+        });
     }
 
     [Fact]
     public async Task CancellingAnAnswerThatIsNotStreamedAbortsIt()
     {
-        await server.IdleAsync();
-        double aborted = await server.Server.MetricAsync("granary_aborted_sequences_total");
         using var client = server.Client();
-        using var cancel = new CancellationTokenSource();
-        var call = client.CompleteAsync(LongRequest(), cancel.Token);
-        await server.Server.EventuallyAsync(async () => await server.Server.MetricAsync("granary_num_requests_running") == 1, "the request to run");
-        cancel.Cancel();
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => call);
-        await server.AbortedAsync(aborted + 1);
+        await server.ExpectAbortedAsync(async () =>
+        {
+            using var cancel = new CancellationTokenSource();
+            var call = client.CompleteAsync(LongRequest(), cancel.Token);
+            await server.Server.EventuallyAsync(async () => await server.Server.MetricAsync("granary_num_requests_running") == 1, "the request to run");
+            cancel.Cancel();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => call);
+        });
     }
 }

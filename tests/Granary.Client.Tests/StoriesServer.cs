@@ -37,6 +37,27 @@ public sealed class StoriesServer : IAsyncLifetime
         await Server.MetricAsync("granary_aborted_sequences_total") == aborted && await Server.MetricAsync("granary_num_requests_running") == 0,
         $"{aborted} aborted sequences and none running");
 
+    /// <summary>
+    /// Runs <paramref name="cancelRequest"/> (a request cancelled once its answer is under way) until the server counts
+    /// one aborted sequence for it. On a loaded machine the answer can finish before the cancellation reaches the
+    /// server, and then there is nothing to abort: such a run proves nothing either way, and is run again (3 tries).
+    /// </summary>
+    public async Task ExpectAbortedAsync(Func<Task> cancelRequest)
+    {
+        for (int attempt = 1; ; attempt++)
+        {
+            await IdleAsync();
+            double before = await Server.MetricAsync("granary_aborted_sequences_total");
+            await cancelRequest();
+            // The abort is counted before the running count drops, so once nothing runs the count is final.
+            await IdleAsync();
+            double counted = await Server.MetricAsync("granary_aborted_sequences_total") - before;
+            if (counted == 1) return;
+            if (counted != 0 || attempt == 3)
+                throw new Xunit.Sdk.XunitException($"expected the cancelled request's one sequence aborted, the server counted {counted} (try {attempt})\nserver log:\n{Server.Log}");
+        }
+    }
+
     /// <summary>Waits until nothing runs or waits on the server (after a test cancelled something).</summary>
     public Task IdleAsync() => Server.EventuallyAsync(async () =>
         await Server.MetricAsync("granary_num_requests_running") == 0 && await Server.MetricAsync("granary_num_requests_waiting") == 0, "the server to be idle");
