@@ -70,6 +70,9 @@ public sealed unsafe class CudaBackend : IBackend
     private readonly StepGraph?[] _graphs = new StepGraph?[MaxGraphs];
     private int _opCount, _previousCount = -1;
     private bool _traceBroken, _deferring, _capturing, _stepEnded;
+    // Set once NCCL collectives run on the stream (WatchCollectives): the waits poll, so that they can be interrupted.
+    private TimeSpan? _collectiveTimeout;
+    private string? _interrupted;
     // Recorded at EndStep: when the step before the next one is done.
     private readonly nint _stepDone;
     private int _candidates; // bit i: _graphs[i] matches the step so far
@@ -1000,7 +1003,8 @@ public sealed unsafe class CudaBackend : IBackend
     private void Sync()
     {
         CloseStep();
-        Driver.Check(Driver.cuStreamSynchronize(_stream), "cuStreamSynchronize");
+        if (_collectiveTimeout is null) Driver.Check(Driver.cuStreamSynchronize(_stream), "cuStreamSynchronize");
+        else WaitInterruptibly(0);
         _ringUsed = 0;
         _layout = null;
         _tablesLayout = null;
@@ -1030,6 +1034,7 @@ public sealed unsafe class CudaBackend : IBackend
     /// <summary>Runs an op now, or holds it back while the step so far matches a cached graph.</summary>
     private void Issue(in StreamOp op)
     {
+        if (InterruptReason is { } reason) throw new CommunicatorException(reason);
         _epoch++;
         if (!_options.Graphs)
         {
@@ -1093,10 +1098,50 @@ public sealed unsafe class CudaBackend : IBackend
     {
         _stepEnded = false;
         if (_ringUsed == 0) return;
-        Driver.Check(Driver.cuEventSynchronize(_stepDone), "cuEventSynchronize");
+        if (_collectiveTimeout is null) Driver.Check(Driver.cuEventSynchronize(_stepDone), "cuEventSynchronize");
+        else WaitInterruptibly(_stepDone);
         _ringUsed = 0;
         _layout = null;
         _tablesLayout = null;
+    }
+
+    /// <summary>
+    /// Makes the waits for the device interruptible, once NCCL collectives run on this stream: a collective whose peer
+    /// is gone never ends, so a wait ends instead when <see cref="Interrupt"/> is called (the group was aborted) or
+    /// after <paramref name="timeout"/> without the work finishing, with a <see cref="CommunicatorException"/>.
+    /// </summary>
+    internal void WatchCollectives(TimeSpan timeout) => _collectiveTimeout = timeout;
+
+    /// <summary>
+    /// Ends the waits for this device's work with a <see cref="CommunicatorException"/> giving <paramref name="reason"/>,
+    /// now and from now on (the first reason stays), and refuses new work: the group the device's collectives belong
+    /// to is broken. Callable from any thread.
+    /// </summary>
+    public void Interrupt(string reason) => Interlocked.CompareExchange(ref _interrupted, reason, null);
+
+    /// <summary>Why <see cref="Interrupt"/> was called, or null.</summary>
+    public string? InterruptReason => Volatile.Read(ref _interrupted);
+
+    /// <summary>Polls the stream (or an event on it) until done, the backend is interrupted, or the collective timeout passes.</summary>
+    private void WaitInterruptibly(nint evt)
+    {
+        long start = System.Diagnostics.Stopwatch.GetTimestamp();
+        for (int polls = 0; ; polls++)
+        {
+            int status = evt == 0 ? Driver.cuStreamQuery(_stream) : Driver.cuEventQuery(evt);
+            if (status == 0) return;
+            if (status != Driver.ErrorNotReady) Driver.Check(status, evt == 0 ? "cuStreamQuery" : "cuEventQuery");
+            if (InterruptReason is { } reason) throw new CommunicatorException(reason);
+            var waited = System.Diagnostics.Stopwatch.GetElapsedTime(start);
+            if (waited > _collectiveTimeout)
+            {
+                Interrupt($"the device's work did not finish within {_collectiveTimeout!.Value.TotalSeconds:0.###} s: a rank of its NCCL group is lost or stuck");
+                throw new CommunicatorException(InterruptReason!);
+            }
+            // Spin while a step is likely about to end (as cuStreamSynchronize does), then give the core back.
+            if (waited < TimeSpan.FromMilliseconds(2)) Thread.SpinWait(20);
+            else Thread.Sleep(1);
+        }
     }
 
     /// <summary>Sync points so far: collectives that time themselves number their events within one.</summary>
@@ -1116,6 +1161,13 @@ public sealed unsafe class CudaBackend : IBackend
     private void CloseStep()
     {
         _steps++;
+        if (InterruptReason is not null)
+        {
+            // The step's collectives can never complete (and their communicator may be gone): drop what was held back.
+            _opCount = 0;
+            _deferring = false;
+            return;
+        }
         if (!_options.Graphs) return;
         if (_deferring)
         {

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using Granary.Compute;
+using Granary.Compute.Collectives;
 using Granary.Cuda.Native;
 
 namespace Granary.Cuda;
@@ -24,10 +25,17 @@ public sealed unsafe class NcclCommunicator : ICommunicator
     private long _eventsSyncPoint = -1;
     private double _milliseconds;
     private nint _comm;
+    private readonly CancellationTokenRegistration _watch;
 
     /// <summary>Joins the group (blocks until every rank has joined).</summary>
     /// <param name="timeOnDevice">Bracket each call with CUDA events (for <see cref="Elapsed"/>; adds two graph nodes a call).</param>
-    public NcclCommunicator(CudaBackend backend, int rank, int size, NcclUniqueId id, bool timeOnDevice = false)
+    /// <param name="links">
+    /// Host links the ranks of the group also share: once they fail or are aborted (a rank failed or was lost), the
+    /// backend's waits end with that reason (<see cref="CudaBackend.Interrupt"/>) instead of waiting for ever on a
+    /// collective whose peer is gone.
+    /// </param>
+    /// <param name="stepTimeout">Longest a wait for the device may last before the group counts as broken. Default 60 s.</param>
+    public NcclCommunicator(CudaBackend backend, int rank, int size, NcclUniqueId id, bool timeOnDevice = false, IPeerTransport? links = null, TimeSpan? stepTimeout = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(size, 1);
         if ((uint)rank >= (uint)size) throw new ArgumentOutOfRangeException(nameof(rank), rank, $"rank must be in [0, {size})");
@@ -38,6 +46,8 @@ public sealed unsafe class NcclCommunicator : ICommunicator
         Size = size;
         backend.EndStep();
         Check(Nccl.ncclCommInitRank(out _comm, size, id, rank), "ncclCommInitRank");
+        backend.WatchCollectives(stepTimeout ?? TimeSpan.FromSeconds(60));
+        if (links is not null) _watch = links.Aborted.Register(() => backend.Interrupt(links.AbortReason ?? "the parallel group was aborted"));
     }
 
     /// <summary>A fresh group id (on rank 0).</summary>
@@ -142,11 +152,28 @@ public sealed unsafe class NcclCommunicator : ICommunicator
         });
     }
 
+    /// <summary>
+    /// Leaves the group: after its work is done, or, when the group is broken (the backend was interrupted, or its work
+    /// does not finish), by aborting the communicator, which also ends its kernels that still wait for a peer.
+    /// </summary>
     public void Dispose()
     {
         if (_comm == 0) return;
-        _backend.Synchronize();
-        Nccl.ncclCommDestroy(_comm);
+        _watch.Dispose();
+        bool finished = _backend.InterruptReason is null;
+        if (finished)
+        {
+            try
+            {
+                _backend.Synchronize();
+            }
+            catch (CommunicatorException)
+            {
+                finished = false;
+            }
+        }
+        if (finished) Nccl.ncclCommDestroy(_comm);
+        else Nccl.ncclCommAbort(_comm);
         _comm = 0;
         foreach (var (start, end) in _events)
         {

@@ -71,7 +71,7 @@ public static class GroupCommunicator
         {
             bool timed = Environment.GetEnvironmentVariable(TimeVariable) == "1";
             description = $"NCCL{(timed ? ", timed on the device" : "")}";
-            return new NcclCommunicator(cuda!, peers.Rank, peers.Size, NcclUniqueId.FromBytes(answer[1..]), timed);
+            return new NcclCommunicator(cuda!, peers.Rank, peers.Size, NcclUniqueId.FromBytes(answer[1..]), timed, transport, timeout);
         }
         if (cuda is null)
         {

@@ -52,6 +52,11 @@ internal static class NcclChecks
             foreach (var b in new[] { x, one, gathered, picked }) b.Dispose();
         }
 
+        // A group that breaks: a wait for the device ends when the group's links are aborted, or after the step
+        // timeout, instead of lasting as long as a collective whose peer is gone (here: a second of GEMMs).
+        Expect(WaitEnds(log, abortLinks: true), "an aborted group ends the wait for the device with the links' reason");
+        Expect(WaitEnds(log, abortLinks: false), "a step that outlasts the timeout ends the wait, and the backend refuses new work");
+
         // Two ranks on one GPU: the host-staged collectives, bf16 buffers.
         using var group = new InProcessGroup(2);
         var sums = RankLoader.LoadAll(2, r =>
@@ -69,5 +74,44 @@ internal static class NcclChecks
         Expect(sums.All(s => s.Sum.SequenceEqual([3f, 4f, 6f, 8f])), $"their all-reduce sums: [{string.Join(", ", sums[0].Sum)}]");
         log.WriteLine(failures == 0 ? "nccl: all passed" : $"nccl: {failures} FAILED");
         return failures;
+    }
+
+    /// <summary>Queues about a second of work, then waits for it: the wait must end early with a <see cref="CommunicatorException"/>.</summary>
+    private static bool WaitEnds(TextWriter log, bool abortLinks)
+    {
+        using var gpu = new CudaBackend(new CudaBackendOptions { Float32Activations = true });
+        using var group = new InProcessGroup(1);
+        using var nccl = new NcclCommunicator(gpu, 0, 1, NcclCommunicator.CreateUniqueId(), links: group.Transport(0),
+            stepTimeout: abortLinks ? TimeSpan.FromSeconds(60) : TimeSpan.FromMilliseconds(100));
+        const int Rows = 4096, Dim = 8192;
+        using var x = gpu.Allocate(DType.F32, (long)Rows * Dim);
+        using var w = gpu.Allocate(DType.F32, (long)Dim * Dim);
+        using var y = gpu.Allocate(DType.F32, (long)Rows * Dim);
+        gpu.Synchronize();
+        for (int i = 0; i < 100; i++) gpu.MatMul(x, w, null, y, Rows, Dim, Dim);
+        gpu.EndStep();
+        if (abortLinks) ThreadPool.QueueUserWorkItem(_ => { Thread.Sleep(50); group.Abort("rank 1 was lost (a test)"); });
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        try
+        {
+            gpu.Synchronize();
+            log.WriteLine($"    the wait lasted until the work was done ({clock.ElapsedMilliseconds} ms)");
+            return false;
+        }
+        catch (CommunicatorException e)
+        {
+            log.WriteLine($"    the wait ended after {clock.ElapsedMilliseconds} ms: {e.Message}");
+            bool refuses = false;
+            try
+            {
+                gpu.Add(y, y, 1);
+            }
+            catch (CommunicatorException)
+            {
+                refuses = true;
+            }
+            return clock.Elapsed < TimeSpan.FromMilliseconds(500) && refuses
+                && e.Message.Contains(abortLinks ? "rank 1 was lost" : "did not finish", StringComparison.Ordinal);
+        }
     }
 }

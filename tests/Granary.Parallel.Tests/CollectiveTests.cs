@@ -124,6 +124,12 @@ public class CollectiveTests
             Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), $"the others failed only after {clock.Elapsed.TotalSeconds:F1} s");
             Assert.Contains("lost rank 2", lost[0]!.Message);
             Assert.Contains("lost rank 2", lost[1]!.Message);
+            // What waits outside the transport (NCCL on a GPU) learns of it through the token, with the reason.
+            for (int rank = 0; rank < 2; rank++)
+            {
+                Assert.True(transports[rank].Aborted.IsCancellationRequested, $"rank {rank}'s token");
+                Assert.Contains("lost rank 2", transports[rank].AbortReason);
+            }
         }
         finally
         {
@@ -140,6 +146,8 @@ public class CollectiveTests
         var clock = Stopwatch.StartNew();
         var e = Assert.Throws<CommunicatorException>(() => rank0.Receive(buffer, 1, 1));
         Assert.Contains("rank 1", e.Message);
+        Assert.True(group.Transport(1).Aborted.IsCancellationRequested);
+        Assert.Contains("rank 1", group.Transport(1).AbortReason);
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(3));
         // The group is aborted: the other rank fails at once too.
         using var rank1 = new PeerCommunicator(group.Transport(1), [0, 1]);

@@ -26,4 +26,13 @@ public interface IPeerTransport : IDisposable
 
     /// <summary>Makes the pending and future operations of every rank fail with <paramref name="reason"/> (best effort).</summary>
     void Abort(string reason);
+
+    /// <summary>
+    /// Cancelled once this rank's links fail or are aborted (<see cref="AbortReason"/> says why): what moves data outside
+    /// the transport (NCCL on the GPUs) stops waiting for the group then.
+    /// </summary>
+    CancellationToken Aborted { get; }
+
+    /// <summary>Why the links failed or were aborted, or null while they work.</summary>
+    string? AbortReason { get; }
 }

@@ -64,6 +64,8 @@ public sealed class InProcessGroup : IDisposable
     {
         public int Rank => rank;
         public int Size => group.Size;
+        public CancellationToken Aborted => group._abort.Token;
+        public string? AbortReason => group.AbortReason;
 
         public void Send(int peer, ReadOnlySpan<byte> data)
         {

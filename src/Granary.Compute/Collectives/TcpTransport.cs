@@ -24,6 +24,7 @@ public sealed class TcpTransport : IPeerTransport
     private readonly Link?[] _links;
     private readonly IReadOnlyList<PeerAddress> _addresses;
     private volatile string? _failure;
+    private readonly CancellationTokenSource _aborted = new();
     private int _disposed;
 
     private TcpTransport(int rank, IReadOnlyList<PeerAddress> addresses, Socket?[] sockets)
@@ -184,7 +185,7 @@ public sealed class TcpTransport : IPeerTransport
             var reason = new byte[Math.Clamp(BinaryPrimitives.ReadInt32LittleEndian(header), 0, 4096)];
             ReadExact(peer, socket, reason, TimeSpan.FromSeconds(5), Stopwatch.StartNew());
             string text = Encoding.UTF8.GetString(reason);
-            _failure ??= text;
+            Abort(text);
             throw new CommunicatorException(text);
         }
         if (length != data.Length)
@@ -232,7 +233,12 @@ public sealed class TcpTransport : IPeerTransport
     {
         if (Interlocked.CompareExchange(ref _failure, reason, null) is not null) return;
         foreach (var link in _links) link?.PostAbort(reason);
+        _aborted.Cancel();
     }
+
+    public CancellationToken Aborted => _aborted.Token;
+
+    public string? AbortReason => _failure;
 
     private Link LinkTo(int peer) => _links[peer] ?? throw new ArgumentOutOfRangeException(nameof(peer), peer, $"not a peer of rank {Rank}");
 

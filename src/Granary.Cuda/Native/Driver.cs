@@ -17,6 +17,7 @@ internal static unsafe class Driver
     public const int CaptureModeThreadLocal = 1;
     public const uint EventRecordExternal = 1;
     public const uint EventDisableTiming = 2;
+    public const int ErrorNotReady = 600;
 
     [DllImport(L)] public static extern int cuInit(uint flags);
     [DllImport(L)] public static extern int cuDriverGetVersion(out int version);
@@ -45,6 +46,7 @@ internal static unsafe class Driver
     [DllImport(L)] public static extern int cuStreamCreate(out nint stream, uint flags);
     [DllImport(L, EntryPoint = "cuStreamDestroy_v2")] public static extern int cuStreamDestroy(nint stream);
     [DllImport(L)] public static extern int cuStreamSynchronize(nint stream);
+    [DllImport(L)] public static extern int cuStreamQuery(nint stream);
     [DllImport(L)] public static extern int cuEventCreate(out nint evt, uint flags);
     [DllImport(L, EntryPoint = "cuEventDestroy_v2")] public static extern int cuEventDestroy(nint evt);
     [DllImport(L)] public static extern int cuEventRecord(nint evt, nint stream);
