@@ -1138,8 +1138,10 @@ public sealed unsafe class CudaBackend : IBackend
                 Interrupt($"the device's work did not finish within {_collectiveTimeout!.Value.TotalSeconds:0.###} s: a rank of its NCCL group is lost or stuck");
                 throw new CommunicatorException(InterruptReason!);
             }
-            // Spin while a step is likely about to end (as cuStreamSynchronize does), then give the core back.
-            if (waited < TimeSpan.FromMilliseconds(2)) Thread.SpinWait(20);
+            // Spin as cuStreamSynchronize does while a step may still end at any moment (a sleep would add up to a
+            // millisecond to every step longer than the spin); only a wait far longer than a step gives the core back.
+            if (waited < TimeSpan.FromMilliseconds(1)) Thread.SpinWait(20);
+            else if (waited < TimeSpan.FromMilliseconds(200)) Thread.Yield();
             else Thread.Sleep(1);
         }
     }
