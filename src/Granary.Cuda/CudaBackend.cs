@@ -1003,11 +1003,27 @@ public sealed unsafe class CudaBackend : IBackend
     private void Sync()
     {
         CloseStep();
-        if (_collectiveTimeout is null) Driver.Check(Driver.cuStreamSynchronize(_stream), "cuStreamSynchronize");
-        else WaitInterruptibly(0);
+        WaitFor(0);
+        FreeRing();
+    }
+
+    /// <summary>Once the work that read it is done: the staging ring is free from its start, and staged layouts are gone.</summary>
+    private void FreeRing()
+    {
         _ringUsed = 0;
         _layout = null;
         _tablesLayout = null;
+    }
+
+    /// <summary>
+    /// Waits for the stream, or for <paramref name="evt"/> on it: blocking in the driver, or, once NCCL collectives run on
+    /// the stream, polling (<see cref="WaitInterruptibly"/>).
+    /// </summary>
+    private void WaitFor(nint evt)
+    {
+        if (_collectiveTimeout is not null) WaitInterruptibly(evt);
+        else if (evt == 0) Driver.Check(Driver.cuStreamSynchronize(_stream), "cuStreamSynchronize");
+        else Driver.Check(Driver.cuEventSynchronize(evt), "cuEventSynchronize");
     }
 
     private void Launch(nint function, uint gridX, uint gridY, uint block, uint sharedBytes, params ReadOnlySpan<ulong> args)
@@ -1098,11 +1114,8 @@ public sealed unsafe class CudaBackend : IBackend
     {
         _stepEnded = false;
         if (_ringUsed == 0) return;
-        if (_collectiveTimeout is null) Driver.Check(Driver.cuEventSynchronize(_stepDone), "cuEventSynchronize");
-        else WaitInterruptibly(_stepDone);
-        _ringUsed = 0;
-        _layout = null;
-        _tablesLayout = null;
+        WaitFor(_stepDone);
+        FreeRing();
     }
 
     /// <summary>
@@ -1126,7 +1139,7 @@ public sealed unsafe class CudaBackend : IBackend
     private void WaitInterruptibly(nint evt)
     {
         long start = System.Diagnostics.Stopwatch.GetTimestamp();
-        for (int polls = 0; ; polls++)
+        while (true)
         {
             int status = evt == 0 ? Driver.cuStreamQuery(_stream) : Driver.cuEventQuery(evt);
             if (status == 0) return;

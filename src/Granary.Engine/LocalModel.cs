@@ -100,11 +100,10 @@ public sealed partial class LocalModel : IDisposable
         {
             // The ranks share this process's cores: each gets its share, at least one.
             int threads = Math.Max(1, cores / plan.WorldSize);
-            string where = options.Device == "cpu"
-                ? $"{threads} CPU threads each"
-                : "on " + string.Join(", ", Enumerable.Range(0, plan.WorldSize).Select(r => BackendFactory.RankDevice(options.Device, r)));
+            string[] devices = [.. Enumerable.Range(0, plan.WorldSize).Select(r => BackendFactory.RankDevice(options.Device, r))];
+            string where = options.Device == "cpu" ? $"{threads} CPU threads each" : "on " + string.Join(", ", devices);
             LogPlan(logger, plan.ToString(), $"threads of this process, {where}");
-            executor = new InProcessGroupExecutor(directory, plan, r => BackendFactory.Create(BackendFactory.RankDevice(options.Device, r), threads), options.Engine.MaxBatchedTokens, maxPositions, parallel.CommunicationTimeout);
+            executor = new InProcessGroupExecutor(directory, plan, r => BackendFactory.Create(devices[r], threads), options.Engine.MaxBatchedTokens, maxPositions, parallel.CommunicationTimeout);
         }
         else
         {

@@ -219,7 +219,7 @@ public sealed class LlamaModel : IDisposable
 
     /// <summary>
     /// residual += x * weight^T (+ bias), the sum inside the projection's kernel at float32. With tensor parallelism
-    /// each rank's product is a partial sum: see <see cref="ReduceIntoResidual"/>.
+    /// each rank's product is a partial sum: see <see cref="ClearResidualForPartialSum"/>.
     /// </summary>
     private void AddProjection(DeviceBuffer x, DeviceBuffer weight, DeviceBuffer? bias, DeviceBuffer scratch, int rows, int inFeatures)
     {
