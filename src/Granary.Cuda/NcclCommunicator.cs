@@ -27,14 +27,14 @@ public sealed unsafe class NcclCommunicator : ICommunicator
     private nint _comm;
     private readonly CancellationTokenRegistration _watch;
 
-    /// <summary>Joins the group (blocks until every rank has joined).</summary>
+    /// <summary>Joins the group (blocks until every rank has joined, the links are aborted, or the step timeout passes).</summary>
     /// <param name="timeOnDevice">Bracket each call with CUDA events (for <see cref="Elapsed"/>; adds two graph nodes a call).</param>
     /// <param name="links">
     /// Host links the ranks of the group also share: once they fail or are aborted (a rank failed or was lost), the
     /// backend's waits end with that reason (<see cref="CudaBackend.Interrupt"/>) instead of waiting for ever on a
     /// collective whose peer is gone.
     /// </param>
-    /// <param name="stepTimeout">Longest a wait for the device may last before the group counts as broken. Default 60 s.</param>
+    /// <param name="stepTimeout">Longest the join, or a wait for the device, may last before the group counts as broken. Default 60 s.</param>
     public NcclCommunicator(CudaBackend backend, int rank, int size, NcclUniqueId id, bool timeOnDevice = false, IPeerTransport? links = null, TimeSpan? stepTimeout = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(size, 1);
@@ -45,9 +45,43 @@ public sealed unsafe class NcclCommunicator : ICommunicator
         Rank = rank;
         Size = size;
         backend.EndStep();
-        Check(Nccl.ncclCommInitRank(out _comm, size, id, rank), "ncclCommInitRank");
-        backend.WatchCollectives(stepTimeout ?? TimeSpan.FromSeconds(60));
+        var timeout = stepTimeout ?? TimeSpan.FromSeconds(60);
+        _comm = Join(backend, rank, size, id, links, timeout);
+        backend.WatchCollectives(timeout);
         if (links is not null) _watch = links.Aborted.Register(() => backend.Interrupt(links.AbortReason ?? "the parallel group was aborted"));
+    }
+
+    /// <summary>
+    /// ncclCommInitRank blocks until every member has joined and takes no timeout, so it runs on a thread of its own:
+    /// a member lost before it joined (the links abort) or a join that outlasts <paramref name="timeout"/> fails this
+    /// rank instead of hanging it. A join that completes after this rank gave up is aborted at once.
+    /// </summary>
+    private static nint Join(CudaBackend backend, int rank, int size, NcclUniqueId id, IPeerTransport? links, TimeSpan timeout)
+    {
+        var joined = new TaskCompletionSource<nint>(TaskCreationOptions.RunContinuationsAsynchronously);
+        new Thread(() =>
+        {
+            try
+            {
+                backend.Bind();
+                Check(Nccl.ncclCommInitRank(out nint comm, size, id, rank), "ncclCommInitRank");
+                if (!joined.TrySetResult(comm)) Nccl.ncclCommAbort(comm);
+            }
+            catch (Exception e)
+            {
+                joined.TrySetException(e);
+            }
+        }) { IsBackground = true, Name = $"granary nccl join {rank}/{size}" }.Start();
+        try
+        {
+            joined.Task.Wait(timeout, links?.Aborted ?? CancellationToken.None);
+        }
+        catch (Exception e) when (e is AggregateException or OperationCanceledException) { }
+        if (joined.TrySetCanceled())
+            throw new CommunicatorException(links?.AbortReason is { } reason
+                ? $"rank {rank} gave up joining its NCCL group of {size}: {reason}"
+                : $"rank {rank}: its NCCL group of {size} did not form within {timeout.TotalSeconds:F0} s (a member was lost before it joined, or runs a different step)");
+        return joined.Task.GetAwaiter().GetResult();
     }
 
     /// <summary>A fresh group id (on rank 0).</summary>

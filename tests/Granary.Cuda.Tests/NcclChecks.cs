@@ -57,6 +57,10 @@ internal static class NcclChecks
         Expect(WaitEnds(log, abortLinks: true), "an aborted group ends the wait for the device with the links' reason");
         Expect(WaitEnds(log, abortLinks: false), "a step that outlasts the timeout ends the wait, and the backend refuses new work");
 
+        // A member that never joins (lost between the agreement and the join): the join ends instead of hanging.
+        Expect(JoinEnds(log, abortLinks: true), "a join whose links are aborted ends with the links' reason");
+        Expect(JoinEnds(log, abortLinks: false), "a join whose other member never comes ends after the timeout");
+
         // Two ranks on one GPU: the host-staged collectives, bf16 buffers.
         using var group = new InProcessGroup(2);
         var sums = RankLoader.LoadAll(2, r =>
@@ -74,6 +78,27 @@ internal static class NcclChecks
         Expect(sums.All(s => s.Sum.SequenceEqual([3f, 4f, 6f, 8f])), $"their all-reduce sums: [{string.Join(", ", sums[0].Sum)}]");
         log.WriteLine(failures == 0 ? "nccl: all passed" : $"nccl: {failures} FAILED");
         return failures;
+    }
+
+    /// <summary>Rank 0 of a group of two whose rank 1 never joins: the constructor must throw, soon after the abort or the timeout.</summary>
+    private static bool JoinEnds(TextWriter log, bool abortLinks)
+    {
+        using var gpu = new CudaBackend(new CudaBackendOptions { Float32Activations = true });
+        using var group = new InProcessGroup(2);
+        if (abortLinks) ThreadPool.QueueUserWorkItem(_ => { Thread.Sleep(200); group.Abort("rank 1 was lost (a test)"); });
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        try
+        {
+            using var nccl = new NcclCommunicator(gpu, 0, 2, NcclCommunicator.CreateUniqueId(), links: group.Transport(0),
+                stepTimeout: abortLinks ? TimeSpan.FromSeconds(60) : TimeSpan.FromSeconds(1));
+            log.WriteLine("    the group formed without its rank 1");
+            return false;
+        }
+        catch (CommunicatorException e)
+        {
+            log.WriteLine($"    the join ended after {clock.ElapsedMilliseconds} ms: {e.Message}");
+            return clock.Elapsed < TimeSpan.FromSeconds(abortLinks ? 1 : 2) && e.Message.Contains(abortLinks ? "rank 1 was lost" : "did not form", StringComparison.Ordinal);
+        }
     }
 
     /// <summary>Queues about a second of work, then waits for it: the wait must end early with a <see cref="CommunicatorException"/>.</summary>

@@ -154,6 +154,61 @@ public class CollectiveTests
         Assert.Contains("rank 1", Assert.Throws<CommunicatorException>(() => rank1.Receive(buffer, 1, 0)).Message);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void ALinkNoOneReadsStillReportsTheLostPeer(bool abortsFirst)
+    {
+        // Ranks whose tensors move over NCCL read nothing from their links during a step: the watcher must notice.
+        var transports = Transports("tcp", 3);
+        try
+        {
+            var clock = Stopwatch.StartNew();
+            if (abortsFirst) transports[2].Abort("rank 2 failed: out of memory");
+            else transports[2].Dispose(); // as when the process is killed
+            for (int rank = 0; rank < 2; rank++)
+            {
+                Assert.True(transports[rank].Aborted.WaitHandle.WaitOne(TimeSpan.FromSeconds(10)), $"rank {rank} never learned rank 2 was gone");
+                Assert.Contains(abortsFirst ? "rank 2 failed: out of memory" : "lost rank 2", transports[rank].AbortReason);
+            }
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), $"noticed only after {clock.Elapsed.TotalSeconds:F1} s");
+        }
+        finally
+        {
+            foreach (var t in transports) t.Dispose();
+        }
+    }
+
+    [Fact]
+    public void StrangersOnARanksPortAreDroppedAndTheWorldStillForms()
+    {
+        int start = Ports.FreeRange(2);
+        var addresses = new[] { new PeerAddress("127.0.0.1", start), new PeerAddress("127.0.0.1", start + 1) };
+        var rank0 = Task.Factory.StartNew(() => TcpTransport.Connect(0, addresses, TimeSpan.FromSeconds(20)), TaskCreationOptions.LongRunning);
+        // A client still retrying a process that used this port before: it speaks another protocol, or hangs up.
+        Stranger(start, "*1\r\n$4\r\nPING\r\n"u8.ToArray());
+        Stranger(start, []);
+        using var rank1 = TcpTransport.Connect(1, addresses, TimeSpan.FromSeconds(20));
+        using var world0 = rank0.GetAwaiter().GetResult();
+        rank1.Send(0, [7, 8]);
+        var received = new byte[2];
+        world0.Receive(1, received, TimeSpan.FromSeconds(10));
+        Assert.Equal([7, 8], received);
+    }
+
+    private static void Stranger(int port, byte[] says)
+    {
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+            try { socket.Connect("127.0.0.1", port); }
+            catch (System.Net.Sockets.SocketException) when (clock.Elapsed < TimeSpan.FromSeconds(10)) { Thread.Sleep(50); continue; }
+            socket.Send(says);
+            return;
+        }
+    }
+
     [Fact]
     public void AnUnreachableRankIsNamed()
     {

@@ -12,16 +12,21 @@ namespace Granary.Compute.Collectives;
 /// Ranks in different processes or hosts, one TCP connection per pair (a full mesh: worlds are small).
 /// Each message is a 4-byte length then the bytes; a length of -1 carries an abort reason instead, which
 /// a failing rank sends to every peer so that all of them fail naming the lost rank, not only its
-/// neighbours. Sends go through one writer thread per peer, so a send never blocks on the peer.
+/// neighbours. Sends go through one writer thread per peer, so a send never blocks on the peer. A watcher
+/// thread notices a lost peer or an abort frame on a link no one is reading (ranks whose tensors move over
+/// NCCL read nothing here during a step), so the group learns of it within a poll slice, not a timeout.
 /// </summary>
 public sealed class TcpTransport : IPeerTransport
 {
     private const int Magic = 0x47524e31; // "GRN1"
     private const int AbortFrame = -1;
     private static readonly TimeSpan PollSlice = TimeSpan.FromMilliseconds(100);
+    private static readonly TimeSpan HelloTimeout = TimeSpan.FromSeconds(5); // a rank sends its hello right after connecting
 
     private readonly Socket?[] _sockets;
     private readonly Link?[] _links;
+    private readonly object[] _readLocks; // one reader per link: Receive, or the watcher while Receive is not running
+    private readonly Thread _watcher;
     private readonly IReadOnlyList<PeerAddress> _addresses;
     private volatile string? _failure;
     private readonly CancellationTokenSource _aborted = new();
@@ -33,8 +38,14 @@ public sealed class TcpTransport : IPeerTransport
         _addresses = addresses;
         _sockets = sockets;
         _links = new Link?[sockets.Length];
+        _readLocks = new object[sockets.Length];
         for (int p = 0; p < sockets.Length; p++)
+        {
+            _readLocks[p] = new object();
             if (sockets[p] is { } s) _links[p] = new Link(this, p, s);
+        }
+        _watcher = new Thread(Watch) { IsBackground = true, Name = $"granary tcp {rank} watch" };
+        _watcher.Start();
     }
 
     public int Rank { get; }
@@ -114,43 +125,60 @@ public sealed class TcpTransport : IPeerTransport
         }
     }
 
+    /// <summary>
+    /// Accepts the next rank. A connection that does not open with a Granary hello (a port scan, or a client
+    /// still retrying a process that used this port before) is dropped and the wait goes on, as NCCL's
+    /// bootstrap does: only a real rank of another world fails the rank.
+    /// </summary>
     private static (Socket Socket, int Peer) AcceptOne(Socket listener, int rank, int size, TimeSpan timeout, Stopwatch clock, CancellationToken cancellationToken)
     {
-        while (!listener.Poll(PollSlice, SelectMode.SelectRead))
+        int strangers = 0;
+        while (true)
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            if (clock.Elapsed > timeout)
-                throw new CommunicatorException($"rank {rank} waited {timeout.TotalSeconds:F0} s for ranks {rank + 1}..{size - 1} to connect: start every rank with the same WORLD_SIZE and topology");
+            while (!listener.Poll(PollSlice, SelectMode.SelectRead))
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                if (clock.Elapsed > timeout)
+                    throw new CommunicatorException($"rank {rank} waited {timeout.TotalSeconds:F0} s for ranks {rank + 1}..{size - 1} to connect: start every rank with the same WORLD_SIZE and topology"
+                        + (strangers > 0 ? $" ({strangers} connection(s) that were not Granary ranks were dropped: is another program using port {((IPEndPoint)listener.LocalEndPoint!).Port}?)" : ""));
+            }
+            var socket = listener.Accept();
+            if (ReadHello(socket) is not (int peer, int peerSize))
+            {
+                socket.Dispose();
+                strangers++;
+                continue;
+            }
+            if (peerSize != size || peer <= rank || peer >= size)
+            {
+                socket.Dispose();
+                throw new CommunicatorException($"rank {rank} (world of {size}) was reached by rank {peer} of a world of {peerSize}: start every rank with the same WORLD_SIZE and topology");
+            }
+            socket.NoDelay = true;
+            KeepAlive(socket);
+            return (socket, peer);
         }
-        var socket = listener.Accept();
-        socket.NoDelay = true;
-        KeepAlive(socket);
-        var hello = new byte[12];
-        socket.ReceiveTimeout = 10_000;
+    }
+
+    /// <summary>The peer's rank and world size, or null when the connection does not open with a Granary hello within <see cref="HelloTimeout"/>.</summary>
+    private static (int Peer, int Size)? ReadHello(Socket socket)
+    {
+        Span<byte> hello = stackalloc byte[12];
+        socket.ReceiveTimeout = (int)HelloTimeout.TotalMilliseconds;
         int read = 0;
         try
         {
             while (read < hello.Length)
             {
-                int n = socket.Receive(hello, read, hello.Length - read, SocketFlags.None);
-                if (n == 0) break;
+                int n = socket.Receive(hello[read..]);
+                if (n == 0) return null;
                 read += n;
             }
         }
-        catch (SocketException) { }
+        catch (SocketException) { return null; }
         socket.ReceiveTimeout = 0;
-        int magic = BinaryPrimitives.ReadInt32LittleEndian(hello), peer = BinaryPrimitives.ReadInt32LittleEndian(hello.AsSpan(4)), peerSize = BinaryPrimitives.ReadInt32LittleEndian(hello.AsSpan(8));
-        if (read < hello.Length || magic != Magic)
-        {
-            socket.Dispose();
-            throw new CommunicatorException($"rank {rank}: something that is not a Granary rank connected to its port");
-        }
-        if (peerSize != size || peer <= rank || peer >= size)
-        {
-            socket.Dispose();
-            throw new CommunicatorException($"rank {rank} (world of {size}) was reached by rank {peer} of a world of {peerSize}: start every rank with the same WORLD_SIZE and topology");
-        }
-        return (socket, peer);
+        if (BinaryPrimitives.ReadInt32LittleEndian(hello) != Magic) return null;
+        return (BinaryPrimitives.ReadInt32LittleEndian(hello[4..]), BinaryPrimitives.ReadInt32LittleEndian(hello[8..]));
     }
 
     /// <summary>Probes an idle connection every few seconds, so a peer whose host vanished (no FIN) is noticed too.</summary>
@@ -177,20 +205,66 @@ public sealed class TcpTransport : IPeerTransport
         var socket = _sockets[peer] ?? throw new ArgumentOutOfRangeException(nameof(peer));
         Span<byte> header = stackalloc byte[4];
         var clock = Stopwatch.StartNew();
-        ReadExact(peer, socket, header, timeout, clock);
-        int length = BinaryPrimitives.ReadInt32LittleEndian(header);
-        if (length == AbortFrame)
+        lock (_readLocks[peer])
         {
-            ReadExact(peer, socket, header, TimeSpan.FromSeconds(5), Stopwatch.StartNew());
-            var reason = new byte[Math.Clamp(BinaryPrimitives.ReadInt32LittleEndian(header), 0, 4096)];
-            ReadExact(peer, socket, reason, TimeSpan.FromSeconds(5), Stopwatch.StartNew());
-            string text = Encoding.UTF8.GetString(reason);
-            Abort(text);
-            throw new CommunicatorException(text);
+            ReadExact(peer, socket, header, timeout, clock);
+            int length = BinaryPrimitives.ReadInt32LittleEndian(header);
+            if (length == AbortFrame) throw new CommunicatorException(ReadAbortReason(peer, socket));
+            if (length != data.Length)
+                throw Fail($"rank {peer} sent {length} bytes where rank {Rank} expected {data.Length}: the ranks are running different steps (same version and options everywhere?)");
+            ReadExact(peer, socket, data, timeout, clock);
         }
-        if (length != data.Length)
-            throw Fail($"rank {peer} sent {length} bytes where rank {Rank} expected {data.Length}: the ranks are running different steps (same version and options everywhere?)");
-        ReadExact(peer, socket, data, timeout, clock);
+    }
+
+    /// <summary>Reads the reason that follows an abort frame's header, and aborts this rank with it.</summary>
+    private string ReadAbortReason(int peer, Socket socket)
+    {
+        Span<byte> length = stackalloc byte[4];
+        ReadExact(peer, socket, length, TimeSpan.FromSeconds(5), Stopwatch.StartNew());
+        var reason = new byte[Math.Clamp(BinaryPrimitives.ReadInt32LittleEndian(length), 0, 4096)];
+        ReadExact(peer, socket, reason, TimeSpan.FromSeconds(5), Stopwatch.StartNew());
+        string text = Encoding.UTF8.GetString(reason);
+        Abort(text);
+        return text;
+    }
+
+    /// <summary>
+    /// Every poll slice, looks at each link no Receive is reading: a closed or broken connection fails the
+    /// rank naming the peer, and an abort frame waiting at the head of the link aborts it with the peer's reason.
+    /// Data frames are left for Receive.
+    /// </summary>
+    private void Watch()
+    {
+        Span<byte> header = stackalloc byte[4];
+        while (Volatile.Read(ref _disposed) == 0 && _failure is null)
+        {
+            Thread.Sleep(PollSlice);
+            for (int peer = 0; peer < _sockets.Length && _failure is null; peer++)
+            {
+                if (_sockets[peer] is not { } socket || !Monitor.TryEnter(_readLocks[peer])) continue;
+                try
+                {
+                    if (Volatile.Read(ref _disposed) != 0 || !socket.Poll(0, SelectMode.SelectRead)) continue;
+                    int available = socket.Available;
+                    if (available == 0)
+                        Fail($"lost rank {peer} ({_addresses[peer]}): its connection closed (the process ended or was killed)");
+                    else if (available >= header.Length && socket.Receive(header, SocketFlags.Peek) == header.Length
+                             && BinaryPrimitives.ReadInt32LittleEndian(header) == AbortFrame)
+                    {
+                        socket.Receive(header);
+                        ReadAbortReason(peer, socket);
+                    }
+                }
+                catch (Exception e) when (e is SocketException or ObjectDisposedException or CommunicatorException)
+                {
+                    if (Volatile.Read(ref _disposed) == 0) Abort($"lost rank {peer} ({_addresses[peer]}): {e.Message}");
+                }
+                finally
+                {
+                    Monitor.Exit(_readLocks[peer]);
+                }
+            }
+        }
     }
 
     private void ReadExact(int peer, Socket socket, Span<byte> data, TimeSpan timeout, Stopwatch clock)
