@@ -8,6 +8,7 @@ using Granary.Cluster.Placement;
 using Granary.Cluster.Transport;
 using Granary.Models.Checkpoints;
 using Granary.Redis;
+using Granary.Engine;
 using Granary.Serving;
 using Granary.Tokenizers;
 using Microsoft.Extensions.Logging;

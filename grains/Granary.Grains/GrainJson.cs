@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using Granary.Engine;
 using Granary.Serving;
 
 namespace Granary.Grains;

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Granary.Cluster.Activations;
 using Granary.Cluster.Transport;
+using Granary.Engine;
 using Granary.Serving;
 using Microsoft.Extensions.Logging;
 

@@ -1,3 +1,4 @@
+using Granary.Engine;
 using Granary.Serving;
 
 namespace Granary.Grains;

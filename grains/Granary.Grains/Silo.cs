@@ -4,6 +4,7 @@ using Granary.Cluster.Membership;
 using Granary.Cluster.Placement;
 using Granary.Cluster.Transport;
 using Granary.Redis;
+using Granary.Engine;
 using Granary.Serving;
 using Microsoft.Extensions.Logging;
 

@@ -1,3 +1,4 @@
+using Granary.Engine;
 using Granary.ChatTemplates;
 using Granary.Tokenizers;
 

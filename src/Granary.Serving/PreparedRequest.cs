@@ -1,3 +1,5 @@
+using Granary.Engine;
+
 namespace Granary.Serving;
 
 /// <summary>A validated API request: what the engine runs and how the answer is shaped.</summary>

@@ -1,3 +1,5 @@
+using Granary.Engine;
+
 namespace Granary.Serving;
 
 /// <summary>Settings of the OpenAI-compatible server.</summary>

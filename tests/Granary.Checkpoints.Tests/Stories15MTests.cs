@@ -3,22 +3,20 @@ using System.Text.Json.Nodes;
 using Granary.Compute;
 using Granary.Models.Checkpoints;
 using Granary.Models.Llama2c;
-using Xunit.Abstractions;
 
 namespace Granary.Checkpoints.Tests;
 
 /// <summary>
 /// The converted stories15M against Hugging Face's files for the same model (tests/data/stories15M/hf) and against
-/// the llama2.c floats. Needs the weights (scripts/fetch-stories15m.sh); without them each test says so and returns.
+/// the llama2.c floats. Needs the weights (scripts/fetch-stories15m.sh); without them each test is reported as skipped.
 /// </summary>
-public class Stories15MTests(Stories15MFolder folder, ITestOutputHelper output) : IClassFixture<Stories15MFolder>
+public class Stories15MTests(Stories15MFolder folder) : IClassFixture<Stories15MFolder>
 {
     private const int Dim = 288, HeadSize = 48, Heads = 6;
 
-    private string? ConvertedFolder()
+    private string ConvertedFolder()
     {
-        if (folder.Directory is null)
-            output.WriteLine("stories15M not found (set GRANARY_STORIES15M or run scripts/fetch-stories15m.sh): skipped");
+        if (folder.Directory is null) Assert.Skip("stories15M not found (set GRANARY_STORIES15M or run scripts/fetch-stories15m.sh)");
         return folder.Directory;
     }
 
@@ -31,7 +29,7 @@ public class Stories15MTests(Stories15MFolder folder, ITestOutputHelper output) 
     [InlineData("tokenizer.json")]
     public void JsonFilesEqualHuggingFaces(string file)
     {
-        if (ConvertedFolder() is not { } dir) return;
+        string dir = ConvertedFolder();
         var ours = Json(Path.Combine(dir, file));
         var theirs = Json(Path.Combine(TestData.Stories15MHf, file));
         Assert.True(JsonNode.DeepEquals(ours, theirs), $"{file} differs from Hugging Face's");
@@ -40,7 +38,7 @@ public class Stories15MTests(Stories15MFolder folder, ITestOutputHelper output) 
     [Fact]
     public void VocabularyAndMergesEqualHuggingFaces()
     {
-        if (ConvertedFolder() is not { } dir) return;
+        string dir = ConvertedFolder();
         var ours = Json(Path.Combine(dir, "tokenizer.json"))["model"]!;
         var theirs = Json(Path.Combine(TestData.Stories15MHf, "tokenizer.json"))["model"]!;
         Assert.True(JsonNode.DeepEquals(ours["vocab"], theirs["vocab"]));
@@ -55,7 +53,7 @@ public class Stories15MTests(Stories15MFolder folder, ITestOutputHelper output) 
     [Fact]
     public void WeightsHaveHuggingFaceNamesAndShapes()
     {
-        if (ConvertedFolder() is not { } dir) return;
+        string dir = ConvertedFolder();
         var config = ModelConfig.Load(dir);
         using var c = Checkpoint.Open(dir);
         var expected = ExpectedTensors.For(config);
@@ -68,10 +66,10 @@ public class Stories15MTests(Stories15MFolder folder, ITestOutputHelper output) 
     [Fact]
     public void WeightsEqualTheLlama2cFloats()
     {
-        if (ConvertedFolder() is not { } dir) return;
+        string dir = ConvertedFolder();
         if (Stories15M.Llama2cDirectory is not { } src)
         {
-            output.WriteLine("llama2.c stories15M.bin not found: skipped");
+            Assert.Skip("llama2.c stories15M.bin not found");
             return;
         }
         float[] bin = MemoryMarshal.Cast<byte, float>(File.ReadAllBytes(Path.Combine(src, "stories15M.bin")).AsSpan(28)).ToArray();

@@ -13,10 +13,10 @@ public sealed class StoriesServer : IAsyncLifetime
 
     public Uri BaseUrl => Server.BaseUrl;
 
-    public async Task InitializeAsync() =>
+    public async ValueTask InitializeAsync() =>
         Server = await GranaryServer.StartAsync(TestData.Stories15M, Key, "--max-num-seqs", "1", "--max-waiting", "1");
 
-    public async Task DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
         if (Server is not null) await Server.DisposeAsync();
     }

@@ -4,4 +4,7 @@ namespace Granary.Cuda.Tests;
 internal static class GpuPresence
 {
     public static bool Available { get; } = System.Runtime.InteropServices.NativeLibrary.TryLoad("libcuda.so.1", out _);
+
+    /// <summary>Reports the calling test as skipped, not passed, on a machine without a GPU.</summary>
+    public static void Require() => Assert.SkipUnless(Available, "no GPU here (libcuda.so.1 does not load)");
 }

@@ -25,7 +25,7 @@ public class NativeLibrariesTests
     [Fact]
     public void WithoutAGpuTheBackendFailsWithOneClearMessage()
     {
-        if (GpuPresence.Available) return; // the GPU machine runs the real checks instead
+        Assert.SkipWhen(GpuPresence.Available, "a GPU is present: the GPU checks run instead");
         var e = Assert.ThrowsAny<Exception>(() => new CudaBackend());
         Assert.IsType<CudaUnavailableException>(e);
         Assert.Contains("libcuda.so.1", e.Message);
@@ -34,7 +34,7 @@ public class NativeLibrariesTests
     [Fact]
     public void TheFactoryPassesTheClearMessageOn()
     {
-        if (GpuPresence.Available) return;
+        Assert.SkipWhen(GpuPresence.Available, "a GPU is present: the GPU checks run instead");
         var e = Assert.Throws<CudaUnavailableException>(() => Granary.Engine.BackendFactory.Create("cuda:0", 1));
         Assert.Contains("libcuda.so.1", e.Message);
     }
@@ -42,7 +42,7 @@ public class NativeLibrariesTests
     [Fact]
     public void WithoutNcclTheCommunicatorSaysSo()
     {
-        if (System.Runtime.InteropServices.NativeLibrary.TryLoad("libnccl.so.2", out _)) return;
+        Assert.SkipWhen(System.Runtime.InteropServices.NativeLibrary.TryLoad("libnccl.so.2", out _), "libnccl.so.2 is present");
         var e = Assert.Throws<CudaUnavailableException>(() => NcclCommunicator.CreateUniqueId());
         Assert.Contains("libnccl.so.2", e.Message);
     }

@@ -5,17 +5,17 @@ namespace Granary.Cuda.Tests;
 /// <c>dotnet Granary.Cuda.Tests.dll ops</c> compares every backend op with the CPU backend on random data;
 /// <c>dotnet Granary.Cuda.Tests.dll fixtures [--tp N] DIR...</c> runs each model folder on both backends (the CUDA side
 /// as N tensor-parallel ranks); <c>nccl</c> checks the NCCL communicator on one GPU (a group of one).
-/// Exit code: the number of failed checks.
+/// Exit code: the number of failed checks. Any other arguments go to xunit's in-process runner (what
+/// <c>dotnet test</c> starts).
 /// </summary>
 internal static class Program
 {
-    public static int Main(string[] args)
+    private static readonly string[] Checks = ["ops", "fixtures", "nccl", "profile"];
+
+    public static async Task<int> Main(string[] args)
     {
-        if (args.Length == 0)
-        {
-            Console.Error.WriteLine("usage: Granary.Cuda.Tests.dll ops | fixtures [--tp N] DIR [DIR...] | profile | nccl");
-            return 2;
-        }
+        if (args.Length == 0 || !Checks.Contains(args[0]))
+            return await new Xunit.Runner.InProc.SystemConsole.ConsoleRunner(args).EntryPoint();
         var log = Console.Out;
         return args[0] switch
         {

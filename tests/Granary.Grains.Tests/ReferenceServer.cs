@@ -12,7 +12,7 @@ public sealed class ReferenceServer : IAsyncLifetime
 
     public Uri BaseUrl { get; private set; } = null!;
 
-    public async Task InitializeAsync()
+    public async ValueTask InitializeAsync()
     {
         _model = LocalModel.Load(TestPaths.Stories15M, new LocalModelOptions { Threads = 1, Engine = new EngineOptions { KvCacheBytes = 32 << 20, MaxSequences = 16 } });
         _server = OpenAiServer.Create(_model, new ServeOptions { Port = 0 });
@@ -20,7 +20,7 @@ public sealed class ReferenceServer : IAsyncLifetime
         BaseUrl = new Uri(_server.Urls[0]);
     }
 
-    public async Task DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
         await _server.DisposeAsync();
         _model.Dispose();

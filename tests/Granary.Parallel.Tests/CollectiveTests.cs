@@ -180,7 +180,7 @@ public class CollectiveTests
     }
 
     [Fact]
-    public void StrangersOnARanksPortAreDroppedAndTheWorldStillForms()
+    public async Task StrangersOnARanksPortAreDroppedAndTheWorldStillForms()
     {
         int start = Ports.FreeRange(2);
         var addresses = new[] { new PeerAddress("127.0.0.1", start), new PeerAddress("127.0.0.1", start + 1) };
@@ -189,7 +189,7 @@ public class CollectiveTests
         Stranger(start, "*1\r\n$4\r\nPING\r\n"u8.ToArray());
         Stranger(start, []);
         using var rank1 = TcpTransport.Connect(1, addresses, TimeSpan.FromSeconds(20));
-        using var world0 = rank0.GetAwaiter().GetResult();
+        using var world0 = await rank0;
         rank1.Send(0, [7, 8]);
         var received = new byte[2];
         world0.Receive(1, received, TimeSpan.FromSeconds(10));

@@ -5,14 +5,14 @@ public class AuthTests : IAsyncLifetime
 {
     private RedisServerProcess _server = null!;
 
-    public async Task InitializeAsync()
+    public async ValueTask InitializeAsync()
     {
         _server = await RedisServerProcess.StartNewAsync("--requirepass", "s3cret");
         await using var admin = await RedisClient.ConnectAsync($"redis://:s3cret@127.0.0.1:{_server.Port}");
         await admin.ExecuteAsync("ACL", "SETUSER", "alice", "on", ">alice-pw", "~*", "+@all");
     }
 
-    public async Task DisposeAsync() => await _server.DisposeAsync();
+    public async ValueTask DisposeAsync() => await _server.DisposeAsync();
 
     [Theory]
     [InlineData(true)]

@@ -5,7 +5,7 @@ public sealed class SharedServer : IAsyncLifetime
 {
     public RedisServerProcess Server { get; private set; } = null!;
 
-    public async Task InitializeAsync() => Server = await RedisServerProcess.StartNewAsync();
+    public async ValueTask InitializeAsync() => Server = await RedisServerProcess.StartNewAsync();
 
-    public async Task DisposeAsync() => await Server.DisposeAsync();
+    public async ValueTask DisposeAsync() => await Server.DisposeAsync();
 }

@@ -17,7 +17,7 @@ public abstract class TestServer : IAsyncLifetime
     protected virtual EngineOptions EngineOptions => new() { KvCacheBytes = 64 << 20, MaxSequences = 16, MaxBatchedTokens = 256 };
     protected virtual ServeOptions ServeOptions => new() { Port = 0 };
 
-    public async Task InitializeAsync()
+    public async ValueTask InitializeAsync()
     {
         Model = LocalModel.Load(ModelDirectory, new LocalModelOptions { Engine = EngineOptions });
         var options = ServeOptions;
@@ -28,7 +28,7 @@ public abstract class TestServer : IAsyncLifetime
         if (options.ApiKey is { } key) Http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
     }
 
-    public async Task DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
         Http.Dispose();
         await Server.DisposeAsync();

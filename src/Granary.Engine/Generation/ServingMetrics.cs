@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text;
 
-namespace Granary.Serving;
+namespace Granary.Engine;
 
 /// <summary>
 /// What /metrics reports, in Prometheus text: requests by endpoint and status, running and waiting

@@ -1,6 +1,5 @@
-using Granary.Engine;
 
-namespace Granary.Serving;
+namespace Granary.Engine;
 
 /// <summary>
 /// New output of one choice: the text and token ids since the previous event of that choice (the whole

@@ -1,6 +1,5 @@
-using Granary.Engine;
 
-namespace Granary.Serving;
+namespace Granary.Engine;
 
 /// <summary>
 /// What the HTTP layer submits to the <see cref="AsyncEngine"/>: one or more tokenized prompts, each run <see cref="N"/> times.

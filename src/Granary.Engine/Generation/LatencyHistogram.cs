@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 
-namespace Granary.Serving;
+namespace Granary.Engine;
 
 /// <summary>A Prometheus histogram of seconds with fixed buckets; thread-safe.</summary>
 public sealed class LatencyHistogram(string name, string help, double[] buckets)

@@ -1,6 +1,6 @@
 using System.Threading.Channels;
 
-namespace Granary.Serving;
+namespace Granary.Engine;
 
 /// <summary>
 /// One request's answer as a stream of <see cref="GenerationEvent"/>s, and the way to cancel it. A producer

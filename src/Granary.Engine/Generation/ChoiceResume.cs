@@ -1,4 +1,4 @@
-namespace Granary.Serving;
+namespace Granary.Engine;
 
 /// <summary>
 /// Where one choice of a request stood when the replica answering it failed, so another replica can go on

@@ -1,10 +1,9 @@
 using System.Diagnostics;
 using System.Threading.Channels;
-using Granary.Engine;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
-namespace Granary.Serving;
+namespace Granary.Engine;
 
 /// <summary>
 /// Puts an <see cref="LlmEngine"/> (not thread-safe) behind a thread-safe, asynchronous front: one

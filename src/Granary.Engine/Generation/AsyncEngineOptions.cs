@@ -1,4 +1,4 @@
-namespace Granary.Serving;
+namespace Granary.Engine;
 
 /// <summary>Settings of the <see cref="AsyncEngine"/>.</summary>
 public sealed class AsyncEngineOptions
