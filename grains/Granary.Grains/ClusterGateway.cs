@@ -1,53 +1,41 @@
 using System.Runtime.CompilerServices;
-using System.Text.Json;
 using Granary.ChatTemplates;
-using Granary.Cluster;
-using Granary.Cluster.Activations;
-using Granary.Cluster.Membership;
 using Granary.Cluster.Placement;
-using Granary.Cluster.Transport;
-using Granary.Models.Checkpoints;
-using Granary.Redis;
 using Granary.Engine;
+using Granary.Grains.Contracts;
+using Granary.Models.Checkpoints;
 using Granary.Serving;
 using Granary.Tokenizers;
 using Microsoft.Extensions.Logging;
+using Orleans.Runtime;
+using OrleansSiloStatus = Orleans.Runtime.SiloStatus;
 
 namespace Granary.Grains;
 
 /// <summary>
-/// The gateway role: the OpenAI server of a silo runs its requests here, and they go to the replicas of one
-/// deployment (least outstanding tokens, prefix affinity; see <see cref="ReplicaRouter"/>), to a session grain on
-/// this silo by a method call or on another silo over the transport. It learns the deployment and its ready
-/// replicas from the cluster store (and keeps what it knew while the store is down); failed replicas are resumed
+/// The gateway role: the OpenAI server of a silo runs its requests here, and they go to the session grains of one
+/// deployment's replicas (least outstanding tokens, prefix affinity; see <see cref="ReplicaRouter"/>) through Orleans'
+/// grain factory. It learns the deployment and its serving replicas from the coordinator grain every half second, and
+/// drops at once a replica whose silo Orleans' membership no longer lists as active; failed replicas are resumed
 /// around (<see cref="RelayedRequest"/>).
 /// </summary>
 public sealed partial class ClusterGateway : IGenerationService
 {
     private readonly string? _deploymentName;
-    private readonly DeploymentTable _table;
-    private readonly GrainDirectory _directory;
-    private readonly Func<MembershipSnapshot> _membership;
-    private readonly Func<SiloRow> _self;
-    private readonly ReplicaHost _host;
-    private readonly SiloClient _client;
+    private readonly IGrainFactory _grains;
+    private readonly IClusterMembershipService _membership;
     private readonly CancellationTokenSource _stop = new();
     private Task _loop = Task.CompletedTask;
     private readonly ILogger _logger;
     private volatile ServedModel? _model;
+    private string? _lastError;
 
     /// <param name="deploymentName">The deployment to serve, or null for the only one there is.</param>
-    public ClusterGateway(string? deploymentName, RedisClient redis, ClusterOptions options, Func<MembershipSnapshot> membership, Func<SiloRow> self,
-        ReplicaHost host, SiloClient client, ILoggerFactory loggers)
+    public ClusterGateway(string? deploymentName, IGrainFactory grains, IClusterMembershipService membership, ILoggerFactory loggers)
     {
-        var keys = new ClusterKeys(options.ClusterId);
         _deploymentName = deploymentName;
-        _table = new DeploymentTable(redis, keys);
-        _directory = new GrainDirectory(redis, keys);
+        _grains = grains;
         _membership = membership;
-        _self = self;
-        _host = host;
-        _client = client;
         _logger = loggers.CreateLogger<ClusterGateway>();
         Router = new ReplicaRouter(sequencesPerReplica: 256);
     }
@@ -86,7 +74,7 @@ public sealed partial class ClusterGateway : IGenerationService
         if (replica is null)
         {
             if (full) throw new QueueFullException((int)Router.InFlight.Sequences);
-            throw new ServiceUnavailableException($"no replica of {model.Spec.Name} is ready yet ({_host.Activations.Count()} loading or serving on this silo); try again shortly");
+            throw new ServiceUnavailableException($"no replica of {model.Spec.Name} is ready yet; try again shortly");
         }
         var cancel = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
         var handle = new GenerationHandle(request, () => cancel.Cancel(), cancellationToken);
@@ -113,7 +101,7 @@ public sealed partial class ClusterGateway : IGenerationService
     private void UpdateLoad() => Metrics.SetLoad(Router.InFlight.Sequences, 0);
 
     /// <summary>Waits (up to <see cref="ResumeWait"/>) for a ready replica not yet tried, and books the request on it.</summary>
-    internal async Task<ReplicaEndpoint?> WaitForReplicaAsync(GenerationRequest request, long cost, IReadOnlySet<string> tried, CancellationToken cancellationToken)
+    internal async Task<ReplicaPlacement?> WaitForReplicaAsync(GenerationRequest request, long cost, IReadOnlySet<string> tried, CancellationToken cancellationToken)
     {
         var deadline = DateTime.UtcNow + ResumeWait;
         while (true)
@@ -124,37 +112,39 @@ public sealed partial class ClusterGateway : IGenerationService
         }
     }
 
-    /// <summary>Runs a request on a session grain: a method call when it lives here, else a stream over the transport.</summary>
-    internal async IAsyncEnumerable<SessionReply> CallSessionAsync(ReplicaEndpoint replica, GenerationRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
+    /// <summary>Runs a request on a replica's session grain, wherever it lives.</summary>
+    internal IAsyncEnumerable<SessionReply> CallSessionAsync(ReplicaPlacement replica, GenerationRequest request, CancellationToken cancellationToken) =>
+        _grains.GetGrain<ISessionGrain>(ReplicaGrainKeys.Session(replica)).GenerateAsync(request, cancellationToken);
+
+    private async Task LoopAsync(CancellationToken cancellationToken)
     {
-        if (replica.Local)
+        var coordinator = _grains.GetGrain<ICoordinatorGrain>(ICoordinatorGrain.Key);
+        while (!cancellationToken.IsCancellationRequested)
         {
-            var session = _host.FindSession(replica.Id) ?? throw new GrainNotFoundException(GrainIds.SessionType, replica.Id);
-            await foreach (var reply in session.RunAsync(request, cancellationToken).ConfigureAwait(false)) yield return reply;
-            yield break;
+            try
+            {
+                var view = await coordinator.GetViewAsync().WaitAsync(TimeSpan.FromSeconds(5), cancellationToken).ConfigureAwait(false);
+                Refresh(view);
+                if (_lastError is not null) LogRefreshBack();
+                _lastError = null;
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                // The coordinator is being activated again (its silo died) or the folder cannot be read: route to what was known.
+                if (e.Message != _lastError) LogRefreshFailed(e.Message);
+                _lastError = e.Message;
+            }
+            await Task.Delay(500, cancellationToken).ConfigureAwait(false);
         }
-        byte[] body = JsonSerializer.SerializeToUtf8Bytes(request, GrainJson.Default.GenerationRequest);
-        await foreach (byte[] frame in _client.StreamAsync(replica.Url, GrainIds.SessionType, replica.Id, GrainIds.GenerateMethod, body, cancellationToken).ConfigureAwait(false))
-            yield return JsonSerializer.Deserialize(frame, GrainJson.Default.SessionReply) ?? throw new JsonException("an empty frame from the session");
     }
 
-    /// <summary>The transport handler of session grains on this silo: runs a gateway's request, frames its events.</summary>
-    public static async IAsyncEnumerable<ReadOnlyMemory<byte>> ServeSessionAsync(ReplicaHost host, string replicaId, ReadOnlyMemory<byte> body, [EnumeratorCancellation] CancellationToken cancellationToken)
+    private void Refresh(ClusterView view)
     {
-        var session = host.FindSession(replicaId) ?? throw new GrainNotFoundException(GrainIds.SessionType, replicaId);
-        var request = JsonSerializer.Deserialize(body.Span, GrainJson.Default.GenerationRequest) ?? throw new JsonException("an empty request");
-        await foreach (var reply in session.RunAsync(request, cancellationToken).ConfigureAwait(false))
-            yield return JsonSerializer.SerializeToUtf8Bytes(reply, GrainJson.Default.SessionReply);
-    }
-
-    // A model folder that cannot be read is said and tried again; an outage of Redis keeps the replicas last seen.
-    private Task LoopAsync(CancellationToken cancellationToken) =>
-        StoreLoop.RunAsync(TimeSpan.FromMilliseconds(500), RefreshAsync, LogStoreFailed, LogStoreBack, e => LogRefreshFailed(e, e.Message), cancellationToken);
-
-    private async Task RefreshAsync(CancellationToken cancellationToken)
-    {
-        var deployments = await _table.ReadDeploymentsAsync(cancellationToken).ConfigureAwait(false);
-        var spec = _deploymentName is null ? (deployments.Count == 1 ? deployments[0] : null) : deployments.FirstOrDefault(d => d.Name == _deploymentName);
+        var spec = _deploymentName is null ? (view.Deployments.Count == 1 ? view.Deployments[0] : null) : view.Deployments.FirstOrDefault(d => d.Name == _deploymentName);
         if (spec is null && _model is null) return;
         if (spec is not null && (_model is null || _model.Spec.Model != spec.Model))
         {
@@ -162,30 +152,12 @@ public sealed partial class ClusterGateway : IGenerationService
             LogServing(spec.Name, spec.Model);
         }
         spec ??= _model!.Spec;
-        // Redis that lost its data holds no placement until a silo writes back what it remembers: keep the view.
-        if (!await _table.HasEpochAsync(cancellationToken).ConfigureAwait(false)) return;
-        var placements = (await _table.ReadPlacementsAsync(cancellationToken).ConfigureAwait(false)).Where(p => p.Deployment == spec.Name).ToDictionary(p => p.Id);
-        var membership = _membership();
-        var live = membership.Active.Select(r => r.Key).ToHashSet();
-        string self = _self().Key;
-        var sessions = await _directory.ReadAsync(a => live.Contains(a.Silo), cancellationToken).ConfigureAwait(false);
-        var ready = new Dictionary<string, ReplicaEndpoint>();
-        foreach (var activation in sessions)
-        {
-            if (!activation.GrainId.StartsWith(GrainIds.SessionType + "/", StringComparison.Ordinal)) continue;
-            string id = activation.GrainId[(GrainIds.SessionType.Length + 1)..];
-            if (!placements.TryGetValue(id, out var placement) || placement.Generation != activation.Generation) continue;
-            ready[id] = new ReplicaEndpoint(id, activation.Silo, activation.Url, activation.Generation, activation.Silo == self);
-        }
-        // A replica already routed to stays while its placement and its silo do, even if its directory entry is
-        // missing for a moment (Redis lost it and the silo has not registered it again yet).
-        foreach (var known in Router.Replicas)
-        {
-            if (!ready.ContainsKey(known.Id) && live.Contains(known.Silo) && placements.TryGetValue(known.Id, out var placement) && placement.Generation == known.Generation)
-                ready[known.Id] = known;
-        }
-        Router.Update([.. ready.Values]);
+        var live = LiveSilos();
+        Router.Update([.. view.Replicas.Where(r => r.Ready && r.Placement.Deployment == spec.Name && r.Placement.Ranks.All(k => live.Contains(k.Silo))).Select(r => r.Placement)]);
     }
+
+    private HashSet<string> LiveSilos() =>
+        [.. _membership.CurrentSnapshot.Members.Values.Where(m => m.Status == OrleansSiloStatus.Active).Select(m => m.SiloAddress.ToParsableString())];
 
     public void Dispose()
     {
@@ -212,12 +184,9 @@ public sealed partial class ClusterGateway : IGenerationService
     [LoggerMessage(Level = LogLevel.Information, Message = "The gateway serves deployment {Deployment} ({Model})")]
     private partial void LogServing(string deployment, string model);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "The gateway cannot reach Redis ({Reason}); it routes to the replicas it knew")]
-    private partial void LogStoreFailed(string reason);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The gateway cannot refresh its view of the replicas ({Reason}); it routes to the replicas it knew")]
+    private partial void LogRefreshFailed(string reason);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "The gateway reaches Redis again")]
-    private partial void LogStoreBack();
-
-    [LoggerMessage(Level = LogLevel.Error, Message = "The gateway could not refresh its view: {Reason}")]
-    private partial void LogRefreshFailed(Exception e, string reason);
+    [LoggerMessage(Level = LogLevel.Information, Message = "The gateway refreshes its view of the replicas again")]
+    private partial void LogRefreshBack();
 }

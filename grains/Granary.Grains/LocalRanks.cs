@@ -7,7 +7,7 @@ using Granary.Models.Llama;
 namespace Granary.Grains;
 
 /// <summary>
-/// The rank grains a replica that spans silos has on this silo: each linked to every other rank of the replica over
+/// The ranks a replica that spans silos has on this silo: each linked to every other rank of the replica over
 /// TCP (it listens on its silo's rank port base plus its device index), all run together each step.
 /// </summary>
 internal sealed class LocalRanks : IDisposable
@@ -17,7 +17,7 @@ internal sealed class LocalRanks : IDisposable
     private BatchLayout? _batch;
     private readonly int _vocab;
 
-    private LocalRanks(IReadOnlyList<RankGrain> grains, TcpTransport[] transports, ParallelPlan plan)
+    private LocalRanks(IReadOnlyList<LoadedRank> grains, TcpTransport[] transports, ParallelPlan plan)
     {
         Grains = grains;
         _transports = transports;
@@ -25,7 +25,7 @@ internal sealed class LocalRanks : IDisposable
         Threads = new RankThreads([.. grains.Select(g => g.Shard)], plan.PpSize, plan.LogitsRank, Abort);
     }
 
-    public IReadOnlyList<RankGrain> Grains { get; }
+    public IReadOnlyList<LoadedRank> Grains { get; }
     public RankThreads Threads { get; }
 
     /// <summary>Why the replica's links were cut (a rank failed or a silo of the replica was lost), or null while they work.</summary>
@@ -51,7 +51,7 @@ internal sealed class LocalRanks : IDisposable
             {
                 throw e.InnerExceptions[0];
             }
-            var grains = RankLoader.LoadAll(mine.Length, i => RankGrain.Activate(placement, spec, plan, mine[i], transports[i]!, cpuThreads, maxRows, maxPositions, timeout),
+            var grains = RankLoader.LoadAll(mine.Length, i => LoadedRank.Load(placement, spec, plan, mine[i], transports[i]!, cpuThreads, maxRows, maxPositions, timeout),
                 g => g.Shard.Dispose(), reason => Array.ForEach(transports, t => t?.Abort(reason)));
             return new LocalRanks(grains, transports!, plan);
         }

@@ -1,40 +1,28 @@
-using Granary.Cluster.Placement;
-using Granary.Compute.Collectives;
-using Granary.Engine;
-using Granary.Models.Llama;
+using Granary.Grains.Contracts;
+using Granary.Grains.Placement;
 
 namespace Granary.Grains;
 
 /// <summary>
-/// One rank of a replica, pinned to this silo and one of its devices: the rank's slice of every weight matrix of
-/// its pipeline stage (loaded from the checkpoint, only its own bytes) and its slice of the KV cache. The shard is
-/// disposed by whoever runs it: the replica's executor, or the replica activation of a silo without rank 0.
+/// <see cref="IRankGrain"/>: the lead rank of a silo's part of a replica spanning silos. The ranks themselves live in
+/// the silo's <see cref="ReplicaHost"/>; steps of one replica come one at a time, so the grain is not reentrant.
 /// </summary>
-public sealed class RankGrain
+[PinnedPlacement]
+internal sealed class RankGrain(ReplicaHost host) : Grain, IRankGrain
 {
-    private RankGrain(string replicaId, long generation, RankPlacement placement, RankShard shard)
+    public Task LoadAsync(ReplicaActivationCall call) => host.ActivatePartAsync(call);
+
+    public Task AllocateKvCacheAsync(int blocks, int blockSize)
     {
-        ReplicaId = replicaId;
-        Generation = generation;
-        Placement = placement;
-        Shard = shard;
+        Part().AllocateKvCache(blocks, blockSize);
+        return Task.CompletedTask;
     }
 
-    public string ReplicaId { get; }
-    public long Generation { get; }
-    public RankPlacement Placement { get; }
-    public RankShard Shard { get; }
+    public Task<byte[]> StepAsync(byte[] plan) => Task.FromResult(Part().Step(plan));
 
-    /// <summary>The grain's id in the directory.</summary>
-    public string GrainId => $"rank/{ReplicaId}/{Placement.Rank}";
-
-    /// <summary>Loads the rank's shard on its device; <paramref name="transport"/> links it to the other ranks of its replica.</summary>
-    /// <param name="threads">CPU threads of a CPU rank (ignored on a GPU).</param>
-    public static RankGrain Activate(ReplicaPlacement replica, DeploymentSpec spec, ParallelPlan plan, int rank, IPeerTransport transport, int threads, int maxRows, int maxPositions, TimeSpan timeout)
+    private LocalRanks Part()
     {
-        var placement = replica.Ranks[rank];
-        var backend = BackendFactory.Create(placement.Device.StartsWith("cpu:", StringComparison.Ordinal) ? "cpu" : placement.Device, threads);
-        var shard = RankShard.Load(spec.Model, plan, rank, backend, transport, maxRows, maxPositions, timeout);
-        return new RankGrain(replica.Id, replica.Generation, placement, shard);
+        var (replicaId, generation) = ReplicaGrainKeys.Parse(this.GetPrimaryKeyString());
+        return host.FindPart(replicaId, generation) ?? throw new ReplicaNotServingException($"replica {replicaId} (generation {generation}) has no part loaded on this silo");
     }
 }

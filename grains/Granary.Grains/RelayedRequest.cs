@@ -1,7 +1,7 @@
-using System.Text.Json;
-using Granary.Cluster.Activations;
-using Granary.Cluster.Transport;
+using Granary.Cluster.Placement;
 using Granary.Engine;
+using Granary.Grains.Contracts;
+using Granary.Grains.Placement;
 using Granary.Serving;
 using Microsoft.Extensions.Logging;
 
@@ -41,7 +41,7 @@ internal sealed partial class RelayedRequest
     }
 
     /// <summary>Relays the request to the end; never throws (failures become the handle's error event).</summary>
-    public async Task RunAsync(ReplicaEndpoint first)
+    public async Task RunAsync(ReplicaPlacement first)
     {
         var tried = new HashSet<string>();
         var replica = first;
@@ -97,7 +97,7 @@ internal sealed partial class RelayedRequest
     }
 
     /// <summary>Streams the request's remaining part from one replica; false when that replica's queue was full.</summary>
-    private async Task<bool> RelayFromAsync(ReplicaEndpoint replica)
+    private async Task<bool> RelayFromAsync(ReplicaPlacement replica)
     {
         var call = _generated.Any(g => g.Count > 0) || _finished.Any(f => f)
             ? _request with { Resume = [.. Enumerable.Range(0, _request.Sequences).Select(i => new ChoiceResume(i, [.. _generated[i]], _sentChars[i], _finished[i]))] }
@@ -142,8 +142,12 @@ internal sealed partial class RelayedRequest
         _handle.Writer.TryComplete();
     }
 
-    private static bool IsReplicaFailure(Exception e) => e is ReplicaFailedException or GrainNotFoundException or ObjectDisposedException
-        || e is GrainCallException { Kind: not GrainCallFailure.Unauthorized } || e is IOException || e is JsonException;
+    /// <summary>
+    /// Failures of the replica, not of the request: its silo died or is unreachable (Orleans' own exceptions, a call
+    /// timing out), its session stopped or was placed again, or it ended the request with a failure of its own.
+    /// </summary>
+    private static bool IsReplicaFailure(Exception e) => e is ReplicaFailedException or ReplicaNotServingException or PinnedSiloUnavailableException
+        or ObjectDisposedException or TimeoutException or OrleansException or IOException;
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Replica {Replica} failed a request after {Tokens} tokens ({Reason}); resuming it on another replica")]
     private static partial void LogReplicaFailed(ILogger logger, string replica, string reason, int tokens);

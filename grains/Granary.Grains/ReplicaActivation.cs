@@ -1,7 +1,5 @@
-using Granary.Cluster.Activations;
-using Granary.Cluster.Membership;
 using Granary.Cluster.Placement;
-using Granary.Cluster.Transport;
+using Granary.Grains.Contracts;
 using Granary.Compute.Collectives;
 using Granary.Engine;
 using Microsoft.Extensions.Logging;
@@ -11,13 +9,13 @@ namespace Granary.Grains;
 /// <summary>
 /// What one silo runs of one replica: the rank grains placed on it and, when rank 0 is here, the session grain. A
 /// replica whose ranks all live on this silo links them in-process (a method call per step, no socket); one that
-/// spans silos links them over TCP, and rank 0's silo sends each step's plan to the others (<see cref="SpanningExecutor"/>).
+/// spans silos links them over TCP, and rank 0's silo sends each step's plan to the others' lead rank grains (<see cref="SpanningExecutor"/>).
 /// </summary>
 public sealed class ReplicaActivation : IDisposable
 {
     private readonly LocalRanks? _spanning;
 
-    private ReplicaActivation(ReplicaPlacement placement, IReadOnlyList<RankGrain> ranks, SessionGrain? session, LocalRanks? spanning)
+    private ReplicaActivation(ReplicaPlacement placement, IReadOnlyList<LoadedRank> ranks, ReplicaSession? session, LocalRanks? spanning)
     {
         Placement = placement;
         Ranks = ranks;
@@ -26,10 +24,10 @@ public sealed class ReplicaActivation : IDisposable
     }
 
     public ReplicaPlacement Placement { get; }
-    public IReadOnlyList<RankGrain> Ranks { get; }
+    public IReadOnlyList<LoadedRank> Ranks { get; }
 
     /// <summary>The session grain, when this silo holds rank 0.</summary>
-    public SessionGrain? Session { get; }
+    public ReplicaSession? Session { get; }
 
     /// <summary>Why a replica spanning silos lost its links (then it must be activated again), or null.</summary>
     public string? BrokenReason => _spanning?.AbortReason;
@@ -47,11 +45,11 @@ public sealed class ReplicaActivation : IDisposable
         var model = ReplicaModel.Load(spec);
         var plan = model.Plan;
         var group = new InProcessGroup(plan.WorldSize);
-        RankGrain[] ranks = [];
+        LoadedRank[] ranks = [];
         IModelExecutor? executor = null;
         try
         {
-            ranks = RankLoader.LoadAll(plan.WorldSize, r => RankGrain.Activate(placement, spec, plan, r, group.Transport(r), cpuThreads, model.MaxRows, model.MaxPositions, timeout),
+            ranks = RankLoader.LoadAll(plan.WorldSize, r => LoadedRank.Load(placement, spec, plan, r, group.Transport(r), cpuThreads, model.MaxRows, model.MaxPositions, timeout),
                 g => g.Shard.Dispose(), group.Abort);
             executor = new InProcessGroupExecutor(plan, ranks.Select(g => g.Shard).ToList(), group);
             return new ReplicaActivation(placement, ranks, model.StartSession(placement, executor, loggers), spanning: null);
@@ -69,26 +67,30 @@ public sealed class ReplicaActivation : IDisposable
     }
 
     /// <summary>
-    /// Rank 0's silo of a replica that spans silos: asks every other silo of the replica to connect and load its ranks
-    /// (the rank addresses travel in the call), connects and loads its own meanwhile, then starts the session.
+    /// Rank 0's silo of a replica that spans silos: asks the lead rank grain of every other silo of the replica to
+    /// connect and load its ranks (the rank addresses travel in the call), connects and loads its own meanwhile, then
+    /// starts the session.
     /// </summary>
-    internal static async Task<ReplicaActivation> ActivateSpanningAsync(ReplicaPlacement placement, DeploymentSpec spec, MembershipSnapshot membership, string siloKey,
-        SiloClient client, int cpuThreads, TimeSpan timeout, ILoggerFactory loggers)
+    internal static async Task<ReplicaActivation> ActivateSpanningAsync(ReplicaPlacement placement, DeploymentSpec spec, string siloKey,
+        IGrainFactory grains, int cpuThreads, TimeSpan timeout, ILoggerFactory loggers)
     {
         var model = ReplicaModel.Load(spec);
-        var silos = placement.Ranks.Select(r => r.Silo).Distinct().ToDictionary(k => k, k => membership.Find(k)
-            ?? throw new InvalidOperationException($"silo {k} of replica {placement.Id} is not in the membership table"));
-        var call = new ReplicaActivationCall(placement, spec, Addresses(placement, silos));
-        byte[] body = System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(call, GrainJson.Default.ReplicaActivationCall);
-        var remotes = silos.Values.Where(s => s.Key != siloKey).ToList();
-        var activations = remotes.Select(s => client.CallAsync(s.Url, GrainIds.ReplicaType, placement.Id, GrainIds.ActivateMethod, body, timeout, CancellationToken.None)).ToArray();
+        var silos = placement.Ranks.Select(r => r.Silo).Distinct().ToList();
+        var infos = await Task.WhenAll(silos.Select(s => grains.GetGrain<ISiloGrain>(SiloGrainKey.For(s)).GetInfoAsync())).ConfigureAwait(false);
+        var bySilo = silos.Zip(infos).ToDictionary(p => p.First, p => p.Second);
+        var call = new ReplicaActivationCall(placement, spec, Addresses(placement, bySilo));
+        // The lowest rank of each other silo leads that silo's part.
+        var leads = silos.Where(s => s != siloKey)
+            .Select(s => grains.GetGrain<IRankGrain>(ReplicaGrainKeys.Rank(placement, placement.Ranks.First(r => r.Silo == s).Rank))).ToList();
+        var loads = leads.Select(g => g.LoadAsync(call)).ToArray();
         LocalRanks? local = null;
         try
         {
             local = await Task.Run(() => LocalRanks.Connect(placement, spec, model.Plan, siloKey, call.Addresses, cpuThreads, model.MaxRows, model.MaxPositions, timeout)).ConfigureAwait(false);
-            await Task.WhenAll(activations).ConfigureAwait(false);
-            string? logitsUrl = placement.Ranks[model.Plan.LogitsRank].Silo is var logits && logits != siloKey ? silos[logits].Url : null;
-            var executor = new SpanningExecutor(placement.Id, model.Plan, local, [.. remotes.Select(s => s.Url)], logitsUrl, client, timeout);
+            await Task.WhenAll(loads).ConfigureAwait(false);
+            string logitsSilo = placement.Ranks[model.Plan.LogitsRank].Silo;
+            int logitsIndex = logitsSilo == siloKey ? -1 : silos.Where(s => s != siloKey).ToList().IndexOf(logitsSilo);
+            var executor = new SpanningExecutor(placement.Id, model.Plan, local, leads, logitsIndex, timeout);
             return new ReplicaActivation(placement, local.Grains, model.StartSession(placement, executor, loggers), local);
         }
         catch
@@ -96,9 +98,9 @@ public sealed class ReplicaActivation : IDisposable
             local?.Dispose();
             try
             {
-                await Task.WhenAll(activations).ConfigureAwait(false);
+                await Task.WhenAll(loads).ConfigureAwait(false);
             }
-            catch (GrainCallException) { }
+            catch (Exception) { } // the first failure is the one thrown
             throw;
         }
     }
@@ -112,7 +114,7 @@ public sealed class ReplicaActivation : IDisposable
     }
 
     /// <summary>Each rank's TCP address: its silo's host and rank port base plus its device index.</summary>
-    private static PeerAddress[] Addresses(ReplicaPlacement placement, IReadOnlyDictionary<string, SiloRow> silos) =>
+    private static PeerAddress[] Addresses(ReplicaPlacement placement, IReadOnlyDictionary<string, SiloInfo> silos) =>
         [.. placement.Ranks.Select(r => new PeerAddress(silos[r.Silo].Host, silos[r.Silo].RankPortBase + int.Parse(r.Device.AsSpan(r.Device.IndexOf(':') + 1), System.Globalization.CultureInfo.InvariantCulture)))];
 
     /// <summary>Stops the session (its running requests end with an error event, which gateways resume elsewhere) and frees the ranks.</summary>

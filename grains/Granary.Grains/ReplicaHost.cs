@@ -1,194 +1,159 @@
 using System.Collections.Concurrent;
 using Granary.Cluster;
-using Granary.Cluster.Activations;
 using Granary.Cluster.Membership;
 using Granary.Cluster.Placement;
-using Granary.Cluster.Transport;
-using Granary.Redis;
+using Granary.Grains.Contracts;
 using Microsoft.Extensions.Logging;
 
 namespace Granary.Grains;
 
 /// <summary>
-/// Makes this silo run what the placement gives it: it reads the placement, activates the replicas that have ranks
-/// on this silo (one at a time, off the request path: loading a shard takes seconds), registers their session grains
-/// in the directory once they serve, and deactivates replicas that were removed or placed again elsewhere. It also
-/// publishes this silo's load. A Redis outage changes nothing here: what runs keeps running.
+/// What this silo runs, outside any grain's lifetime (so that no deactivation ever reloads weights): the replicas the
+/// coordinator assigned it (<see cref="Apply"/>), loaded one at a time off the call, and the parts of replicas spanning
+/// silos that rank 0's silo asked it to load. Session and rank grains find their replica here.
 /// </summary>
 public sealed partial class ReplicaHost : IAsyncDisposable
 {
-    private readonly DeploymentTable _table;
-    private readonly GrainDirectory _directory;
-    private readonly MembershipTable _loads;
+    private static readonly TimeSpan RetryDelay = TimeSpan.FromSeconds(10);
+
     private readonly ClusterOptions _options;
-    private readonly Func<SiloRow> _self;
-    private readonly Func<MembershipSnapshot> _membership;
-    private readonly SiloClient _client;
+    private readonly IGrainFactory _grains;
     private readonly ILoggerFactory _loggers;
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<string, ReplicaActivation> _active = new();
-    private readonly ConcurrentDictionary<string, (long Generation, DateTime RetryAt)> _failed = new();
-    private readonly CancellationTokenSource _stop = new();
-    private Task _loop = Task.CompletedTask;
+    private readonly ConcurrentDictionary<string, (long Generation, string Error, DateTime RetryAt)> _failed = new();
+    private readonly Lock _lock = new();
     private Task _activating = Task.CompletedTask;
-    private DateTime _registeredAt = DateTime.MinValue;
+    private bool _stopped;
 
-    public ReplicaHost(RedisClient redis, ClusterOptions options, Func<SiloRow> self, Func<MembershipSnapshot> membership, SiloClient client, ILoggerFactory loggers)
+    public ReplicaHost(ClusterOptions options, IGrainFactory grains, ILoggerFactory loggers)
     {
-        var keys = new ClusterKeys(options.ClusterId);
-        _table = new DeploymentTable(redis, keys);
-        _directory = new GrainDirectory(redis, keys);
-        _loads = new MembershipTable(redis, keys);
-        _membership = membership;
-        _client = client;
         _options = options;
-        _self = self;
+        _grains = grains;
         _loggers = loggers;
         _logger = loggers.CreateLogger<ReplicaHost>();
     }
 
-    /// <summary>The session grains serving on this silo, by replica id.</summary>
-    public SessionGrain? FindSession(string replicaId) => _active.TryGetValue(replicaId, out var a) ? a.Session : null;
+    /// <summary>This silo's Orleans address (set once the silo started).</summary>
+    public string SiloKey { get; set; } = "";
 
     public IEnumerable<ReplicaActivation> Activations => _active.Values;
 
-    public void Start() => _loop = Task.Run(() => LoopAsync(_stop.Token));
+    /// <summary>The session of a replica generation serving here, or null.</summary>
+    public ReplicaSession? FindSession(string replicaId, long generation) =>
+        _active.TryGetValue(replicaId, out var a) && a.Placement.Generation == generation ? a.Session : null;
 
-    private Task LoopAsync(CancellationToken cancellationToken) => StoreLoop.RunAsync(TimeSpan.FromMilliseconds(Math.Max(100, _options.ReconcileInterval.TotalMilliseconds / 2)),
-        SyncAsync, reason => { LogStoreFailed(reason); _registeredAt = DateTime.MinValue; }, LogStoreBack, failed: null, cancellationToken);
+    /// <summary>This silo's part of a replica spanning silos (rank 0 elsewhere), or null.</summary>
+    internal LocalRanks? FindPart(string replicaId, long generation) =>
+        _active.TryGetValue(replicaId, out var a) && a.Placement.Generation == generation ? a.RemotePart : null;
 
-    private async Task SyncAsync(CancellationToken cancellationToken)
+    /// <summary>See <see cref="ISiloGrain.ApplyAsync"/>.</summary>
+    public IReadOnlyList<ReplicaState> Apply(IReadOnlyList<ReplicaAssignment> assignments)
     {
-        var self = _self();
-        // Redis that lost its data has no placement until a coordinator writes back what it remembers: until then
-        // what runs here keeps running, and nothing new starts.
-        bool hasState = await _table.HasEpochAsync(cancellationToken).ConfigureAwait(false);
-        var placements = (await _table.ReadPlacementsAsync(cancellationToken).ConfigureAwait(false))
-            .Where(p => p.Ranks.Any(r => r.Silo == self.Key)).ToDictionary(p => p.Id);
-
-        foreach (var (id, activation) in _active)
+        var wanted = assignments.ToDictionary(a => a.Placement.Id);
+        lock (_lock)
         {
-            if (!hasState) break;
-            bool current = placements.TryGetValue(id, out var wanted) && wanted.Generation == activation.Placement.Generation;
-            if (current && activation.BrokenReason is null) continue;
-            string why = !current ? wanted is null ? "it was removed" : "it was placed again" : $"it lost its links ({activation.BrokenReason}); it is activated again";
-            await DeactivateAsync(id, activation, why, cancellationToken).ConfigureAwait(false);
-        }
-
-        if (hasState && _activating.IsCompleted)
-        {
-            // The silo of rank 0 activates a replica; the other silos of a replica spanning silos load their part when it calls them.
-            var next = placements.Values.FirstOrDefault(p => p.Ranks[0].Silo == self.Key && !_active.ContainsKey(p.Id)
-                && !(_failed.TryGetValue(p.Id, out var f) && f.Generation == p.Generation && DateTime.UtcNow < f.RetryAt));
-            if (next is not null)
+            if (_stopped) return [];
+            foreach (var (id, activation) in _active)
             {
-                var spec = (await _table.ReadDeploymentsAsync(cancellationToken).ConfigureAwait(false)).FirstOrDefault(d => d.Name == next.Deployment);
-                if (spec is not null)
+                bool current = wanted.TryGetValue(id, out var a) && a.Placement.Generation == activation.Placement.Generation;
+                if (current && activation.BrokenReason is null) continue;
+                string why = !current ? a is null ? "it was removed" : "it was placed again" : $"it lost its links ({activation.BrokenReason}); it is activated again";
+                Deactivate(id, activation, why);
+            }
+            if (_activating.IsCompleted)
+            {
+                var next = assignments.FirstOrDefault(a => a.Placement.SessionSilo == SiloKey && !_active.ContainsKey(a.Placement.Id)
+                    && !(_failed.TryGetValue(a.Placement.Id, out var f) && f.Generation == a.Placement.Generation && DateTime.UtcNow < f.RetryAt));
+                if (next is not null)
                 {
-                    _activating = Task.Run(() => ActivateAsync(next, spec, self.Key), CancellationToken.None);
+                    _activating = Task.Run(() => ActivateAsync(next));
                 }
             }
         }
-
-        // The directory is rewritten now and then, and at once after an outage: Redis may have lost it.
-        if (!hasState || DateTime.UtcNow - _registeredAt > TimeSpan.FromSeconds(5))
-        {
-            foreach (var activation in _active.Values) await RegisterAsync(activation, self, cancellationToken).ConfigureAwait(false);
-            _registeredAt = DateTime.UtcNow;
-        }
-        await _loads.PublishLoadAsync(self.Key, Load(), cancellationToken).ConfigureAwait(false);
+        return [.. assignments.Where(a => a.Placement.SessionSilo == SiloKey).Select(a => State(a.Placement))];
     }
 
-    private async Task ActivateAsync(ReplicaPlacement placement, DeploymentSpec spec, string siloKey)
+    private ReplicaState State(ReplicaPlacement placement)
     {
+        bool ready = FindSession(placement.Id, placement.Generation) is not null;
+        string? error = _failed.TryGetValue(placement.Id, out var f) && f.Generation == placement.Generation ? f.Error : null;
+        return new ReplicaState(placement.Id, placement.Generation, ready, error);
+    }
+
+    private async Task ActivateAsync(ReplicaAssignment assignment)
+    {
+        var (placement, spec) = (assignment.Placement, assignment.Deployment);
         var started = DateTime.UtcNow;
         try
         {
-            var activation = ReplicaActivation.IsLocal(placement, siloKey)
+            var activation = ReplicaActivation.IsLocal(placement, SiloKey)
                 ? ReplicaActivation.Activate(placement, spec, CpuThreads(), _options.CallTimeout, _loggers)
-                : await ReplicaActivation.ActivateSpanningAsync(placement, spec, _membership(), siloKey, _client, CpuThreads(), _options.CallTimeout, _loggers).ConfigureAwait(false);
-            _active[placement.Id] = activation;
+                : await ReplicaActivation.ActivateSpanningAsync(placement, spec, SiloKey, _grains, CpuThreads(), _options.CallTimeout, _loggers).ConfigureAwait(false);
+            lock (_lock)
+            {
+                if (_stopped)
+                {
+                    activation.Dispose();
+                    return;
+                }
+                _active[placement.Id] = activation;
+            }
             _failed.TryRemove(placement.Id, out _);
             LogActivated(placement.Id, placement.Generation, Describe(activation), (DateTime.UtcNow - started).TotalSeconds);
-            _registeredAt = DateTime.MinValue; // register at the next pass
         }
         catch (Exception e)
         {
-            _failed[placement.Id] = (placement.Generation, DateTime.UtcNow + RetryDelay);
+            _failed[placement.Id] = (placement.Generation, e.Message, DateTime.UtcNow + RetryDelay);
             LogActivationFailed(e, placement.Id, e.Message, RetryDelay.TotalSeconds);
         }
     }
 
     /// <summary>
-    /// The transport handler of <c>replica/{id}/activate</c>: rank 0's silo asks this silo to connect and load its ranks
-    /// of a replica that spans silos. Answers once they are loaded; replaces an older activation of the replica.
+    /// <see cref="IRankGrain.LoadAsync"/>: rank 0's silo asks this silo to connect and load its ranks of a replica
+    /// that spans silos. Answers once they are loaded; replaces an older activation of the replica.
     /// </summary>
-    public async ValueTask<ReadOnlyMemory<byte>> ActivatePartAsync(string replicaId, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
+    public async Task ActivatePartAsync(ReplicaActivationCall call)
     {
-        var call = System.Text.Json.JsonSerializer.Deserialize(body.Span, GrainJson.Default.ReplicaActivationCall)
-            ?? throw new System.Text.Json.JsonException("an empty activation");
-        if (call.Placement.Id != replicaId) throw new ArgumentException($"activation of {call.Placement.Id} sent to replica {replicaId}");
-        string siloKey = _self().Key;
-        if (_active.TryGetValue(replicaId, out var older)) await DeactivateAsync(replicaId, older, "rank 0 activates it again", cancellationToken).ConfigureAwait(false);
+        string replicaId = call.Placement.Id;
+        if (call.Placement.Ranks.All(r => r.Silo != SiloKey)) throw new ArgumentException($"replica {replicaId} has no rank on silo {SiloKey}");
+        if (_active.TryGetValue(replicaId, out var older))
+        {
+            if (older.Placement.Generation == call.Placement.Generation && older.RemotePart is not null) Deactivate(replicaId, older, "rank 0 activates it again");
+            else if (older.Placement.Generation != call.Placement.Generation) Deactivate(replicaId, older, "it was placed again");
+        }
         var started = DateTime.UtcNow;
-        var activation = await Task.Run(() => ReplicaActivation.ActivatePart(call, siloKey, CpuThreads(), _options.CallTimeout), cancellationToken).ConfigureAwait(false);
-        _active[replicaId] = activation;
+        var activation = await Task.Run(() => ReplicaActivation.ActivatePart(call, SiloKey, CpuThreads(), _options.CallTimeout)).ConfigureAwait(false);
+        lock (_lock)
+        {
+            if (_stopped)
+            {
+                activation.Dispose();
+                throw new ObjectDisposedException(nameof(ReplicaHost), "the silo is stopping");
+            }
+            _active[replicaId] = activation;
+        }
         LogActivated(replicaId, call.Placement.Generation, Describe(activation), (DateTime.UtcNow - started).TotalSeconds);
-        return ReadOnlyMemory<byte>.Empty;
     }
-
-    /// <summary>The transport handler of <c>replica/{id}/kv</c>: allocates this silo's part of a spanning replica's KV cache.</summary>
-    public ValueTask<ReadOnlyMemory<byte>> AllocateKvCache(string replicaId, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
-    {
-        var part = RemotePart(replicaId);
-        var ints = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, int>(body.Span);
-        if (ints.Length != 2) throw new InvalidDataException("the KV cache call carries two int32: blocks and block size");
-        part.AllocateKvCache(ints[0], ints[1]);
-        return ValueTask.FromResult(ReadOnlyMemory<byte>.Empty);
-    }
-
-    /// <summary>The transport handler of <c>replica/{id}/step</c>: runs this silo's ranks of a spanning replica for one step plan.</summary>
-    public ValueTask<ReadOnlyMemory<byte>> Step(string replicaId, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
-    {
-        return ValueTask.FromResult<ReadOnlyMemory<byte>>(RemotePart(replicaId).Step(body.Span));
-    }
-
-    private LocalRanks RemotePart(string replicaId) =>
-        (_active.TryGetValue(replicaId, out var activation) ? activation.RemotePart : null) ?? throw new GrainNotFoundException(GrainIds.ReplicaType, replicaId);
 
     private static string Describe(ReplicaActivation activation) => string.Join(", ", activation.Ranks.Select(r => $"rank {r.Placement.Rank} on {r.Placement.Device}"))
         + (activation.Session is null ? " (rank 0 runs on another silo)" : "");
 
     private int CpuThreads()
     {
-        int cpuDevices = Math.Max(1, _self().Devices.Count(d => d.StartsWith("cpu:", StringComparison.Ordinal)));
+        int cpuDevices = Math.Max(1, _options.Devices.Count(d => d.StartsWith("cpu:", StringComparison.Ordinal)));
         return Math.Max(1, (_options.Threads > 0 ? _options.Threads : Environment.ProcessorCount) / cpuDevices);
     }
 
-    private static readonly TimeSpan RetryDelay = TimeSpan.FromSeconds(10);
-
-    private async Task RegisterAsync(ReplicaActivation activation, SiloRow self, CancellationToken cancellationToken)
+    private void Deactivate(string id, ReplicaActivation activation, string why)
     {
-        if (activation.Session is { } session)
-            await _directory.RegisterAsync(new GrainActivation(session.GrainId, self.Key, self.Url, session.Generation), cancellationToken).ConfigureAwait(false);
-    }
-
-    private async Task DeactivateAsync(string id, ReplicaActivation activation, string why, CancellationToken cancellationToken)
-    {
-        _active.TryRemove(id, out _);
+        if (!_active.TryRemove(new KeyValuePair<string, ReplicaActivation>(id, activation))) return;
         LogDeactivating(id, activation.Placement.Generation, why);
-        if (activation.Session is { } session)
-        {
-            try
-            {
-                await _directory.UnregisterAsync(session.GrainId, _self().Key, cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is RedisException or IOException) { }
-        }
-        activation.Dispose();
+        // Disposing a session ends its running requests with an error event (gateways resume them) and joins its step thread.
+        _ = Task.Run(activation.Dispose);
     }
 
-    /// <summary>What this silo's sessions run now, for the membership table and status.</summary>
+    /// <summary>What this silo's sessions run now, for status.</summary>
     public SiloLoad Load()
     {
         int running = 0, waiting = 0;
@@ -204,26 +169,19 @@ public sealed partial class ReplicaHost : IAsyncDisposable
         return new SiloLoad { Running = running, Waiting = waiting, GeneratedTokens = generated };
     }
 
-    /// <summary>Stops placing and deactivates everything this silo runs (sessions end their requests with an error event).</summary>
+    /// <summary>Stops everything this silo runs (sessions end their requests with an error event).</summary>
     public async ValueTask DisposeAsync()
     {
-        _stop.Cancel();
-        try
-        {
-            await _loop.ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) { }
+        lock (_lock) _stopped = true;
         await _activating.ConfigureAwait(false);
         foreach (var (id, activation) in _active)
         {
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
-            try
+            if (_active.TryRemove(id, out _))
             {
-                await DeactivateAsync(id, activation, "the silo is stopping", timeout.Token).ConfigureAwait(false);
+                LogDeactivating(id, activation.Placement.Generation, "the silo is stopping");
+                activation.Dispose();
             }
-            catch (OperationCanceledException) { }
         }
-        _stop.Dispose();
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Replica {Replica} (generation {Generation}) serves here: {Ranks}; loaded in {Seconds:F1} s")]
@@ -234,10 +192,4 @@ public sealed partial class ReplicaHost : IAsyncDisposable
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Deactivating replica {Replica} (generation {Generation}): {Why}")]
     private partial void LogDeactivating(string replica, long generation, string why);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "The replica host cannot reach Redis ({Reason}); what runs here keeps serving")]
-    private partial void LogStoreFailed(string reason);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "The replica host reaches Redis again")]
-    private partial void LogStoreBack();
 }

@@ -29,10 +29,10 @@ internal sealed record ReplicaModel(DeploymentSpec Spec, ParallelPlan Plan, int 
     };
 
     /// <summary>Starts the session grain over the replica's executor (rank 0's silo): tokenizer and end-of-sequence ids from the folder.</summary>
-    public SessionGrain StartSession(ReplicaPlacement placement, IModelExecutor executor, Microsoft.Extensions.Logging.ILoggerFactory loggers)
+    public ReplicaSession StartSession(ReplicaPlacement placement, IModelExecutor executor, Microsoft.Extensions.Logging.ILoggerFactory loggers)
     {
         var tokenizer = TokenizerLoader.FromModelDirectory(Spec.Model);
         var eos = LocalModel.EosIds(Plan.Config, GenerationConfig.Load(Spec.Model), tokenizer);
-        return new SessionGrain(placement.Id, placement.Generation, executor, tokenizer, eos, EngineOptions, loggers);
+        return new ReplicaSession(placement.Id, placement.Generation, executor, tokenizer, eos, EngineOptions, loggers);
     }
 }

@@ -1,3 +1,5 @@
+using Granary.Cluster.Placement;
+
 namespace Granary.Grains;
 
 /// <summary>
@@ -14,18 +16,18 @@ internal sealed class ReplicaRouter
     private readonly Lock _lock = new();
     private readonly Dictionary<string, Load> _load = [];
     private readonly Dictionary<string, DateTime> _failedUntil = [];
-    private IReadOnlyList<ReplicaEndpoint> _replicas = [];
+    private IReadOnlyList<ReplicaPlacement> _replicas = [];
     private readonly int _sequencesPerReplica;
 
     /// <param name="sequencesPerReplica">Most sequences this gateway keeps in flight on one replica (running and queued).</param>
     public ReplicaRouter(int sequencesPerReplica) => _sequencesPerReplica = sequencesPerReplica;
 
-    public IReadOnlyList<ReplicaEndpoint> Replicas
+    public IReadOnlyList<ReplicaPlacement> Replicas
     {
         get { lock (_lock) return _replicas; }
     }
 
-    public void Update(IReadOnlyList<ReplicaEndpoint> replicas)
+    public void Update(IReadOnlyList<ReplicaPlacement> replicas)
     {
         lock (_lock)
         {
@@ -47,14 +49,14 @@ internal sealed class ReplicaRouter
     /// Chooses a replica not in <paramref name="excluded"/> and books <paramref name="sequences"/> and <paramref name="tokens"/>
     /// on it; null when none is ready. <paramref name="full"/> tells whether every candidate was at its bound.
     /// </summary>
-    public ReplicaEndpoint? Pick(ReadOnlySpan<int> prompt, int sequences, long tokens, IReadOnlySet<string> excluded, out bool full)
+    public ReplicaPlacement? Pick(ReadOnlySpan<int> prompt, int sequences, long tokens, IReadOnlySet<string> excluded, out bool full)
     {
         ulong affinity = Fnv(prompt[..Math.Min(prompt.Length, AffinityTokens)], 0xcbf29ce484222325);
         lock (_lock)
         {
             full = false;
             var now = DateTime.UtcNow;
-            ReplicaEndpoint? lightest = null, preferred = null;
+            ReplicaPlacement? lightest = null, preferred = null;
             long least = long.MaxValue;
             ulong best = 0;
             bool any = false;

@@ -1,7 +1,5 @@
 using System.Runtime.InteropServices;
-using Granary.Cluster.Activations;
-using Granary.Cluster.Placement;
-using Granary.Cluster.Transport;
+using Granary.Grains.Contracts;
 using Granary.Compute;
 using Granary.Engine;
 using Granary.Models.Llama;
@@ -10,8 +8,8 @@ namespace Granary.Grains;
 
 /// <summary>
 /// The executor of a replica whose ranks span silos, on the silo of its rank 0: each step it sends the step plan
-/// (<see cref="StepPlan"/>, a compact binary body) to every other silo of the replica, one call per silo whatever its
-/// number of ranks, runs this silo's ranks meanwhile (the ranks' collectives link them all over TCP), and takes from
+/// (<see cref="StepPlan"/>, a compact binary body) to the lead rank grain of every other silo of the replica, one
+/// grain call per silo whatever its number of ranks, runs this silo's ranks meanwhile (the ranks' collectives link them all over TCP), and takes from
 /// the silo of the logits rank only what sampling needs (<see cref="StepReply"/>). A silo that fails its part cuts
 /// the replica's links, so that no rank waits for it: the step fails, and the gateway resumes the requests elsewhere.
 /// </summary>
@@ -20,28 +18,23 @@ internal sealed class SpanningExecutor : IModelExecutor
     private readonly string _replicaId;
     private readonly ParallelPlan _plan;
     private readonly LocalRanks _local;
-    private readonly IReadOnlyList<string> _remoteUrls;
-    private readonly string? _logitsUrl;
+    private readonly IReadOnlyList<IRankGrain> _remotes;
     private readonly int _logitsIndex;
-    private readonly SiloClient _client;
     private readonly TimeSpan _callTimeout;
     private readonly byte[] _header = new byte[StepPlan.HeaderBytes];
     private byte[] _body = new byte[4096];
-    private byte[] _message = new byte[4096];
     private byte[] _reply = [];
     private int _replyRows, _replyCandidates;
 
-    /// <param name="remoteUrls">Endpoints of the other silos of the replica.</param>
-    /// <param name="logitsUrl">Endpoint of the silo holding the logits rank, or null when it is this one.</param>
-    public SpanningExecutor(string replicaId, ParallelPlan plan, LocalRanks local, IReadOnlyList<string> remoteUrls, string? logitsUrl, SiloClient client, TimeSpan callTimeout)
+    /// <param name="remotes">The lead rank grain of each other silo of the replica.</param>
+    /// <param name="logitsIndex">Which of <paramref name="remotes"/> holds the logits rank, or -1 when this silo does.</param>
+    public SpanningExecutor(string replicaId, ParallelPlan plan, LocalRanks local, IReadOnlyList<IRankGrain> remotes, int logitsIndex, TimeSpan callTimeout)
     {
         _replicaId = replicaId;
         _plan = plan;
         _local = local;
-        _remoteUrls = remoteUrls;
-        _logitsUrl = logitsUrl;
-        _logitsIndex = logitsUrl is null ? -1 : remoteUrls.ToList().IndexOf(logitsUrl);
-        _client = client;
+        _remotes = remotes;
+        _logitsIndex = logitsIndex;
         _callTimeout = callTimeout;
         var first = local.Grains[0].Shard;
         MaxRows = first.Model.MaxRows;
@@ -56,10 +49,7 @@ internal sealed class SpanningExecutor : IModelExecutor
 
     public void AllocateKvCache(int blocks, int blockSize)
     {
-        var body = new byte[8];
-        MemoryMarshal.Write(body, blocks);
-        MemoryMarshal.Write(body.AsSpan(4), blockSize);
-        var calls = _remoteUrls.Select(url => _client.CallAsync(url, GrainIds.ReplicaType, _replicaId, GrainIds.KvCacheMethod, body, _callTimeout, CancellationToken.None)).ToArray();
+        var calls = _remotes.Select(r => r.AllocateKvCacheAsync(blocks, blockSize)).ToArray();
         _local.AllocateKvCache(blocks, blockSize);
         Wait(calls);
     }
@@ -68,17 +58,16 @@ internal sealed class SpanningExecutor : IModelExecutor
     {
         if (_local.AbortReason is { } reason) throw new CommunicatorException($"replica {_replicaId} lost its links earlier: {reason}");
         int length = StepPlan.Write(batch, _header, ref _body);
-        if (_message.Length < StepPlan.HeaderBytes + length) _message = new byte[StepPlan.HeaderBytes + length];
-        _header.CopyTo(_message, 0);
-        _body.AsSpan(0, length).CopyTo(_message.AsSpan(StepPlan.HeaderBytes));
-        var message = _message.AsMemory(0, StepPlan.HeaderBytes + length);
-        var calls = new Task<byte[]>[_remoteUrls.Count];
+        // A new array per step: Orleans serializes the argument after the call returns, so a reused buffer could change under it.
+        var message = new byte[StepPlan.HeaderBytes + length];
+        _header.CopyTo(message, 0);
+        _body.AsSpan(0, length).CopyTo(message.AsSpan(StepPlan.HeaderBytes));
+        var calls = new Task<byte[]>[_remotes.Count];
         for (int i = 0; i < calls.Length; i++)
         {
-            string url = _remoteUrls[i];
-            calls[i] = _client.CallAsync(url, GrainIds.ReplicaType, _replicaId, GrainIds.StepMethod, message, _callTimeout, CancellationToken.None);
+            calls[i] = _remotes[i].StepAsync(message);
             // A silo that fails its part must not leave this silo's ranks waiting in a collective for its ranks.
-            calls[i].ContinueWith(t => _local.Abort($"silo {url} failed its part of a step: {t.Exception!.InnerException!.Message}"),
+            calls[i].ContinueWith(t => _local.Abort($"a silo of the replica failed its part of a step: {t.Exception!.InnerException!.Message}"),
                 CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         }
         try
@@ -87,7 +76,6 @@ internal sealed class SpanningExecutor : IModelExecutor
         }
         catch
         {
-            // Wait for the calls even so: the message buffer is reused by the next step.
             try
             {
                 Task.WaitAll(calls);
@@ -96,7 +84,7 @@ internal sealed class SpanningExecutor : IModelExecutor
             throw;
         }
         var replies = Wait(calls);
-        if (_logitsUrl is not null)
+        if (_logitsIndex >= 0)
         {
             _reply = replies[_logitsIndex];
             (_replyRows, _replyCandidates) = (batch.LogitRowCount, batch.SampleCandidates);
@@ -105,7 +93,7 @@ internal sealed class SpanningExecutor : IModelExecutor
 
     public void ReadLogits(int logitRow, Span<float> destination)
     {
-        if (_logitsUrl is null)
+        if (_logitsIndex < 0)
         {
             _local.Threads.ReadLogits(logitRow, destination);
             return;
@@ -116,7 +104,7 @@ internal sealed class SpanningExecutor : IModelExecutor
 
     public void TopLogits(int k, Span<int> ids, Span<float> values, Span<float> logSumExp)
     {
-        if (_logitsUrl is null)
+        if (_logitsIndex < 0)
         {
             _local.Threads.TopLogits(k, ids, values, logSumExp);
             return;
@@ -131,18 +119,21 @@ internal sealed class SpanningExecutor : IModelExecutor
     }
 
     /// <summary>The replies of calls that ended; a failed call becomes a <see cref="CommunicatorException"/> naming the silo.</summary>
-    private byte[][] Wait(Task<byte[]>[] calls)
+    private T[] Wait<T>(Task<T>[] calls)
     {
         try
         {
-            return Task.WhenAll(calls).GetAwaiter().GetResult();
+            // The engine's step thread is the replica's own (not a pool thread): it waits for the silos' parts here.
+            return Task.WhenAll(calls).WaitAsync(_callTimeout).GetAwaiter().GetResult();
         }
-        catch (GrainCallException e)
+        catch (Exception e) when (e is not CommunicatorException)
         {
             _local.Abort(e.Message);
-            throw new CommunicatorException($"replica {_replicaId}: {e.Message}", e);
+            throw new CommunicatorException($"replica {_replicaId}: a silo of the replica failed its part: {e.Message}", e);
         }
     }
+
+    private void Wait(Task[] calls) => Wait(calls.Select(async c => { await c.ConfigureAwait(false); return true; }).ToArray());
 
     public void Dispose() => _local.Dispose();
 }

@@ -1,18 +1,16 @@
 using System.Text.Json;
-using Granary.Cluster.Activations;
 using Granary.Cluster.Membership;
 using Granary.Cluster.Placement;
 using System.Text.Json.Serialization;
 
 namespace Granary.Cluster;
 
-/// <summary>JSON of the cluster's tables (camelCase, enums as names), source-generated.</summary>
+/// <summary>JSON of the cluster's state (camelCase, enums as names), source-generated.</summary>
 [JsonSourceGenerationOptions(WriteIndented = false, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, UseStringEnumConverter = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(SiloRow))]
 [JsonSerializable(typeof(SiloLoad))]
 [JsonSerializable(typeof(DeploymentSpec))]
 [JsonSerializable(typeof(ReplicaPlacement))]
-[JsonSerializable(typeof(GrainActivation))]
 [JsonSerializable(typeof(ClusterStatus))]
 public sealed partial class ClusterJson : JsonSerializerContext
 {

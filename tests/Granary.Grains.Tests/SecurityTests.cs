@@ -1,43 +1,59 @@
-using System.Net;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using Granary.Cluster.Membership;
 
 namespace Granary.Grains.Tests;
 
-/// <summary>Only silos of the cluster, with its secret, join it or call its grains.</summary>
+/// <summary>
+/// A cluster with a certificate runs mutual TLS (Orleans' Connections.Security): a silo or an Orleans client with
+/// another certificate, or none, never joins or connects; a silo of another cluster id on the same Redis is not seen.
+/// </summary>
 [Collection(ClusterCollection.Name)]
-public sealed class SecurityTests
+public sealed class SecurityTests : IDisposable
 {
+    private readonly string _dir = Directory.CreateTempSubdirectory("granary-tls-").FullName;
+
     [Fact]
-    public async Task GrainCallsWithoutTheSecretAreRefusedAndStrangersDoNotJoin()
+    public async Task SilosAndClientsWithoutTheClusterCertificateAreRefused()
     {
-        await using var cluster = await SiloCluster.StartAsync();
+        string certificate = MakeCertificate("cluster");
+        string stranger = MakeCertificate("stranger");
+        await using var cluster = await SiloCluster.StartAsync(certificate: certificate);
         cluster.StartSilo("s1", devices: "cpu:0");
-        var status = await cluster.WaitForAsync(s => s.Silos.Count(r => r.Row.Status == SiloStatus.Active) == 1, "the silo");
-        var silo = status.Silos[0].Row;
+        await cluster.WaitForAsync(s => s.Silos.Count(r => r.Row.Status == SiloStatus.Active) == 1, "the silo");
 
-        using var http = new HttpClient { DefaultRequestVersion = HttpVersion.Version20, DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact };
-        using (var anonymous = await http.PostAsync($"{silo.Url}/grains/session/stories15M%2F0/generate", new ByteArrayContent([])))
-            Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
-        var forged = new HttpRequestMessage(HttpMethod.Post, $"{silo.Url}/grains/session/stories15M%2F0/generate")
+        cluster.StartSilo("intruder", devices: "cpu:0", certificate: stranger);
+        cluster.StartSilo("plain", devices: "cpu:0", certificate: "");
+        foreach (var (name, cert) in new[] { ("stranger", LoadPfx(stranger)), ("no certificate", null) })
         {
-            Content = new ByteArrayContent([]),
-            Version = HttpVersion.Version20,
-            VersionPolicy = HttpVersionPolicy.RequestVersionExact,
-        };
-        forged.Headers.Add("x-granary-cluster", "test");
-        forged.Headers.Add("x-granary-auth", "00");
-        using (var wrongToken = await http.SendAsync(forged)) Assert.Equal(HttpStatusCode.Unauthorized, wrongToken.StatusCode);
-
-        // A silo with another secret is refused at the door, with a message saying why.
-        var intruder = cluster.StartSilo("intruder", devices: "cpu:0", secret: "guess");
-        Assert.Equal(1, await intruder.WaitForExitAsync(60));
-        Assert.Contains("secret does not match", intruder.Stderr);
+            var refused = await Assert.ThrowsAsync<IOException>(() => ClusterConnection.ConnectAsync(cluster.Redis.Url, cluster.ClusterId, cert, TimeSpan.FromSeconds(5)));
+            Assert.Contains(cluster.ClusterId, refused.Message);
+        }
+        await Task.Delay(5000);
+        var after = await cluster.StatusAsync();
+        Assert.Equal(["s1"], after.Silos.Where(r => r.Row.Status == SiloStatus.Active).Select(r => r.Row.Name));
 
         // A silo of another cluster id (same Redis) forms its own cluster: this one never sees it.
-        cluster.StartSilo("other", devices: "cpu:0", clusterId: "elsewhere");
+        cluster.StartSilo("other", devices: "cpu:0", clusterId: "elsewhere", certificate: certificate);
         await Task.Delay(3000);
-        var after = await cluster.StatusAsync();
-        Assert.Equal(["s1"], after.Silos.Select(r => r.Row.Name));
+        after = await cluster.StatusAsync();
+        Assert.DoesNotContain("other", after.Silos.Select(r => r.Row.Name));
         Assert.False(cluster.Silo("other").Process.HasExited, cluster.Silo("other").Stderr);
     }
+
+    private static X509Certificate2 LoadPfx(string path) => X509CertificateLoader.LoadPkcs12FromFile(path, null);
+
+    /// <summary>A self-signed certificate for client and server authentication, as a PFX file without password.</summary>
+    private string MakeCertificate(string name)
+    {
+        using var key = RSA.Create(2048);
+        var request = new CertificateRequest($"CN=granary-{name}", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1"), new Oid("1.3.6.1.5.5.7.3.2")], false));
+        using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30));
+        string path = Path.Combine(_dir, name + ".pfx");
+        File.WriteAllBytes(path, certificate.Export(X509ContentType.Pfx));
+        return path;
+    }
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
 }

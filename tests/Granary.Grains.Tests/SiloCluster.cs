@@ -1,28 +1,29 @@
 using System.Net.Http.Json;
 using System.Text.Json;
 using Granary.Cluster;
-using Granary.Redis;
 using Granary.Tests.Shared;
 
 namespace Granary.Grains.Tests;
 
 /// <summary>
-/// A real cluster on loopback: a redis-server of the test's own and <c>granary silo</c> processes (killed and restarted
-/// by the tests), with short membership timings so that deaths are seen within seconds.
+/// A real cluster on loopback: a redis-server of the test's own (with its append-only file, as a cluster store must
+/// run) and <c>granary silo</c> processes (killed and restarted by the tests), with the silos' default membership
+/// timings; the test process reads the cluster's status as an Orleans client.
 /// </summary>
 internal sealed class SiloCluster : IAsyncDisposable
 {
-    /// <summary>The death timeout the silos run with: the bound on detecting a dead silo.</summary>
-    public static readonly TimeSpan DeathTimeout = TimeSpan.FromSeconds(4);
+    /// <summary>The bound the issue sets on declaring a killed silo dead.</summary>
+    public static readonly TimeSpan DeathTimeout = TimeSpan.FromSeconds(10);
 
     private readonly Dictionary<string, ChildProcess> _silos = [];
-    private readonly string _secret;
+    private readonly string? _certificate;
+    private ClusterConnection? _connection;
 
-    private SiloCluster(RedisServerProcess redis, string clusterId, string secret)
+    private SiloCluster(RedisServerProcess redis, string clusterId, string? certificate)
     {
         Redis = redis;
         ClusterId = clusterId;
-        _secret = secret;
+        _certificate = certificate;
         Http = new HttpClient { Timeout = TimeSpan.FromSeconds(120) };
     }
 
@@ -30,33 +31,28 @@ internal sealed class SiloCluster : IAsyncDisposable
     public string ClusterId { get; }
     public HttpClient Http { get; }
 
-    public static async Task<SiloCluster> StartAsync(string clusterId = "test", string secret = "s3cret") =>
-        new(await RedisServerProcess.StartNewAsync(), clusterId, secret);
+    /// <param name="certificate">PFX of the cluster's certificate (mutual TLS), or null for plain TCP.</param>
+    public static async Task<SiloCluster> StartAsync(string clusterId = "test", string? certificate = null) =>
+        new(await RedisServerProcess.StartNewAsync("--appendonly", "yes", "--appendfsync", "always", "--appendfilename", $"granary-{Guid.NewGuid():N}.aof"), clusterId, certificate);
 
-    /// <summary>Environment of a silo process: the secret and fast membership timings.</summary>
-    public Dictionary<string, string?> Environment(string? secret = null) => new()
+    /// <summary>Environment of a silo or CLI process: the cluster's certificate, if any.</summary>
+    public Dictionary<string, string?> Environment(string? certificate = null) => new()
     {
-        ["GRANARY_CLUSTER_SECRET"] = secret ?? _secret,
-        ["GRANARY_Cluster__HeartbeatInterval"] = "00:00:00.250",
-        ["GRANARY_Cluster__RefreshInterval"] = "00:00:00.250",
-        ["GRANARY_Cluster__ProbeInterval"] = "00:00:00.250",
-        ["GRANARY_Cluster__ProbeTimeout"] = "00:00:00.500",
-        ["GRANARY_Cluster__DeathTimeout"] = DeathTimeout.ToString("c"),
-        ["GRANARY_Cluster__CoordinatorLease"] = "00:00:02",
-        ["GRANARY_Cluster__ReconcileInterval"] = "00:00:00.250",
+        ["GRANARY_CLUSTER_CERTIFICATE"] = certificate ?? _certificate,
+        ["GRANARY_Cluster__ReconcileInterval"] = "00:00:00.500",
     };
 
     /// <summary>Starts a silo with <paramref name="devices"/>; the first with <paramref name="gateway"/> serves the API.</summary>
     /// <param name="threads">CPU threads of the silo's ranks: silos sharing this machine's cores must not take all of them each.</param>
-    public ChildProcess StartSilo(string name, string devices = "cpu:0,cpu:1", bool gateway = false, string? clusterId = null, string? secret = null, int threads = 2)
+    public ChildProcess StartSilo(string name, string devices = "cpu:0,cpu:1", bool gateway = false, string? clusterId = null, string? certificate = null, int threads = 2)
     {
         var args = new List<string>
         {
-            "silo", "--cluster", Redis.Url, "--cluster-id", clusterId ?? ClusterId, "--name", name, "--port", "0", "--devices", devices, "--threads", threads.ToString(),
+            "silo", "--cluster", Redis.Url, "--cluster-id", clusterId ?? ClusterId, "--name", name, "--port", "0", "--client-port", "0", "--devices", devices, "--threads", threads.ToString(),
             "--rank-port-base", RedisServerProcess.FreePort().ToString(),
         };
         if (gateway) args.AddRange(["--gateway", "--gateway-port", "0"]);
-        var process = new ChildProcess(args, Environment(secret));
+        var process = new ChildProcess(args, Environment(certificate));
         _silos[name] = process;
         return process;
     }
@@ -66,13 +62,31 @@ internal sealed class SiloCluster : IAsyncDisposable
     /// <summary>kill -9: no goodbye to the cluster.</summary>
     public void Kill(string name) => _silos[name].Process.Kill(entireProcessTree: true);
 
-    public async Task<RedisClient> ConnectAsync() => await RedisClient.ConnectAsync(Redis.Url);
-
+    /// <summary>The cluster's status, read through an Orleans client of the test's own (made again after a failure).</summary>
     public async Task<ClusterStatus> StatusAsync()
     {
-        await using var redis = await ConnectAsync();
-        return await ClusterStatusReader.ReadAsync(redis, ClusterId);
+        _connection ??= await ClusterConnection.ConnectAsync(Redis.Url, ClusterId, _certificate is null ? null
+            : System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadPkcs12FromFile(_certificate, null), responseTimeout: TimeSpan.FromSeconds(5));
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            return await ClusterStatusReader.ReadAsync(_connection.Client, ClusterId, timeout.Token);
+        }
+        catch
+        {
+            var broken = _connection;
+            _connection = null;
+            await broken.DisposeAsync();
+            throw;
+        }
     }
+
+    /// <summary>The key (Orleans address) of the active silo named <paramref name="name"/>.</summary>
+    public static string KeyOf(ClusterStatus status, string name) =>
+        status.Silos.Last(s => s.Row.Name == name).Row.Key;
+
+    /// <summary>The name of the silo whose key is <paramref name="key"/>.</summary>
+    public static string NameOf(ClusterStatus status, string key) => status.Silos.First(s => s.Row.Key == key).Row.Name;
 
     /// <summary>Runs the granary CLI to its end; returns the exit code and output.</summary>
     public async Task<(int Code, string Stdout, string Stderr)> CliAsync(params string[] args)
@@ -97,7 +111,7 @@ internal sealed class SiloCluster : IAsyncDisposable
                 status = await StatusAsync();
                 if (condition(status)) return status;
             }
-            catch (RedisException) { } // Redis restarting
+            catch (Exception e) when (e is IOException or TimeoutException or OperationCanceledException or Orleans.Runtime.OrleansException) { } // Redis or a silo restarting
             await Task.Delay(200);
         }
         throw new Xunit.Sdk.XunitException($"timed out after {timeoutSeconds} s waiting for {what}\nlast status: {(status is null ? "none" : JsonSerializer.Serialize(status, ClusterJson.Default.ClusterStatus))}\n{Logs()}");
@@ -116,6 +130,7 @@ internal sealed class SiloCluster : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (_connection is not null) await _connection.DisposeAsync();
         Http.Dispose();
         foreach (var silo in _silos.Values) silo.Dispose();
         await Redis.DisposeAsync();

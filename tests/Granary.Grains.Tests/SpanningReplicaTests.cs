@@ -38,7 +38,7 @@ public sealed class SpanningReplicaTests(ReferenceServer reference)
         string story = await Completions.StreamAsync(cluster.Http, reference.BaseUrl, Completions.Prompts[0], 200);
         var stream = Completions.StreamAsync(cluster.Http, gateway, Completions.Prompts[0], 200, chunks => { if (chunks == 3) cluster.Kill("s2"); });
         Assert.Equal(story, await stream.WaitAsync(TimeSpan.FromSeconds(90)));
-        var rebuilt = await cluster.WaitForAsync(s => s.Replicas.Count(r => r.Ready) == 1 && s.Replicas[0].Placement.Ranks.All(r => !r.Silo.StartsWith("s2@", StringComparison.Ordinal)),
+        var rebuilt = await cluster.WaitForAsync(s => s.Replicas.Count(r => r.Ready) == 1 && s.Replicas[0].Placement.Ranks.All(r => r.Silo != SiloCluster.KeyOf(s, "s2")),
             "the replica rebuilt without s2", 60);
         Assert.Equal(2, rebuilt.Replicas[0].Placement.Ranks.Select(r => r.Silo).Distinct().Count());
         Assert.Equal(expected[0], await Completions.CompleteAsync(cluster.Http, gateway, Completions.Prompts[0], 40));

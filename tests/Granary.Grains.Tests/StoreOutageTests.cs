@@ -2,7 +2,11 @@ using Granary.Cluster.Membership;
 
 namespace Granary.Grains.Tests;
 
-/// <summary>Redis killed mid-run (it comes back empty: no persistence): serving goes on, and the cluster's state comes back.</summary>
+/// <summary>
+/// Redis killed mid-run and restarted (from its append-only file, as a cluster store runs): serving goes on while it
+/// is down (Orleans' probes are silo to silo), nobody is declared dead for its absence, and the cluster's state is
+/// there when it is back.
+/// </summary>
 [Collection(ClusterCollection.Name)]
 public sealed class StoreOutageTests(ReferenceServer reference)
 {
@@ -27,10 +31,9 @@ public sealed class StoreOutageTests(ReferenceServer reference)
         }
 
         await cluster.Redis.StartAsync();
-        // Back, but empty: the silos have not written anything again yet, and the gateway still routes.
         Assert.Equal(expected, await Completions.CompleteAsync(cluster.Http, gateway, Completions.Prompts[0], 32));
         var back = await cluster.WaitForAsync(s => s.Silos.Count(r => r.Row.Status == SiloStatus.Active) == 2 && s.Deployments.Count == 1 && s.Replicas.Count(r => r.Ready) == 2,
-            "the silos, the deployment and the replicas to be back in Redis", 30);
+            "the silos, the deployment and the replicas to be seen again", 30);
         Assert.DoesNotContain(back.Silos, r => r.Row.Status == SiloStatus.Dead);
         Assert.Equal(expected, await Completions.CompleteAsync(cluster.Http, gateway, Completions.Prompts[0], 32));
     }

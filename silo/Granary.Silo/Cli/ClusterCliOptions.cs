@@ -1,9 +1,10 @@
 using System.CommandLine;
-using Granary.Redis;
+using System.Security.Cryptography.X509Certificates;
+using Granary.Grains;
 
 namespace Granary.Silo.Cli;
 
-/// <summary>The flags that name a cluster: its Redis and its id (shared by silo, deploy and cluster status).</summary>
+/// <summary>The flags that name a cluster: its Redis and its id (shared by silo, deploy and cluster status); deploy and status reach it as Orleans clients.</summary>
 internal sealed class ClusterCliOptions
 {
     public Option<string?> Cluster { get; } = new("--cluster") { Description = "The cluster's Redis, e.g. redis://10.0.0.1:6379 (env GRANARY_CLUSTER)" };
@@ -15,22 +16,18 @@ internal sealed class ClusterCliOptions
         command.Options.Add(ClusterId);
     }
 
-    public string RedisUrl(ParseResult parse) => parse.GetValue(Cluster) ?? Environment.GetEnvironmentVariable("GRANARY_CLUSTER")
-        ?? throw new ArgumentException("--cluster redis://HOST:PORT is required (or set GRANARY_CLUSTER)");
+    public string RedisUrl(ParseResult parse) => RedisUrlOrNone(parse) ?? throw new ArgumentException("--cluster redis://HOST:PORT is required (or set GRANARY_CLUSTER)");
+
+    /// <summary>The cluster's Redis, or null: a silo without one runs alone.</summary>
+    public string? RedisUrlOrNone(ParseResult parse) => parse.GetValue(Cluster) ?? Environment.GetEnvironmentVariable("GRANARY_CLUSTER");
 
     public string Id(ParseResult parse) => parse.GetValue(ClusterId) ?? Environment.GetEnvironmentVariable("GRANARY_CLUSTER_ID") ?? "granary";
 
-    /// <summary>Connects to the cluster's Redis; the error names the address when it cannot be reached.</summary>
-    public async Task<RedisClient> ConnectAsync(ParseResult parse, CancellationToken cancellationToken)
-    {
-        string url = RedisUrl(parse);
-        try
-        {
-            return await RedisClient.ConnectAsync(url, cancellationToken: cancellationToken);
-        }
-        catch (RedisException e)
-        {
-            throw new IOException($"cannot reach the cluster store {url}: {e.Message}", e);
-        }
-    }
+    /// <summary>Connects as an Orleans client (with the cluster's certificate when GRANARY_CLUSTER_CERTIFICATE names one); the error names the address when it cannot.</summary>
+    public Task<ClusterConnection> ConnectAsync(ParseResult parse, CancellationToken cancellationToken) =>
+        ClusterConnection.ConnectAsync(RedisUrl(parse), Id(parse), ClientCertificate(), cancellationToken: cancellationToken);
+
+    private static X509Certificate2? ClientCertificate() => Environment.GetEnvironmentVariable("GRANARY_CLUSTER_CERTIFICATE") is { Length: > 0 } path
+        ? X509CertificateLoader.LoadPkcs12FromFile(path, Environment.GetEnvironmentVariable("GRANARY_CLUSTER_CERTIFICATE_PASSWORD"))
+        : null;
 }

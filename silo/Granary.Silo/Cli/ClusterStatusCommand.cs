@@ -3,6 +3,8 @@ using System.Globalization;
 using System.Text;
 using Granary.Cluster;
 using Granary.Cluster.Membership;
+using Granary.Grains;
+using SiloStatus = Granary.Cluster.Membership.SiloStatus;
 
 namespace Granary.Silo.Cli;
 
@@ -20,8 +22,8 @@ internal static class ClusterStatusCommand
         {
             string format = parse.GetValue(output)!;
             if (format is not ("table" or "json")) throw new ArgumentException($"--output must be table or json, got '{format}'");
-            await using var redis = await cluster.ConnectAsync(parse, cancellationToken);
-            var status = await ClusterStatusReader.ReadAsync(redis, cluster.Id(parse), cancellationToken);
+            await using var connection = await cluster.ConnectAsync(parse, cancellationToken);
+            var status = await ClusterStatusReader.ReadAsync(connection.Client, cluster.Id(parse), cancellationToken);
             var stdout = parse.InvocationConfiguration.Output;
             stdout.Write(format == "json" ? System.Text.Json.JsonSerializer.Serialize(status, ClusterJson.Default.ClusterStatus) + "\n" : Render(status));
             return 0;
@@ -54,12 +56,13 @@ internal static class ClusterStatusCommand
             }));
         text.Append('\n');
         var names = status.Silos.ToDictionary(s => s.Row.Key, s => s.Row.Name);
+        foreach (string reason in status.Unplaced) text.Append("cannot place ").Append(reason).Append('\n');
         Table(text, ["REPLICA", "GENERATION", "RANKS", "SESSION"],
             status.Replicas.Select(r => new[]
             {
                 r.Placement.Id, r.Placement.Generation.ToString(CultureInfo.InvariantCulture),
                 string.Join(' ', r.Placement.Ranks.Select(k => $"{k.Rank}={names.GetValueOrDefault(k.Silo, k.Silo)}/{k.Device}")),
-                r.Ready ? "ready" : "loading",
+                r.Ready ? "ready" : r.Error is { } error ? $"failed: {error}" : "loading",
             }));
         return text.ToString();
     }

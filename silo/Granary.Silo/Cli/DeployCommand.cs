@@ -1,14 +1,15 @@
 using System.CommandLine;
 using Granary.Cluster;
 using Granary.Cluster.Placement;
+using Granary.Grains.Contracts;
 using Granary.Models.Checkpoints;
 using Granary.Models.Llama;
 
 namespace Granary.Silo.Cli;
 
 /// <summary>
-/// <c>granary deploy</c>: writes a deployment's desired state (model, tp, pp, replicas) to the cluster store; the
-/// coordinator silo places its ranks on free devices of live silos. <c>--delete</c> removes it.
+/// <c>granary deploy</c>: gives the coordinator grain a deployment's desired state (model, tp, pp, replicas); it
+/// places its ranks on free devices of live silos. <c>--delete</c> removes it.
 /// </summary>
 internal static class DeployCommand
 {
@@ -37,11 +38,11 @@ internal static class DeployCommand
             string? folder = parse.GetValue(model) ?? Environment.GetEnvironmentVariable("CHECKPOINT_PATH");
             string deployment = parse.GetValue(name) ?? (folder is null ? throw new ArgumentException("--model DIR (or --name NAME with --delete) is required")
                 : Path.GetFileName(Path.TrimEndingDirectorySeparator(folder)));
-            await using var redis = await cluster.ConnectAsync(parse, cancellationToken);
-            var table = new DeploymentTable(redis, new ClusterKeys(cluster.Id(parse)));
+            await using var connection = await cluster.ConnectAsync(parse, cancellationToken);
+            var coordinator = connection.Client.GetGrain<ICoordinatorGrain>(ICoordinatorGrain.Key);
             if (parse.GetValue(delete))
             {
-                if (!await table.DeleteDeploymentAsync(deployment, cancellationToken)) throw new ArgumentException($"there is no deployment '{deployment}' in cluster '{cluster.Id(parse)}'");
+                if (!await coordinator.RemoveAsync(deployment).WaitAsync(cancellationToken)) throw new ArgumentException($"there is no deployment '{deployment}' in cluster '{cluster.Id(parse)}'");
                 stdout.WriteLine($"deployment {deployment} removed; its replicas stop");
                 return 0;
             }
@@ -71,7 +72,7 @@ internal static class DeployCommand
                 ParallelPlan.Create(ModelConfig.Load(spec.Model), spec.TensorParallelSize, spec.PipelineParallelSize, spec.PipelinePartition);
             else
                 parse.InvocationConfiguration.Error.WriteLine($"warning: {spec.Model} is not on this machine; every silo must have it at that path");
-            await table.WriteDeploymentAsync(spec, cancellationToken);
+            await coordinator.DeployAsync(spec).WaitAsync(cancellationToken);
             string count = auto ? "auto" : spec.Replicas.ToString(System.Globalization.CultureInfo.InvariantCulture);
             stdout.WriteLine($"deployment {spec.Name}: {spec.Model}, tp {spec.TensorParallelSize} x pp {spec.PipelineParallelSize} on {spec.DeviceKind}, replicas {count}; the coordinator places it");
             return 0;

@@ -1,15 +1,19 @@
 namespace Granary.Cluster.Membership;
 
-/// <summary>One silo in the membership table (one generation of it: a restarted silo is a new row).</summary>
+/// <summary>
+/// One silo as the coordinator and status see it: Orleans' membership entry (address, status, liveness) joined with
+/// what the silo advertises of itself (devices, roles, gateway, rank ports). A restarted silo is a new row: Orleans
+/// gives it a new generation, hence a new <see cref="Key"/>.
+/// </summary>
 public sealed record SiloRow
 {
-    /// <summary>Unique among all silos ever: name, address and generation.</summary>
+    /// <summary>Orleans' silo address in its parsable form ("host:port@generation"): unique among all silos ever.</summary>
     public required string Key { get; init; }
     public required string Name { get; init; }
     public required string Host { get; init; }
-    /// <summary>Silo endpoint (HTTP/2).</summary>
+    /// <summary>The Orleans silo-to-silo port.</summary>
     public required int Port { get; init; }
-    /// <summary>Start time in Unix ms: a silo that rejoins gets a larger one.</summary>
+    /// <summary>Orleans' generation of the silo: a silo that rejoins gets a larger one.</summary>
     public required long Generation { get; init; }
     public SiloStatus Status { get; init; }
     public IReadOnlyList<string> Devices { get; init; } = [];
@@ -18,12 +22,4 @@ public sealed record SiloRow
     public string? GatewayUrl { get; init; }
     /// <summary>First TCP port of the rank communicators (base + device index).</summary>
     public int RankPortBase { get; init; }
-    /// <summary>Death votes: "voter key|unix ms".</summary>
-    public IReadOnlyList<string> Suspicions { get; init; } = [];
-    public long StartedAt { get; init; }
-
-    /// <summary>The silo endpoint's base URL.</summary>
-    public string Url => $"http://{Host}:{Port}";
-
-    public static string MakeKey(string name, string host, int port, long generation) => $"{name}@{host}:{port}/{generation}";
 }

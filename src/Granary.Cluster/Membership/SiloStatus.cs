@@ -1,6 +1,6 @@
 namespace Granary.Cluster.Membership;
 
-/// <summary>A silo's state in the membership table, as Orleans names them.</summary>
+/// <summary>A silo's state in Orleans' membership table.</summary>
 public enum SiloStatus
 {
     /// <summary>Starting: not yet probed by others nor given grains.</summary>
@@ -9,6 +9,6 @@ public enum SiloStatus
     Active,
     /// <summary>Leaving on purpose.</summary>
     ShuttingDown,
-    /// <summary>Declared dead by votes or by its stale heartbeat; it must rejoin with a new generation.</summary>
+    /// <summary>Declared dead by the other silos' votes; it must rejoin with a new generation.</summary>
     Dead,
 }

@@ -1,0 +1,58 @@
+using Granary.Cluster;
+using Granary.Cluster.Membership;
+using Granary.Grains.Contracts;
+using Granary.Grains.Coordination;
+using Orleans.Runtime;
+
+namespace Granary.Grains;
+
+/// <summary>Reads <see cref="ClusterStatus"/>: Orleans' membership (status, I-am-alive), what each active silo advertises, and the coordinator's view.</summary>
+public static class ClusterStatusReader
+{
+    private static readonly TimeSpan SiloTimeout = TimeSpan.FromSeconds(3);
+
+    public static async Task<ClusterStatus> ReadAsync(IGrainFactory grains, string clusterId, CancellationToken cancellationToken = default)
+    {
+        var hosts = await grains.GetGrain<IManagementGrain>(0).GetDetailedHosts(onlyActive: false).WaitAsync(cancellationToken).ConfigureAwait(false);
+        var now = DateTime.UtcNow;
+        var rows = await Task.WhenAll(hosts.Select(async entry =>
+        {
+            string key = entry.SiloAddress.ToParsableString();
+            var status = CoordinatorGrain.Map(entry.Status);
+            SiloInfo? info = null;
+            if (status == Cluster.Membership.SiloStatus.Active)
+            {
+                try
+                {
+                    info = await grains.GetGrain<ISiloGrain>(SiloGrainKey.For(key)).GetInfoAsync().WaitAsync(SiloTimeout, cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is TimeoutException or OrleansException or Placement.PinnedSiloUnavailableException) { }
+            }
+            var row = new SiloRow
+            {
+                Key = key,
+                Name = info?.Name ?? entry.SiloName ?? "",
+                Host = entry.SiloAddress.Endpoint.Address.ToString(),
+                Port = entry.SiloAddress.Endpoint.Port,
+                Generation = entry.SiloAddress.Generation,
+                Status = status,
+                Devices = info?.Devices ?? [],
+                Roles = info?.Roles ?? [],
+                GatewayUrl = info?.GatewayUrl,
+                RankPortBase = info?.RankPortBase ?? 0,
+            };
+            long age = entry.IAmAliveTime == default ? long.MaxValue : (long)(now - entry.IAmAliveTime).TotalMilliseconds;
+            return new SiloStatusRow(row, age, info?.Load);
+        })).ConfigureAwait(false);
+        var view = await grains.GetGrain<ICoordinatorGrain>(ICoordinatorGrain.Key).GetViewAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
+        return new ClusterStatus
+        {
+            ClusterId = clusterId,
+            Coordinator = view.CoordinatorSilo,
+            Silos = [.. rows.OrderBy(r => r.Row.Name, StringComparer.Ordinal).ThenBy(r => r.Row.Generation)],
+            Deployments = view.Deployments,
+            Replicas = view.Replicas,
+            Unplaced = view.Unplaced,
+        };
+    }
+}

@@ -1,0 +1,195 @@
+using System.Net;
+using System.Security.Cryptography.X509Certificates;
+using Granary.Cluster;
+using Granary.Grains.Coordination;
+using Granary.Grains.Placement;
+using Granary.Serving;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Orleans.Configuration;
+using Orleans.Connections.Security;
+using Orleans.Hosting;
+using Orleans.Runtime;
+using Orleans.Serialization;
+using StackExchange.Redis;
+
+namespace Granary.Grains;
+
+/// <summary>
+/// One silo: an Orleans silo (Redis clustering, or localhost clustering alone) hosting the pinned rank, session and
+/// silo grains and the coordinator, the <see cref="ReplicaHost"/> that holds what this silo runs, and, with the gateway
+/// role, the OpenAI server routing to the deployment's session grains through the grain factory.
+/// </summary>
+public sealed partial class SiloHost : IAsyncDisposable
+{
+    private readonly IHost _host;
+    private readonly OpenAiServer? _gatewayServer;
+    private readonly ClusterGateway? _gateway;
+    private readonly ILogger _logger;
+
+    private SiloHost(IHost host, OpenAiServer? gatewayServer, ClusterGateway? gateway, ILogger logger)
+    {
+        _host = host;
+        _gatewayServer = gatewayServer;
+        _gateway = gateway;
+        _logger = logger;
+        Key = host.Services.GetRequiredService<ILocalSiloDetails>().SiloAddress.ToParsableString();
+    }
+
+    /// <summary>This silo's Orleans address, "host:port@generation".</summary>
+    public string Key { get; }
+
+    /// <summary>The gateway's URL, when this silo has the gateway role.</summary>
+    public string? GatewayUrl => _gatewayServer?.Urls[0];
+
+    public IServiceProvider Services => _host.Services;
+
+    /// <summary>Cancelled when Orleans stops this silo on its own (the cluster declared it dead): it may rejoin as a new silo.</summary>
+    public CancellationToken Stopped => _host.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping;
+
+    /// <summary>Starts the silo and joins the cluster. Throws when Redis cannot be reached or the cluster refuses the silo.</summary>
+    public static async Task<SiloHost> StartAsync(SiloOptions options, ILoggerFactory loggers, CancellationToken cancellationToken = default)
+    {
+        Granary.Cluster.ClusterOptions cluster = options.Cluster;
+        cluster.Validate();
+        var logger = loggers.CreateLogger<SiloHost>();
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Logging.ClearProviders().AddProvider(new ForwardingLoggerProvider(loggers));
+        // Orleans is verbose at Information; its membership is what an operator wants to see.
+        builder.Logging.AddFilter("Orleans", LogLevel.Warning).AddFilter("Orleans.Runtime.MembershipService", LogLevel.Information)
+            .AddFilter("Orleans.Runtime.Silo", LogLevel.Error) // its server-GC note does not apply to a silo that runs models on its own threads
+            .AddFilter("Polly", LogLevel.Error).AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Warning); // Orleans' placement retries, the host's banner
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(10));
+        builder.Services.AddSingleton(cluster);
+        builder.Services.AddSingleton<SiloRoles>();
+        builder.Services.AddSingleton<ReplicaHost>();
+        builder.Services.AddHostedService<CoordinatorNotifier>();
+        var redis = cluster.UsesRedis ? await ConnectAsync(cluster.RedisUrl).ConfigureAwait(false) : null;
+        if (redis is not null)
+        {
+            builder.Services.AddSingleton<IConnectionMultiplexer>(redis);
+            builder.Services.AddSingleton<IClusterStateStore>(new RedisClusterStateStore(redis, cluster.ClusterId));
+        }
+        else builder.Services.AddSingleton<IClusterStateStore, MemoryClusterStateStore>();
+
+        int siloPort = cluster.Port == 0 ? FreePort() : cluster.Port;
+        int clientPort = cluster.ClientPort == 0 ? FreePort() : cluster.ClientPort;
+        builder.UseOrleans(silo =>
+        {
+            if (redis is not null)
+            {
+                silo.UseRedisClustering(o =>
+                {
+                    o.ConfigurationOptions = RedisAddress.Parse(cluster.RedisUrl);
+                    o.CreateMultiplexer = _ => Task.FromResult<(IConnectionMultiplexer, bool)>((redis, true));
+                });
+                silo.Configure<EndpointOptions>(o =>
+                {
+                    o.AdvertisedIPAddress = AdvertisedAddress(cluster.AdvertisedHost);
+                    o.SiloPort = siloPort;
+                    o.GatewayPort = clientPort;
+                });
+            }
+            else silo.UseLocalhostClustering(siloPort, clientPort, serviceId: "granary", clusterId: cluster.ClusterId);
+            silo.Configure<Orleans.Configuration.ClusterOptions>(o => { o.ClusterId = cluster.ClusterId; o.ServiceId = "granary"; });
+            silo.Configure<Orleans.Configuration.SiloOptions>(o => o.SiloName = cluster.SiloName);
+            silo.Configure<ClusterMembershipOptions>(o =>
+            {
+                o.ProbeTimeout = cluster.ProbeTimeout;
+                o.NumMissedProbesLimit = cluster.MissedProbesLimit;
+                o.NumVotesForDeathDeclaration = cluster.VotesForDeath;
+                // A silo that stopped answering (SIGSTOP, a stuck host) is found by the probes alone.
+                o.EnableConnectionLivenessCheck = false;
+            });
+            silo.Configure<SiloMessagingOptions>(o => o.ResponseTimeout = cluster.CallTimeout);
+            silo.Services.AddPlacementDirector<PinnedPlacement, PinnedPlacementDirector>();
+            silo.Services.AddSerializer(s => s.AddGranaryTypes());
+            if (LoadCertificate(cluster) is { } certificate) silo.UseTls(certificate, tls => ClusterTls.Configure(tls, certificate));
+        });
+        var host = builder.Build();
+        OpenAiServer? gatewayServer = null;
+        ClusterGateway? gateway = null;
+        try
+        {
+            await host.StartAsync(cancellationToken).ConfigureAwait(false);
+            var replicas = host.Services.GetRequiredService<ReplicaHost>();
+            replicas.SiloKey = host.Services.GetRequiredService<ILocalSiloDetails>().SiloAddress.ToParsableString();
+            if (options.Gateway)
+            {
+                gateway = new ClusterGateway(options.Deployment, host.Services.GetRequiredService<IGrainFactory>(), host.Services.GetRequiredService<IClusterMembershipService>(), loggers);
+                gatewayServer = OpenAiServer.Create(gateway, new ServeOptions { Host = options.GatewayHost, Port = options.GatewayPort, ApiKey = options.ApiKey }, loggers);
+                await gatewayServer.StartAsync(cancellationToken).ConfigureAwait(false);
+                host.Services.GetRequiredService<SiloRoles>().GatewayUrl = gatewayServer.Urls[0];
+                gateway.Start();
+            }
+            var silo = new SiloHost(host, gatewayServer, gateway, logger);
+            silo.LogStarted(silo.Key, cluster.SiloName, cluster.UsesRedis ? cluster.RedisUrl : "localhost clustering (alone)", string.Join(',', cluster.Devices), gatewayServer?.Urls[0] ?? "no gateway");
+            return silo;
+        }
+        catch
+        {
+            if (gatewayServer is not null) await gatewayServer.DisposeAsync().ConfigureAwait(false);
+            gateway?.Dispose();
+            await StopAsync(host).ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    private static async Task<ConnectionMultiplexer> ConnectAsync(string url)
+    {
+        var configuration = RedisAddress.Parse(url);
+        configuration.AbortOnConnectFail = true; // at start, an unreachable Redis is the user's error to see
+        try
+        {
+            var redis = await ConnectionMultiplexer.ConnectAsync(configuration).ConfigureAwait(false);
+            return redis;
+        }
+        catch (RedisConnectionException e)
+        {
+            throw new IOException($"cannot reach the cluster store {url}: {e.Message}", e);
+        }
+    }
+
+    private static X509Certificate2? LoadCertificate(Granary.Cluster.ClusterOptions cluster) => cluster.CertificatePath is { Length: > 0 } path
+        ? X509CertificateLoader.LoadPkcs12FromFile(path, cluster.CertificatePassword, X509KeyStorageFlags.Exportable)
+        : null;
+
+    private static IPAddress AdvertisedAddress(string host) => IPAddress.TryParse(host, out var address) ? address
+        : Dns.GetHostAddresses(host).FirstOrDefault(a => a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork)
+          ?? throw new ArgumentException($"--host {host} does not resolve to an IPv4 address");
+
+    private static int FreePort()
+    {
+        using var socket = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        socket.Start();
+        return ((IPEndPoint)socket.LocalEndpoint).Port;
+    }
+
+    /// <summary>Leaves the cluster (its replicas are placed elsewhere) and stops every role.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        LogStopping(Key);
+        if (_gatewayServer is not null) await _gatewayServer.DisposeAsync().ConfigureAwait(false);
+        _gateway?.Dispose();
+        await StopAsync(_host).ConfigureAwait(false);
+    }
+
+    private static async Task StopAsync(IHost host)
+    {
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+            await host.StopAsync(timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is OperationCanceledException or OrleansException) { }
+        await host.Services.GetRequiredService<ReplicaHost>().DisposeAsync().ConfigureAwait(false);
+        host.Dispose();
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Silo {Silo} ({Name}) joined the cluster on {Store} with devices {Devices}; {Gateway}")]
+    private partial void LogStarted(string silo, string name, string store, string devices, string gateway);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Silo {Silo} is leaving the cluster")]
+    private partial void LogStopping(string silo);
+}
