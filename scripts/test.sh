@@ -8,7 +8,7 @@ cd "$repo"
 command -v dotnet >/dev/null || { echo "the .NET 10 SDK (dotnet) is required" >&2; exit 1; }
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 
-# --- redis-server for tests/Granary.Redis.Tests -----------------------------------------------------------
+# --- redis-server for the multi-process cluster tests (tests/Granary.Grains.Tests) ------------------------------
 # The tests start (and kill) their own redis-server processes on free loopback ports, never a system service;
 # they only need the binary. CI runs as root on Debian with the Debian mirror reachable.
 command -v redis-server >/dev/null || (apt-get update -qq && apt-get install -y -qq redis-server)

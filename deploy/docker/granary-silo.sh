@@ -8,11 +8,13 @@
 #   GRANARY_NAME           silo name shown in `granary cluster status` (default: the host name)
 #   GRANARY_HOST           address other silos reach this one at (default: the first address of
 #                          `hostname -i`, right on a bridge network or a pod; set it with host networking)
-#   GRANARY_PORT           silo endpoint port (default 11111)
+#   GRANARY_PORT           Orleans silo-to-silo port (default 11111)
+#   GRANARY_CLIENT_PORT    Orleans client port: granary deploy, cluster status (default 30000)
 #   GRANARY_DEVICES        cpu:0 or cuda:0,...,cuda:7 (default cpu:0)
 #   GRANARY_GATEWAY        1 = also serve the OpenAI API (default 0)
 #   GRANARY_GATEWAY_PORT   gateway port (default 8000), listening on 0.0.0.0
-#   GRANARY_CLUSTER_SECRET and GRANARY_API_KEY are read by granary itself.
+#   GRANARY_CLUSTER_CERTIFICATE (the cluster's PFX file; mutual TLS), GRANARY_CLUSTER_CERTIFICATE_PASSWORD,
+#   GRANARY_API_KEY and GRANARY_Cluster__NAME settings (RankPortBase, ProbeTimeout...) are read by granary itself.
 # `granary-silo --healthcheck` is the container health check.
 set -eu
 
@@ -28,8 +30,10 @@ if [ "${1:-}" = --healthcheck ]; then
 fi
 
 : "${GRANARY_CLUSTER:?set GRANARY_CLUSTER=redis://HOST:6379}"
-if [ -z "${GRANARY_CLUSTER_SECRET:-}" ]; then
-  echo "granary-silo: GRANARY_CLUSTER_SECRET is empty: an open cluster, for tests only" >&2
+if [ -z "${GRANARY_CLUSTER_CERTIFICATE:-}" ]; then
+  echo "granary-silo: GRANARY_CLUSTER_CERTIFICATE is not set: plain TCP without authentication, for tests only" >&2
+elif [ ! -r "$GRANARY_CLUSTER_CERTIFICATE" ]; then
+  echo "granary-silo: cannot read GRANARY_CLUSTER_CERTIFICATE=$GRANARY_CLUSTER_CERTIFICATE" >&2
 fi
 case "$host" in
   127.*|::1|localhost)
@@ -42,6 +46,7 @@ set -- silo \
   --name "${GRANARY_NAME:-$(hostname)}" \
   --host "$host" \
   --port "${GRANARY_PORT:-11111}" \
+  --client-port "${GRANARY_CLIENT_PORT:-30000}" \
   --devices "${GRANARY_DEVICES:-cpu:0}" \
   "$@"
 if [ "${GRANARY_GATEWAY:-0}" = 1 ]; then

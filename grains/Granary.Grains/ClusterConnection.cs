@@ -1,9 +1,8 @@
-using System.Security.Cryptography.X509Certificates;
+using Granary.Client.Orleans;
 using Granary.Grains.Coordination;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using Orleans.Configuration;
 using Orleans.Hosting;
 using Orleans.Serialization;
 using StackExchange.Redis;
@@ -24,7 +23,8 @@ public sealed class ClusterConnection : IAsyncDisposable
     public IClusterClient Client => _host.Services.GetRequiredService<IClusterClient>();
 
     /// <summary>Connects; <see cref="IOException"/> naming the address when Redis cannot be reached or no silo of the cluster is there.</summary>
-    public static async Task<ClusterConnection> ConnectAsync(string redisUrl, string clusterId, X509Certificate2? certificate = null, TimeSpan? responseTimeout = null,
+    /// <param name="certificate">PFX of the cluster's certificate when it runs mutual TLS.</param>
+    public static async Task<ClusterConnection> ConnectAsync(string redisUrl, string clusterId, string? certificate = null, TimeSpan? responseTimeout = null,
         ILoggerFactory? loggers = null, CancellationToken cancellationToken = default)
     {
         var configuration = RedisAddress.Parse(redisUrl);
@@ -43,11 +43,16 @@ public sealed class ClusterConnection : IAsyncDisposable
         if (loggers is not null) builder.Logging.AddProvider(new Granary.Serving.ForwardingLoggerProvider(loggers)).AddFilter("Orleans", LogLevel.Warning);
         builder.UseOrleansClient(client =>
         {
-            client.UseRedisClustering(o => o.ConfigurationOptions = RedisAddress.Parse(redisUrl));
-            client.Configure<Orleans.Configuration.ClusterOptions>(o => { o.ClusterId = clusterId; o.ServiceId = "granary"; });
-            client.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = responseTimeout ?? TimeSpan.FromSeconds(30));
+            client.UseGranaryCluster(new GranaryOrleansOptions
+            {
+                RedisUrl = redisUrl,
+                ClusterId = clusterId,
+                CertificatePath = certificate,
+                CertificatePassword = Environment.GetEnvironmentVariable("GRANARY_CLUSTER_CERTIFICATE_PASSWORD"),
+                ResponseTimeout = responseTimeout ?? TimeSpan.FromSeconds(30),
+            });
+            // Status and deploy carry the cluster's own types (deployments, placements).
             client.Services.AddSerializer(s => s.AddGranaryTypes());
-            if (certificate is not null) client.UseTls(certificate, tls => ClusterTls.Configure(tls, certificate));
         });
         var host = builder.Build();
         try

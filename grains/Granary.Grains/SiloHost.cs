@@ -1,5 +1,6 @@
 using System.Net;
 using System.Security.Cryptography.X509Certificates;
+using Granary.Client.Orleans;
 using Granary.Cluster;
 using Granary.Grains.Coordination;
 using Granary.Grains.Placement;
@@ -25,14 +26,12 @@ public sealed partial class SiloHost : IAsyncDisposable
 {
     private readonly IHost _host;
     private readonly OpenAiServer? _gatewayServer;
-    private readonly ClusterGateway? _gateway;
     private readonly ILogger _logger;
 
-    private SiloHost(IHost host, OpenAiServer? gatewayServer, ClusterGateway? gateway, ILogger logger)
+    private SiloHost(IHost host, OpenAiServer? gatewayServer, ILogger logger)
     {
         _host = host;
         _gatewayServer = gatewayServer;
-        _gateway = gateway;
         _logger = logger;
         Key = host.Services.GetRequiredService<ILocalSiloDetails>().SiloAddress.ToParsableString();
     }
@@ -64,6 +63,7 @@ public sealed partial class SiloHost : IAsyncDisposable
         builder.Services.AddSingleton(cluster);
         builder.Services.AddSingleton<SiloRoles>();
         builder.Services.AddSingleton<ReplicaHost>();
+        builder.Services.AddSingleton<ModelGateways>();
         builder.Services.AddHostedService<CoordinatorNotifier>();
         var redis = cluster.UsesRedis ? await ConnectAsync(cluster.RedisUrl).ConfigureAwait(false) : null;
         if (redis is not null)
@@ -109,7 +109,6 @@ public sealed partial class SiloHost : IAsyncDisposable
         });
         var host = builder.Build();
         OpenAiServer? gatewayServer = null;
-        ClusterGateway? gateway = null;
         try
         {
             await host.StartAsync(cancellationToken).ConfigureAwait(false);
@@ -117,20 +116,18 @@ public sealed partial class SiloHost : IAsyncDisposable
             replicas.SiloKey = host.Services.GetRequiredService<ILocalSiloDetails>().SiloAddress.ToParsableString();
             if (options.Gateway)
             {
-                gateway = new ClusterGateway(options.Deployment, host.Services.GetRequiredService<IGrainFactory>(), host.Services.GetRequiredService<IClusterMembershipService>(), loggers);
+                var gateway = host.Services.GetRequiredService<ModelGateways>().For(options.Deployment);
                 gatewayServer = OpenAiServer.Create(gateway, new ServeOptions { Host = options.GatewayHost, Port = options.GatewayPort, ApiKey = options.ApiKey }, loggers);
                 await gatewayServer.StartAsync(cancellationToken).ConfigureAwait(false);
                 host.Services.GetRequiredService<SiloRoles>().GatewayUrl = gatewayServer.Urls[0];
-                gateway.Start();
             }
-            var silo = new SiloHost(host, gatewayServer, gateway, logger);
+            var silo = new SiloHost(host, gatewayServer, logger);
             silo.LogStarted(silo.Key, cluster.SiloName, cluster.UsesRedis ? cluster.RedisUrl : "localhost clustering (alone)", string.Join(',', cluster.Devices), gatewayServer?.Urls[0] ?? "no gateway");
             return silo;
         }
         catch
         {
             if (gatewayServer is not null) await gatewayServer.DisposeAsync().ConfigureAwait(false);
-            gateway?.Dispose();
             await StopAsync(host).ConfigureAwait(false);
             throw;
         }
@@ -171,7 +168,6 @@ public sealed partial class SiloHost : IAsyncDisposable
     {
         LogStopping(Key);
         if (_gatewayServer is not null) await _gatewayServer.DisposeAsync().ConfigureAwait(false);
-        _gateway?.Dispose();
         await StopAsync(_host).ConfigureAwait(false);
     }
 
@@ -184,7 +180,7 @@ public sealed partial class SiloHost : IAsyncDisposable
         }
         catch (Exception e) when (e is OperationCanceledException or OrleansException) { }
         await host.Services.GetRequiredService<ReplicaHost>().DisposeAsync().ConfigureAwait(false);
-        host.Dispose();
+        host.Dispose(); // disposes the model gateways
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Silo {Silo} ({Name}) joined the cluster on {Store} with devices {Devices}; {Gateway}")]

@@ -24,7 +24,7 @@ public sealed class SecurityTests : IDisposable
 
         cluster.StartSilo("intruder", devices: "cpu:0", certificate: stranger);
         cluster.StartSilo("plain", devices: "cpu:0", certificate: "");
-        foreach (var (name, cert) in new[] { ("stranger", LoadPfx(stranger)), ("no certificate", null) })
+        foreach (string? cert in new[] { stranger, null })
         {
             var refused = await Assert.ThrowsAsync<IOException>(() => ClusterConnection.ConnectAsync(cluster.Redis.Url, cluster.ClusterId, cert, TimeSpan.FromSeconds(5)));
             Assert.Contains(cluster.ClusterId, refused.Message);
@@ -40,8 +40,6 @@ public sealed class SecurityTests : IDisposable
         Assert.DoesNotContain("other", after.Silos.Select(r => r.Row.Name));
         Assert.False(cluster.Silo("other").Process.HasExited, cluster.Silo("other").Stderr);
     }
-
-    private static X509Certificate2 LoadPfx(string path) => X509CertificateLoader.LoadPkcs12FromFile(path, null);
 
     /// <summary>A self-signed certificate for client and server authentication, as a PFX file without password.</summary>
     private string MakeCertificate(string name)

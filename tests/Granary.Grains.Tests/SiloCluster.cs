@@ -65,8 +65,7 @@ internal sealed class SiloCluster : IAsyncDisposable
     /// <summary>The cluster's status, read through an Orleans client of the test's own (made again after a failure).</summary>
     public async Task<ClusterStatus> StatusAsync()
     {
-        _connection ??= await ClusterConnection.ConnectAsync(Redis.Url, ClusterId, _certificate is null ? null
-            : System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadPkcs12FromFile(_certificate, null), responseTimeout: TimeSpan.FromSeconds(5));
+        _connection ??= await ClusterConnection.ConnectAsync(Redis.Url, ClusterId, _certificate, responseTimeout: TimeSpan.FromSeconds(5));
         try
         {
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));

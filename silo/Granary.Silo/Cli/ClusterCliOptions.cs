@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Security.Cryptography.X509Certificates;
 using Granary.Grains;
 
 namespace Granary.Silo.Cli;
@@ -25,9 +24,6 @@ internal sealed class ClusterCliOptions
 
     /// <summary>Connects as an Orleans client (with the cluster's certificate when GRANARY_CLUSTER_CERTIFICATE names one); the error names the address when it cannot.</summary>
     public Task<ClusterConnection> ConnectAsync(ParseResult parse, CancellationToken cancellationToken) =>
-        ClusterConnection.ConnectAsync(RedisUrl(parse), Id(parse), ClientCertificate(), cancellationToken: cancellationToken);
-
-    private static X509Certificate2? ClientCertificate() => Environment.GetEnvironmentVariable("GRANARY_CLUSTER_CERTIFICATE") is { Length: > 0 } path
-        ? X509CertificateLoader.LoadPkcs12FromFile(path, Environment.GetEnvironmentVariable("GRANARY_CLUSTER_CERTIFICATE_PASSWORD"))
-        : null;
+        ClusterConnection.ConnectAsync(RedisUrl(parse), Id(parse), Environment.GetEnvironmentVariable("GRANARY_CLUSTER_CERTIFICATE") is { Length: > 0 } path ? path : null,
+            cancellationToken: cancellationToken);
 }

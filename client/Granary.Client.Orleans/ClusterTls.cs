@@ -1,7 +1,7 @@
 using System.Security.Cryptography.X509Certificates;
 using Orleans.Connections.Security;
 
-namespace Granary.Grains;
+namespace Granary.Client.Orleans;
 
 /// <summary>
 /// Mutual TLS of a cluster: every silo and client presents the cluster's certificate and accepts only a peer that
@@ -9,6 +9,7 @@ namespace Granary.Grains;
 /// </summary>
 public static class ClusterTls
 {
+    /// <summary>Presents <paramref name="certificate"/> and accepts only a peer presenting the same one.</summary>
     public static void Configure(TlsOptions tls, X509Certificate2 certificate)
     {
         string thumbprint = certificate.Thumbprint;
