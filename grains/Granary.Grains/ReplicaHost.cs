@@ -26,16 +26,19 @@ public sealed partial class ReplicaHost : IAsyncDisposable
     private Task _activating = Task.CompletedTask;
     private bool _stopped;
 
-    public ReplicaHost(ClusterOptions options, IGrainFactory grains, ILoggerFactory loggers)
+    private readonly Orleans.Runtime.ILocalSiloDetails _silo;
+
+    public ReplicaHost(ClusterOptions options, IGrainFactory grains, Orleans.Runtime.ILocalSiloDetails silo, ILoggerFactory loggers)
     {
         _options = options;
         _grains = grains;
+        _silo = silo;
         _loggers = loggers;
         _logger = loggers.CreateLogger<ReplicaHost>();
     }
 
-    /// <summary>This silo's Orleans address (set once the silo started).</summary>
-    public string SiloKey { get; set; } = "";
+    /// <summary>This silo's Orleans address.</summary>
+    public string SiloKey => _silo.SiloAddress.ToParsableString();
 
     public IEnumerable<ReplicaActivation> Activations => _active.Values;
 

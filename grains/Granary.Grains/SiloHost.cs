@@ -60,18 +60,7 @@ public sealed partial class SiloHost : IAsyncDisposable
             .AddFilter("Orleans.Runtime.Silo", LogLevel.Error) // its server-GC note does not apply to a silo that runs models on its own threads
             .AddFilter("Polly", LogLevel.Error).AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Warning); // Orleans' placement retries, the host's banner
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(10));
-        builder.Services.AddSingleton(cluster);
-        builder.Services.AddSingleton<SiloRoles>();
-        builder.Services.AddSingleton<ReplicaHost>();
-        builder.Services.AddSingleton<ModelGateways>();
-        builder.Services.AddHostedService<CoordinatorNotifier>();
         var redis = cluster.UsesRedis ? await ConnectAsync(cluster.RedisUrl).ConfigureAwait(false) : null;
-        if (redis is not null)
-        {
-            builder.Services.AddSingleton<IConnectionMultiplexer>(redis);
-            builder.Services.AddSingleton<IClusterStateStore>(new RedisClusterStateStore(redis, cluster.ClusterId));
-        }
-        else builder.Services.AddSingleton<IClusterStateStore, MemoryClusterStateStore>();
 
         int siloPort = cluster.Port == 0 ? FreePort() : cluster.Port;
         int clientPort = cluster.ClientPort == 0 ? FreePort() : cluster.ClientPort;
@@ -94,17 +83,7 @@ public sealed partial class SiloHost : IAsyncDisposable
             else silo.UseLocalhostClustering(siloPort, clientPort, serviceId: "granary", clusterId: cluster.ClusterId);
             silo.Configure<Orleans.Configuration.ClusterOptions>(o => { o.ClusterId = cluster.ClusterId; o.ServiceId = "granary"; });
             silo.Configure<Orleans.Configuration.SiloOptions>(o => o.SiloName = cluster.SiloName);
-            silo.Configure<ClusterMembershipOptions>(o =>
-            {
-                o.ProbeTimeout = cluster.ProbeTimeout;
-                o.NumMissedProbesLimit = cluster.MissedProbesLimit;
-                o.NumVotesForDeathDeclaration = cluster.VotesForDeath;
-                // A silo that stopped answering (SIGSTOP, a stuck host) is found by the probes alone.
-                o.EnableConnectionLivenessCheck = false;
-            });
-            silo.Configure<SiloMessagingOptions>(o => o.ResponseTimeout = cluster.CallTimeout);
-            silo.Services.AddPlacementDirector<PinnedPlacement, PinnedPlacementDirector>();
-            silo.Services.AddSerializer(s => s.AddGranaryTypes());
+            silo.AddGranaryGrains(cluster, redis is null ? new MemoryClusterStateStore() : new RedisClusterStateStore(redis, cluster.ClusterId));
             if (LoadCertificate(cluster) is { } certificate) silo.UseTls(certificate, tls => ClusterTls.Configure(tls, certificate));
         });
         var host = builder.Build();
@@ -112,8 +91,6 @@ public sealed partial class SiloHost : IAsyncDisposable
         try
         {
             await host.StartAsync(cancellationToken).ConfigureAwait(false);
-            var replicas = host.Services.GetRequiredService<ReplicaHost>();
-            replicas.SiloKey = host.Services.GetRequiredService<ILocalSiloDetails>().SiloAddress.ToParsableString();
             if (options.Gateway)
             {
                 var gateway = host.Services.GetRequiredService<ModelGateways>().For(options.Deployment);

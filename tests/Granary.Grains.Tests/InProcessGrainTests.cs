@@ -1,0 +1,113 @@
+using System.Diagnostics;
+using Granary.Client.Orleans;
+using Granary.Cluster;
+using Granary.Cluster.Placement;
+using Granary.Grains.Contracts;
+using Granary.Grains.Coordination;
+using Granary.Grains.Placement;
+using Granary.Tests.Shared;
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.Serialization;
+using Orleans.TestingHost;
+
+namespace Granary.Grains.Tests;
+
+/// <summary>
+/// Grains in three silos of this process (Orleans' TestingHost, in-memory membership), each silo offering one CPU
+/// device: pinned grains live where their key says and fail at once when their silo is gone; the coordinator places
+/// replicas over the silos' devices, refuses bad deployments and places again when a silo stops; the model grain
+/// refuses an unknown model with a clear exception.
+/// </summary>
+public sealed class InProcessGrainTests : IAsyncLifetime
+{
+    private InProcessTestCluster _cluster = null!;
+
+    public async ValueTask InitializeAsync()
+    {
+        var builder = new InProcessTestClusterBuilder(3);
+        builder.ConfigureSilo((options, silo) =>
+        {
+            var cluster = new ClusterOptions { SiloName = options.SiloName, Devices = ["cpu:0"], ReconcileInterval = TimeSpan.FromMilliseconds(200) };
+            silo.AddGranaryGrains(cluster, new MemoryClusterStateStore());
+        });
+        builder.ConfigureClient(client => client.Services.AddSerializer(s => s.AddGranaryTypes()));
+        _cluster = builder.Build();
+        await _cluster.DeployAsync();
+    }
+
+    private IGrainFactory Grains => _cluster.Client;
+
+    private string[] SiloKeys => [.. _cluster.Silos.Select(s => s.SiloAddress.ToParsableString())];
+
+    [Fact]
+    public async Task PinnedGrainsLiveOnTheSiloTheirKeyNamesAndFailAtOnceWhenItIsGone()
+    {
+        foreach (var silo in _cluster.Silos)
+        {
+            var info = await Grains.GetGrain<ISiloGrain>(SiloGrainKey.For(silo.SiloAddress.ToParsableString())).GetInfoAsync();
+            Assert.Equal(silo.Name, info.Name);
+            Assert.Equal(["cpu:0"], info.Devices);
+        }
+        var victim = _cluster.Silos[2];
+        string key = victim.SiloAddress.ToParsableString();
+        await _cluster.StopSiloAsync(victim);
+        await _cluster.WaitForLivenessToStabilizeAsync();
+        var clock = Stopwatch.StartNew();
+        await Assert.ThrowsAnyAsync<Exception>(() => Grains.GetGrain<ISiloGrain>(SiloGrainKey.For(key)).GetInfoAsync());
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2), $"a grain of a dead silo took {clock.Elapsed.TotalSeconds:F1} s to fail");
+        Assert.Throws<FormatException>(() => PinnedKey.Silo("no-silo-here"));
+    }
+
+    [Fact]
+    public async Task TheCoordinatorPlacesOneReplicaPerDeviceRefusesBadDeploymentsAndPlacesAgainWhenASiloStops()
+    {
+        var coordinator = Grains.GetGrain<ICoordinatorGrain>(ICoordinatorGrain.Key);
+        var bad = await Assert.ThrowsAsync<ArgumentException>(() => coordinator.DeployAsync(new DeploymentSpec { Name = "m", Model = "/nowhere", TensorParallelSize = 0 }));
+        Assert.Contains("--tp", bad.Message);
+        Assert.False(await coordinator.RemoveAsync("never-deployed"));
+
+        // The model folder does not exist: the silos fail to load it and say why, but placement is what is tested here.
+        await coordinator.DeployAsync(new DeploymentSpec { Name = "m", Model = "/nowhere/model", Replicas = 3 });
+        var view = await Eventually(coordinator, v => v.Replicas.Count == 3 && v.Replicas.All(r => r.Error is not null));
+        Assert.Equal(SiloKeys.Order(), view.Replicas.Select(r => r.Placement.SessionSilo).Order());
+        Assert.All(view.Replicas, r => Assert.Contains("/nowhere/model", r.Error));
+
+        var victim = _cluster.Silos[1];
+        string gone = victim.SiloAddress.ToParsableString();
+        await _cluster.StopSiloAsync(victim);
+        view = await Eventually(coordinator, v => v.Replicas.Count == 2 && v.Replicas.All(r => r.Placement.SessionSilo != gone) && v.Unplaced.Count == 1);
+        Assert.Contains("needs 1 free cpu devices", view.Unplaced[0]);
+
+        await _cluster.StartAdditionalSiloAsync();
+        view = await Eventually(coordinator, v => v.Replicas.Count == 3 && v.Unplaced.Count == 0);
+        Assert.True(await coordinator.RemoveAsync("m"));
+        await Eventually(coordinator, v => v.Replicas.Count == 0 && v.Deployments.Count == 0);
+    }
+
+    [Fact]
+    public async Task TheModelGrainRefusesAnUnknownModelAndTheClusterGoesOn()
+    {
+        var e = await Assert.ThrowsAsync<GranaryRequestException>(async () =>
+        {
+            await foreach (var _ in Grains.GetGrain<IModelGrain>("nope").GenerateAsync(new GranaryRequest { Prompt = "Once upon a time" })) { }
+        });
+        Assert.Equal("model_not_found", e.Code);
+        Assert.Contains("nope", e.Message);
+        Assert.NotNull(await Grains.GetGrain<ICoordinatorGrain>(ICoordinatorGrain.Key).GetViewAsync());
+    }
+
+    private static async Task<ClusterView> Eventually(ICoordinatorGrain coordinator, Func<ClusterView, bool> condition)
+    {
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            var view = await coordinator.GetViewAsync();
+            if (condition(view)) return view;
+            if (clock.Elapsed > TimeSpan.FromSeconds(30))
+                throw new Xunit.Sdk.XunitException($"the coordinator did not get there in 30 s: {view.Replicas.Count} replicas, unplaced [{string.Join("; ", view.Unplaced)}]");
+            await Task.Delay(100);
+        }
+    }
+
+    public async ValueTask DisposeAsync() => await _cluster.DisposeAsync();
+}
