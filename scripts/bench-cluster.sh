@@ -1,42 +1,56 @@
 #!/usr/bin/env bash
-# Serving throughput of one deployment with 1, 2 and 3 replicas behind one gateway, on this machine: a redis-server
-# and three silos on loopback (one CPU device each), then `granary bench serve` against the gateway for each replica
-# count, then one tensor-parallel replica spanning two silos (one step plan per step as an Orleans grain call).
-# Build first (Release).
-# Settings: THREADS (CPU threads per silo, default 1), PROMPTS (64), CONCURRENCY (16), INPUT (32), OUTPUT (64).
+# The cluster's control path and serving, on this machine: a redis-server and silos on loopback (one CPU device
+# each unless said), then
+#   1. a tp-2 replica inside one silo (its TP group talks in-process: no grain call per step),
+#   2. a tp-2 replica spanning two silos (one step plan per step as a grain call to the other silo),
+#   3. the control path alone between two silos (`granary bench control`: a 1 KB plan out, 64 B back).
+# With BEFORE=/path/to/old/granary.dll the same runs go first on that build (the landed home-made transport, whose
+# silos took GRANARY_CLUSTER_SECRET and no --client-port, and whose `bench control` timed its transport in-process).
+# Build first (Release). Settings: THREADS (CPU threads per silo, 1), PROMPTS (64), CONCURRENCY (16), INPUT (32), OUTPUT (64).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
-granary=(dotnet "$repo/silo/Granary.Silo/bin/Release/net10.0/granary.dll")
 model=${GRANARY_MODEL:-$repo/models/stories15M}
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-gateway=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-redis=redis://127.0.0.1:$port
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 logs=$(mktemp -d)
 pids=()
-cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$logs"; }
-trap cleanup EXIT
-redis-server --port "$port" --save "" --appendonly no --dir "$logs" > "$logs/redis.log" 2>&1 & pids+=($!)
-sleep 0.5
-for i in 1 2 3; do
-  extra=(); [ "$i" = 1 ] && extra=(--gateway --gateway-port "$gateway")
-  "${granary[@]}" silo --cluster "$redis" --name "s$i" --port 0 --client-port 0 --devices cpu:0 --threads "${THREADS:-1}" "${extra[@]}" > "$logs/s$i.log" 2>&1 & pids+=($!)
-done
+stop_all() { kill "${pids[@]}" 2>/dev/null || true; wait "${pids[@]}" 2>/dev/null || true; pids=(); }
+trap 'stop_all; rm -rf "$logs"' EXIT
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); load average $(cut -d' ' -f1-3 /proc/loadavg)"
-for n in 1 2 3; do
-  "${granary[@]}" deploy --cluster "$redis" --model "$model" --replicas "$n" --kv-cache-mib 32 > /dev/null
-  for _ in $(seq 120); do
-    [ "$("${granary[@]}" cluster status --cluster "$redis" | grep -c ' ready$')" = "$n" ] && break
-    sleep 0.5
-  done
-  echo "== $n replica(s)"
-  "${granary[@]}" bench serve --base-url "http://127.0.0.1:$gateway" --num-prompts "${PROMPTS:-64}" --max-concurrency "${CONCURRENCY:-16}" \
-    --input-len "${INPUT:-32}" --output-len "${OUTPUT:-64}" 2>/dev/null | grep -E 'throughput|Mean TTFT|Mean TPOT|Failed'
-done
-echo "== 1 replica, tp 2 across 2 silos"
-"${granary[@]}" deploy --cluster "$redis" --model "$model" --replicas 1 --tp 2 --kv-cache-mib 32 > /dev/null
-for _ in $(seq 120); do
-  "${granary[@]}" cluster status --cluster "$redis" | grep -q '1=s.*ready$' && break
+
+run() { # run NAME DLL KIND(old|new)
+  local name=$1 dll=$2 kind=$3 port gateway redis
+  local granary=(dotnet "$dll")
+  port=$(free_port); redis=redis://127.0.0.1:$port
+  redis-server --port "$port" --save "" --appendonly no --dir "$logs" > "$logs/redis-$name.log" 2>&1 & pids+=($!)
   sleep 0.5
-done
-"${granary[@]}" bench serve --base-url "http://127.0.0.1:$gateway" --num-prompts "${PROMPTS:-64}" --max-concurrency "${CONCURRENCY:-16}" \
-  --input-len "${INPUT:-32}" --output-len "${OUTPUT:-64}" 2>/dev/null | grep -E 'throughput|Mean TTFT|Mean TPOT|Failed'
+  local extra=(--client-port 0)
+  if [ "$kind" = old ]; then extra=(); export GRANARY_CLUSTER_SECRET=bench; fi
+  silo() { # silo CLUSTER-ID NAME DEVICES [GATEWAY-PORT]
+    local args=(silo --cluster "$redis" --cluster-id "$1" --name "$2" --port 0 --devices "$3" --threads "${THREADS:-1}" --rank-port-base "$(free_port)" "${extra[@]}")
+    [ -n "${4:-}" ] && args+=(--gateway --gateway-port "$4")
+    "${granary[@]}" "${args[@]}" > "$logs/$name-$2.log" 2>&1 & pids+=($!)
+  }
+  serve() { # serve CLUSTER-ID GATEWAY-PORT TITLE
+    "${granary[@]}" deploy --cluster "$redis" --cluster-id "$1" --model "$model" --tp 2 --kv-cache-mib 32 > /dev/null
+    for _ in $(seq 240); do
+      "${granary[@]}" cluster status --cluster "$redis" --cluster-id "$1" 2>/dev/null | grep -q ' ready$' && break
+      sleep 0.5
+    done
+    echo "== $name: $3"
+    "${granary[@]}" bench serve --base-url "http://127.0.0.1:$2" --num-prompts "${PROMPTS:-64}" --max-concurrency "${CONCURRENCY:-16}" \
+      --input-len "${INPUT:-32}" --output-len "${OUTPUT:-64}" 2>/dev/null | grep -E 'throughput|Mean TTFT|Mean TPOT|Failed'
+  }
+  local g1 g2; g1=$(free_port); g2=$(free_port)
+  silo "$name-one" one "cpu:0,cpu:1" "$g1"
+  serve "$name-one" "$g1" "tp 2 inside one silo"
+  silo "$name-two" a cpu:0 "$g2"; silo "$name-two" b cpu:0
+  serve "$name-two" "$g2" "tp 2 across two silos"
+  echo "== $name: control path"
+  if [ "$kind" = old ]; then "${granary[@]}" bench control --calls 5000
+  else "${granary[@]}" bench control --cluster "$redis" --cluster-id "$name-two" --calls 5000; fi
+  stop_all
+  unset GRANARY_CLUSTER_SECRET
+}
+
+[ -n "${BEFORE:-}" ] && run before "$BEFORE" old
+run after "$repo/silo/Granary.Silo/bin/Release/net10.0/granary.dll" new

@@ -24,6 +24,7 @@ public sealed partial class ClusterGateway : IGenerationService
     private readonly string? _deploymentName;
     private readonly IGrainFactory _grains;
     private readonly IClusterMembershipService _membership;
+    private readonly ReplicaHost _local;
     private readonly CancellationTokenSource _stop = new();
     private Task _loop = Task.CompletedTask;
     private readonly ILogger _logger;
@@ -31,11 +32,13 @@ public sealed partial class ClusterGateway : IGenerationService
     private string? _lastError;
 
     /// <param name="deploymentName">The deployment to serve, or null for the only one there is.</param>
-    public ClusterGateway(string? deploymentName, IGrainFactory grains, IClusterMembershipService membership, ILoggerFactory loggers)
+    /// <param name="local">This silo's replicas: a session that lives here is called as a method (no copy of each event), not as a grain.</param>
+    public ClusterGateway(string? deploymentName, IGrainFactory grains, IClusterMembershipService membership, ReplicaHost local, ILoggerFactory loggers)
     {
         _deploymentName = deploymentName;
         _grains = grains;
         _membership = membership;
+        _local = local;
         _logger = loggers.CreateLogger<ClusterGateway>();
         Router = new ReplicaRouter(sequencesPerReplica: 256);
     }
@@ -112,9 +115,11 @@ public sealed partial class ClusterGateway : IGenerationService
         }
     }
 
-    /// <summary>Runs a request on a replica's session grain, wherever it lives.</summary>
+    /// <summary>Runs a request on a replica's session: a method call when it lives on this silo, else its session grain.</summary>
     internal IAsyncEnumerable<SessionReply> CallSessionAsync(ReplicaPlacement replica, GenerationRequest request, CancellationToken cancellationToken) =>
-        _grains.GetGrain<ISessionGrain>(ReplicaGrainKeys.Session(replica)).GenerateAsync(request, cancellationToken);
+        replica.SessionSilo == _local.SiloKey && _local.FindSession(replica.Id, replica.Generation) is { } session
+            ? session.RunAsync(request, cancellationToken)
+            : _grains.GetGrain<ISessionGrain>(ReplicaGrainKeys.Session(replica)).GenerateAsync(request, cancellationToken);
 
     private async Task LoopAsync(CancellationToken cancellationToken)
     {

@@ -28,19 +28,7 @@ public static class ClusterStatusReader
                 }
                 catch (Exception e) when (e is TimeoutException or OrleansException or Placement.PinnedSiloUnavailableException) { }
             }
-            var row = new SiloRow
-            {
-                Key = key,
-                Name = info?.Name ?? entry.SiloName ?? "",
-                Host = entry.SiloAddress.Endpoint.Address.ToString(),
-                Port = entry.SiloAddress.Endpoint.Port,
-                Generation = entry.SiloAddress.Generation,
-                Status = status,
-                Devices = info?.Devices ?? [],
-                Roles = info?.Roles ?? [],
-                GatewayUrl = info?.GatewayUrl,
-                RankPortBase = info?.RankPortBase ?? 0,
-            };
+            var row = CoordinatorGrain.Row(entry.SiloAddress, entry.SiloName, status, info);
             long age = entry.IAmAliveTime == default ? long.MaxValue : (long)(now - entry.IAmAliveTime).TotalMilliseconds;
             return new SiloStatusRow(row, age, info?.Load);
         })).ConfigureAwait(false);

@@ -11,7 +11,7 @@ namespace Granary.Grains;
 /// asked for a deployment that exists: the OpenAI server of a gateway silo and the model grains Orleans clients call
 /// share them.
 /// </summary>
-public sealed class ModelGateways(IGrainFactory grains, IClusterMembershipService membership, ILoggerFactory loggers) : IDisposable
+public sealed class ModelGateways(IGrainFactory grains, IClusterMembershipService membership, ReplicaHost replicas, ILoggerFactory loggers) : IDisposable
 {
     /// <summary>How long a first request waits for a new gateway to see its deployment's replicas.</summary>
     private static readonly TimeSpan ReadyWait = TimeSpan.FromSeconds(30);
@@ -21,7 +21,7 @@ public sealed class ModelGateways(IGrainFactory grains, IClusterMembershipServic
     /// <summary>The gateway of a deployment, made (and started) here when needed.</summary>
     public ClusterGateway For(string? deployment) => _gateways.GetOrAdd(deployment ?? "", name => new Lazy<ClusterGateway>(() =>
     {
-        var gateway = new ClusterGateway(name.Length == 0 ? null : name, grains, membership, loggers);
+        var gateway = new ClusterGateway(name.Length == 0 ? null : name, grains, membership, replicas, loggers);
         gateway.Start();
         return gateway;
     })).Value;

@@ -25,10 +25,17 @@ public sealed class InProcessGrainTests : IAsyncLifetime
     public async ValueTask InitializeAsync()
     {
         var builder = new InProcessTestClusterBuilder(3);
+        // One store for every silo, as Redis is for a real cluster: the coordinator keeps its state wherever it is activated.
+        var store = new MemoryClusterStateStore();
         builder.ConfigureSilo((options, silo) =>
         {
-            var cluster = new ClusterOptions { SiloName = options.SiloName, Devices = ["cpu:0"], ReconcileInterval = TimeSpan.FromMilliseconds(200) };
-            silo.AddGranaryGrains(cluster, new MemoryClusterStateStore());
+            // Orleans' default probe timings: silos of one busy test process must not declare each other dead.
+            var cluster = new ClusterOptions
+            {
+                SiloName = options.SiloName, Devices = ["cpu:0"], ReconcileInterval = TimeSpan.FromMilliseconds(200),
+                ProbeTimeout = TimeSpan.FromSeconds(5), MissedProbesLimit = 3,
+            };
+            silo.AddGranaryGrains(cluster, store);
         });
         builder.ConfigureClient(client => client.Services.AddSerializer(s => s.AddGranaryTypes()));
         _cluster = builder.Build();
@@ -104,7 +111,7 @@ public sealed class InProcessGrainTests : IAsyncLifetime
             var view = await coordinator.GetViewAsync();
             if (condition(view)) return view;
             if (clock.Elapsed > TimeSpan.FromSeconds(30))
-                throw new Xunit.Sdk.XunitException($"the coordinator did not get there in 30 s: {view.Replicas.Count} replicas, unplaced [{string.Join("; ", view.Unplaced)}]");
+                throw new Xunit.Sdk.XunitException($"the coordinator (on {view.CoordinatorSilo}) did not get there in 30 s: {view.Deployments.Count} deployments, {view.Replicas.Count} replicas, unplaced [{string.Join("; ", view.Unplaced)}]");
             await Task.Delay(100);
         }
     }

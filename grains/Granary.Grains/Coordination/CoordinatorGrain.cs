@@ -139,7 +139,8 @@ internal sealed partial class CoordinatorGrain(IClusterStateStore store, ICluste
         return rows;
     }
 
-    private static SiloRow Row(SiloAddress address, string? name, Cluster.Membership.SiloStatus status, SiloInfo? info) => new()
+    /// <summary>A silo as the planner and status see it: Orleans' entry joined with what the silo advertises (null: not known).</summary>
+    internal static SiloRow Row(SiloAddress address, string? name, Cluster.Membership.SiloStatus status, SiloInfo? info) => new()
     {
         Key = address.ToParsableString(),
         Name = info?.Name ?? name ?? "",

@@ -14,7 +14,7 @@ public static class GranaryCli
         ServeCommand.Create(),
         ChatCommand.Create(),
         CompleteCommand.Create(),
-        new Command("bench", "Benchmarks") { BenchServeCommand.Create() },
+        new Command("bench", "Benchmarks") { BenchServeCommand.Create(), BenchControlCommand.Create() },
         SiloCommand.Create(),
         DeployCommand.Create(),
         new Command("cluster", "Look at a cluster") { ClusterStatusCommand.Create() },
