@@ -185,12 +185,8 @@ public sealed partial class LocalModel : IDisposable
         return eos;
     }
 
-    /// <summary>Renders messages through the chat template and encodes them (the template writes its own BOS).</summary>
-    public int[] EncodeChat(IReadOnlyList<ChatMessage> messages)
-    {
-        var template = ChatTemplate ?? throw new InvalidOperationException($"{Directory} has no chat template");
-        return Tokenizer.Encode(template.Render(messages, addGenerationPrompt: true), addSpecialTokens: false);
-    }
+    /// <summary>Encodes a chat as the server does (see <see cref="ChatPrompt"/>: the plain contents when the model has no chat template).</summary>
+    public int[] EncodeChat(IReadOnlyList<ChatMessage> messages) => ChatPrompt.Encode(Tokenizer, ChatTemplate, messages);
 
     public void Dispose() => Engine.Dispose();
 

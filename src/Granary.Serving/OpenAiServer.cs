@@ -30,6 +30,8 @@ public sealed partial class OpenAiServer : IAsyncDisposable
     private ModelBinding? _binding;
     private readonly long _created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
     private readonly byte[]? _apiKey;
+    /// <summary>The method each fixed route answers, so that another method gets 405 rather than 404.</summary>
+    private readonly Dictionary<string, string> _routes = [];
 
     private OpenAiServer(IGenerationService service, ServeOptions options, ILoggerFactory loggers)
     {
@@ -53,17 +55,33 @@ public sealed partial class OpenAiServer : IAsyncDisposable
         });
         _app = builder.Build();
         _app.Use(GuardAsync);
-        _app.MapGet("/health", ctx => Health(ctx));
-        _app.MapGet("/ready", ctx => Health(ctx));
-        _app.MapGet("/metrics", ctx =>
+        Map("GET", "/health", Health);
+        Map("GET", "/ready", Health);
+        Map("GET", "/metrics", ctx =>
         {
             ctx.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";
             return ctx.Response.WriteAsync(_service.Metrics.Render());
         });
-        _app.MapGet("/v1/models", ctx => WriteJsonAsync(ctx, 200, Models(), OpenAiJsonContext.Default.ModelList));
-        _app.MapPost("/v1/completions", ctx => GenerateAsync(ctx, chat: false));
-        _app.MapPost("/v1/chat/completions", ctx => GenerateAsync(ctx, chat: true));
-        _app.MapFallback(ctx => WriteErrorAsync(ctx, new ApiException(404, $"no route for {ctx.Request.Method} {ctx.Request.Path}", code: "not_found")));
+        Map("GET", "/v1/models", ctx => WriteJsonAsync(ctx, 200, Models(), ResponseJson.ModelList));
+        // Ids may hold slashes (Hugging Face names): the rest of the path is the id.
+        _app.MapGet("/v1/models/{**id}", (HttpContext ctx, string id) => RetrieveModelAsync(ctx, id));
+        Map("POST", "/v1/completions", ctx => GenerateAsync(ctx, chat: false));
+        Map("POST", "/v1/chat/completions", ctx => GenerateAsync(ctx, chat: true));
+        _app.MapFallback(NoRouteAsync);
+    }
+
+    private void Map(string method, string path, RequestDelegate handler)
+    {
+        _routes.Add(path, method);
+        _app.MapMethods(path, [method], handler);
+    }
+
+    private Task NoRouteAsync(HttpContext ctx)
+    {
+        string path = ctx.Request.Path.Value ?? "";
+        if (!_routes.TryGetValue(path, out string? method)) return WriteErrorAsync(ctx, new ApiException(404, $"no route for {ctx.Request.Method} {path}", code: "not_found"));
+        ctx.Response.Headers.Allow = method;
+        return WriteErrorAsync(ctx, new ApiException(405, $"{ctx.Request.Method} is not allowed on {path}: use {method}", code: "method_not_allowed"));
     }
 
     /// <summary>What runs the requests.</summary>
@@ -93,7 +111,10 @@ public sealed partial class OpenAiServer : IAsyncDisposable
         {
             await Task.Delay(Timeout.Infinite, cancellationToken);
         }
-        catch (OperationCanceledException) { }
+        catch (OperationCanceledException)
+        {
+            LogShuttingDown();
+        }
     }
 
     public async ValueTask DisposeAsync()
@@ -106,6 +127,7 @@ public sealed partial class OpenAiServer : IAsyncDisposable
         catch (OperationCanceledException) { }
         _service.Dispose();
         await _app.DisposeAsync();
+        LogStopped();
     }
 
     /// <summary>
@@ -119,7 +141,9 @@ public sealed partial class OpenAiServer : IAsyncDisposable
         {
             string name = _options.ServedModelName ?? _service.ModelName;
             string[] names = [name, _service.ModelName, _service.ModelDirectory, Path.TrimEndingDirectorySeparator(_service.ModelDirectory)];
-            return _binding = new ModelBinding(name, new RequestParser(_service.Tokenizer, _service.ChatTemplate, _service.MaxModelLength, names.Distinct().ToArray(), _options));
+            var parser = new RequestParser(_service.Tokenizer, _service.ChatTemplate, _service.MaxModelLength, names.Distinct().ToArray(), _options);
+            if (_service.ChatTemplate is null) LogNoChatTemplate(name);
+            return _binding = new ModelBinding(name, parser);
         }
         catch (ServiceUnavailableException)
         {
@@ -131,8 +155,17 @@ public sealed partial class OpenAiServer : IAsyncDisposable
 
     private ModelList Models() => new()
     {
-        Data = TryBind() is { } binding ? [new ModelCard { Id = binding.Name, Created = _created, MaxModelLen = _service.MaxModelLength }] : [],
+        Data = TryBind() is { } binding ? [Card(binding)] : [],
     };
+
+    private ModelCard Card(ModelBinding binding) => new() { Id = binding.Name, Created = _created, MaxModelLen = _service.MaxModelLength };
+
+    /// <summary>GET /v1/models/{id} (the SDKs' models.retrieve): the card of the served model under any of its names.</summary>
+    private Task RetrieveModelAsync(HttpContext ctx, string id)
+    {
+        if (TryBind() is { } binding && binding.Parser.Serves(id)) return WriteJsonAsync(ctx, 200, Card(binding), ResponseJson.ModelCard);
+        return WriteErrorAsync(ctx, new ApiException(404, $"The model '{id}' does not exist.", "model", "model_not_found"));
+    }
 
     private Task Health(HttpContext ctx)
     {
@@ -189,6 +222,13 @@ public sealed partial class OpenAiServer : IAsyncDisposable
         return buffer.ToArray();
     }
 
+    /// <summary>The body must be JSON: a form or plain text is refused (a missing Content-Type is read as JSON).</summary>
+    private static void CheckContentType(HttpRequest request)
+    {
+        if (request.ContentType is null || request.HasJsonContentType()) return;
+        throw new ApiException(415, $"Content-Type '{request.ContentType}' is not supported: send the body as JSON with 'Content-Type: application/json'", code: "unsupported_media_type");
+    }
+
     private static ApiException TooLarge(long limit) => new(413, $"the request body is larger than {limit} bytes", code: "request_too_large");
 
     private async Task GenerateAsync(HttpContext ctx, bool chat)
@@ -197,6 +237,7 @@ public sealed partial class OpenAiServer : IAsyncDisposable
         int status = 200;
         try
         {
+            CheckContentType(ctx.Request);
             byte[] body = await ReadBodyAsync(ctx);
             var parser = (TryBind() ?? throw new ApiException(503, "no model is deployed yet", code: "service_unavailable")).Parser;
             var request = chat ? parser.Chat(RequestParser.Parse(body, OpenAiJsonContext.Default.ChatCompletionRequest))
@@ -223,8 +264,8 @@ public sealed partial class OpenAiServer : IAsyncDisposable
             {
                 string id = (chat ? "chatcmpl-" : "cmpl-") + Guid.NewGuid().ToString("N");
                 if (request.Stream) await StreamAsync(ctx, handle, request, id, chat);
-                else if (chat) await WriteJsonAsync(ctx, 200, await ChatAsync(handle, request, id, ctx.RequestAborted), OpenAiJsonContext.Default.ChatCompletionResponse);
-                else await WriteJsonAsync(ctx, 200, await CompletionAsync(handle, request, id, ctx.RequestAborted), OpenAiJsonContext.Default.CompletionResponse);
+                else if (chat) await WriteJsonAsync(ctx, 200, await ChatAsync(handle, request, id, ctx.RequestAborted), ResponseJson.ChatCompletionResponse);
+                else await WriteJsonAsync(ctx, 200, await CompletionAsync(handle, request, id, ctx.RequestAborted), ResponseJson.CompletionResponse);
             }
         }
         catch (ApiException e)
@@ -251,7 +292,7 @@ public sealed partial class OpenAiServer : IAsyncDisposable
     private static Task WriteErrorAsync(HttpContext ctx, ApiException e)
     {
         var body = new ErrorResponse { Error = new ErrorBody { Message = e.Message, Type = e.Type, Param = e.Param, Code = e.Code } };
-        return WriteJsonAsync(ctx, e.Status, body, OpenAiJsonContext.Default.ErrorResponse);
+        return WriteJsonAsync(ctx, e.Status, body, ResponseJson.ErrorResponse);
     }
 
     private static async Task WriteJsonAsync<T>(HttpContext ctx, int status, T value, JsonTypeInfo<T> type)
@@ -271,6 +312,15 @@ public sealed partial class OpenAiServer : IAsyncDisposable
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Serving {Model} on {Urls}; {Where}")]
     private partial void LogListening(string urls, string model, string where);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Shutting down: no new requests, running ones get 5 s to finish")]
+    private partial void LogShuttingDown();
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Stopped")]
+    private partial void LogStopped();
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Model}: " + ChatPrompt.NoTemplateFallback)]
+    private partial void LogNoChatTemplate(string model);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Unhandled error serving {Path}")]
     private partial void LogUnhandled(Exception e, string path);

@@ -7,7 +7,7 @@ using Microsoft.Extensions.Logging;
 namespace Granary.Silo.Cli;
 
 /// <summary><c>granary generate</c>: one prompt through the engine in this process, printed as text or JSON.</summary>
-internal static class GenerateCommand
+internal static partial class GenerateCommand
 {
     public static Command Create()
     {
@@ -66,6 +66,7 @@ internal static class GenerateCommand
             using var model = LocalModel.Load(parse.GetValue(common.Model)!, options, loggers);
             string? promptText = parse.GetValue(prompt);
             bool asChat = parse.GetValue(chat);
+            if (asChat && model.ChatTemplate is null) LogNoChatTemplate(loggers.CreateLogger("Granary.Generate"), model.Name);
             ids ??= asChat
                 ? model.EncodeChat([new ChatMessage("user", promptText!)])
                 : model.Tokenizer.Encode(promptText!, addSpecialTokens: true);
@@ -134,6 +135,9 @@ internal static class GenerateCommand
         }
         return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "--chat: {Model}: " + ChatPrompt.NoTemplateFallback)]
+    private static partial void LogNoChatTemplate(ILogger logger, string model);
 
     private static void WriteIds(Utf8JsonWriter json, string name, ReadOnlySpan<int> ids)
     {
