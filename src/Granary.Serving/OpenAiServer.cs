@@ -53,35 +53,19 @@ public sealed partial class OpenAiServer : IAsyncDisposable
             else if (options.Host is "0.0.0.0" or "*" or "") kestrel.ListenAnyIP(options.Port);
             else kestrel.Listen(IPAddress.TryParse(options.Host, out var ip) ? ip : throw new ArgumentException($"--host '{options.Host}' is not an IP address, localhost or 0.0.0.0"), options.Port);
         });
+        ServerTelemetry.AddTo(builder);
         _app = builder.Build();
         _app.Use(GuardAsync);
         Map("GET", "/health", Health);
         Map("GET", "/ready", Health);
-        Map("GET", "/metrics", ctx =>
-        {
-            ctx.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";
-            return ctx.Response.WriteAsync(_service.Metrics.Render());
-        });
+        ServerTelemetry.MapEndpoint(_app);
+        _routes.Add(ServerTelemetry.MetricsPath, "GET");
         Map("GET", "/v1/models", ctx => WriteJsonAsync(ctx, 200, Models(), ResponseJson.ModelList));
         // Ids may hold slashes (Hugging Face names): the rest of the path is the id.
         _app.MapGet("/v1/models/{**id}", (HttpContext ctx, string id) => RetrieveModelAsync(ctx, id));
         Map("POST", "/v1/completions", ctx => GenerateAsync(ctx, chat: false));
         Map("POST", "/v1/chat/completions", ctx => GenerateAsync(ctx, chat: true));
         _app.MapFallback(NoRouteAsync);
-    }
-
-    private void Map(string method, string path, RequestDelegate handler)
-    {
-        _routes.Add(path, method);
-        _app.MapMethods(path, [method], handler);
-    }
-
-    private Task NoRouteAsync(HttpContext ctx)
-    {
-        string path = ctx.Request.Path.Value ?? "";
-        if (!_routes.TryGetValue(path, out string? method)) return WriteErrorAsync(ctx, new ApiException(404, $"no route for {ctx.Request.Method} {path}", code: "not_found"));
-        ctx.Response.Headers.Allow = method;
-        return WriteErrorAsync(ctx, new ApiException(405, $"{ctx.Request.Method} is not allowed on {path}: use {method}", code: "method_not_allowed"));
     }
 
     /// <summary>What runs the requests.</summary>
@@ -143,6 +127,7 @@ public sealed partial class OpenAiServer : IAsyncDisposable
             string[] names = [name, _service.ModelName, _service.ModelDirectory, Path.TrimEndingDirectorySeparator(_service.ModelDirectory)];
             var parser = new RequestParser(_service.Tokenizer, _service.ChatTemplate, _service.MaxModelLength, names.Distinct().ToArray(), _options);
             if (_service.ChatTemplate is null) LogNoChatTemplate(name);
+            _service.Metrics.ModelName = name;
             return _binding = new ModelBinding(name, parser);
         }
         catch (ServiceUnavailableException)
@@ -152,26 +137,6 @@ public sealed partial class OpenAiServer : IAsyncDisposable
     }
 
     private sealed record ModelBinding(string Name, RequestParser Parser);
-
-    private ModelList Models() => new()
-    {
-        Data = TryBind() is { } binding ? [Card(binding)] : [],
-    };
-
-    private ModelCard Card(ModelBinding binding) => new() { Id = binding.Name, Created = _created, MaxModelLen = _service.MaxModelLength };
-
-    /// <summary>GET /v1/models/{id} (the SDKs' models.retrieve): the card of the served model under any of its names.</summary>
-    private Task RetrieveModelAsync(HttpContext ctx, string id)
-    {
-        if (TryBind() is { } binding && binding.Parser.Serves(id)) return WriteJsonAsync(ctx, 200, Card(binding), ResponseJson.ModelCard);
-        return WriteErrorAsync(ctx, new ApiException(404, $"The model '{id}' does not exist.", "model", "model_not_found"));
-    }
-
-    private Task Health(HttpContext ctx)
-    {
-        ctx.Response.StatusCode = _service.IsReady ? 200 : 503;
-        return Task.CompletedTask;
-    }
 
     /// <summary>API key check, and a last line of defence: an exception becomes a 500 body, never a dead server.</summary>
     private async Task GuardAsync(HttpContext ctx, RequestDelegate next)
@@ -205,36 +170,12 @@ public sealed partial class OpenAiServer : IAsyncDisposable
         _ => "other",
     };
 
-    private async Task<byte[]> ReadBodyAsync(HttpContext ctx)
-    {
-        long limit = _options.MaxRequestBodyBytes;
-        if (ctx.Request.ContentLength > limit) throw TooLarge(limit);
-        using var buffer = new MemoryStream();
-        try
-        {
-            await ctx.Request.Body.CopyToAsync(buffer, ctx.RequestAborted);
-        }
-        catch (BadHttpRequestException e) when (e.StatusCode == 413)
-        {
-            throw TooLarge(limit);
-        }
-        if (buffer.Length > limit) throw TooLarge(limit);
-        return buffer.ToArray();
-    }
-
-    /// <summary>The body must be JSON: a form or plain text is refused (a missing Content-Type is read as JSON).</summary>
-    private static void CheckContentType(HttpRequest request)
-    {
-        if (request.ContentType is null || request.HasJsonContentType()) return;
-        throw new ApiException(415, $"Content-Type '{request.ContentType}' is not supported: send the body as JSON with 'Content-Type: application/json'", code: "unsupported_media_type");
-    }
-
-    private static ApiException TooLarge(long limit) => new(413, $"the request body is larger than {limit} bytes", code: "request_too_large");
-
     private async Task GenerateAsync(HttpContext ctx, bool chat)
     {
         string endpoint = chat ? "chat_completions" : "completions";
         int status = 200;
+        // The request's span (under ASP.NET Core's), only while a tracer listens.
+        using var activity = GranaryTelemetry.Source.StartActivity("granary." + endpoint);
         try
         {
             CheckContentType(ctx.Request);
@@ -242,6 +183,8 @@ public sealed partial class OpenAiServer : IAsyncDisposable
             var parser = (TryBind() ?? throw new ApiException(503, "no model is deployed yet", code: "service_unavailable")).Parser;
             var request = chat ? parser.Chat(RequestParser.Parse(body, OpenAiJsonContext.Default.ChatCompletionRequest))
                 : parser.Completion(RequestParser.Parse(body, OpenAiJsonContext.Default.CompletionRequest));
+            activity?.SetTag("gen_ai.request.model", request.Model).SetTag("gen_ai.usage.input_tokens", request.PromptTokens)
+                .SetTag("gen_ai.request.choice.count", request.Generation.Sequences).SetTag("granary.stream", request.Stream);
             GenerationHandle handle;
             try
             {
@@ -284,6 +227,8 @@ public sealed partial class OpenAiServer : IAsyncDisposable
         finally
         {
             _service.Metrics.CountRequest(endpoint, status);
+            activity?.SetTag("http.response.status_code", status);
+            if (status >= 400) activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error);
         }
     }
 
