@@ -69,6 +69,7 @@ public sealed partial class LocalModel : IDisposable
         LlamaModel model;
         using (var checkpoint = Checkpoint.Open(directory))
         {
+            checkpoint.ReportReads(options.LoadProgress);
             try
             {
                 model = LlamaModel.Load(config, checkpoint, backend, ShardSpec.Whole(config.NumLayers), options.Engine.MaxBatchedTokens, maxPositions);

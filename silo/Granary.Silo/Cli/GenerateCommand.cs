@@ -72,13 +72,13 @@ internal static partial class GenerateCommand
                 : model.Tokenizer.Encode(promptText!, addSpecialTokens: true);
 
             var sequence = model.Engine.Add(ids, sampling);
-            var progress = new ProgressLine(parse.InvocationConfiguration.Error);
+            var progress = new ProgressBar(parse.InvocationConfiguration.Error, "generating");
             var clock = System.Diagnostics.Stopwatch.StartNew();
             while (model.Engine.HasWork)
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 model.Engine.Step();
-                progress.Report(() => $"generated {sequence.OutputLength}/{sampling.MaxTokens} tokens, {sequence.OutputLength / clock.Elapsed.TotalSeconds:F1} tokens/s");
+                progress.Report(sequence.OutputLength, sampling.MaxTokens, $"{sequence.OutputLength}/{sampling.MaxTokens} tokens, {sequence.OutputLength / clock.Elapsed.TotalSeconds:F1} tokens/s");
             }
             progress.Done();
             if (model.Parallel is { } group)
