@@ -69,6 +69,7 @@ public sealed class ProtocolTests(Stories15MServer server)
         // Streamed chunks too: a story with dialogue has quotes.
         using var stream = await server.PostAsync("/v1/completions", """{"prompt":"Lily said, \"","max_tokens":40,"temperature":0,"stream":true}""");
         string chunks = await stream.Content.ReadAsStringAsync();
+        Assert.Contains("\\\"", chunks);
         Assert.DoesNotContain("\\u0022", chunks);
         Assert.DoesNotContain("\\u0027", chunks);
     }
