@@ -226,9 +226,10 @@ public sealed class Checkpoint : IDisposable
             : throw new InvalidDataException($"{Directory}: missing tensor '{tensorName}'");
     }
 
-    /// <summary>Unmaps every file; spans obtained earlier must no longer be used.</summary>
+    /// <summary>Unmaps every file (and ends the progress reports); spans obtained earlier must no longer be used.</summary>
     public void Dispose()
     {
+        _tracker?.Finish();
         foreach (var f in _files) f.Dispose();
     }
 }

@@ -8,6 +8,7 @@ internal sealed class ReadTracker(IReadOnlyList<SafetensorsFile> files, IProgres
     private readonly long _totalBytes = files.Sum(f => f.Tensors.Sum(t => t.ByteLength));
     private readonly Lock _lock = new();
     private long _doneBytes;
+    private int _lastFile = -1;
 
     public void Read(SafetensorsFile file, SafetensorsTensor tensor)
     {
@@ -18,7 +19,23 @@ internal sealed class ReadTracker(IReadOnlyList<SafetensorsFile> files, IProgres
             int index = IndexOf(file);
             _doneBytes += tensor.ByteLength;
             bool fileDone = ++_readInFile[index] == file.Tensors.Count;
+            _lastFile = index;
             report = new TensorProgress(file.Path, index, files.Count, _doneBytes, _totalBytes, fileDone);
+        }
+        progress.Report(report);
+    }
+
+    /// <summary>
+    /// Reading is over (the checkpoint closes): when some tensors were never read (a model that does not use them,
+    /// a rank that holds only its share), reports what was read as the whole, so that a progress bar ends.
+    /// </summary>
+    public void Finish()
+    {
+        TensorProgress report;
+        lock (_lock)
+        {
+            if (_lastFile < 0 || _doneBytes == _totalBytes) return;
+            report = new TensorProgress(files[_lastFile].Path, _lastFile, files.Count, _doneBytes, _doneBytes, FileDone: true);
         }
         progress.Report(report);
     }
