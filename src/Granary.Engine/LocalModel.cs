@@ -104,7 +104,7 @@ public sealed partial class LocalModel : IDisposable
             string[] devices = [.. Enumerable.Range(0, plan.WorldSize).Select(r => BackendFactory.RankDevice(options.Device, r))];
             string where = options.Device == "cpu" ? $"{threads} CPU threads each" : "on " + string.Join(", ", devices);
             LogPlan(logger, plan.ToString(), $"threads of this process, {where}");
-            executor = new InProcessGroupExecutor(directory, plan, r => BackendFactory.Create(devices[r], threads), options.Engine.MaxBatchedTokens, maxPositions, parallel.CommunicationTimeout);
+            executor = new InProcessGroupExecutor(directory, plan, r => BackendFactory.Create(devices[r], threads), options.Engine.MaxBatchedTokens, maxPositions, parallel.CommunicationTimeout, options.LoadProgress);
         }
         else
         {
@@ -121,7 +121,7 @@ public sealed partial class LocalModel : IDisposable
                 transport.Dispose();
                 throw;
             }
-            executor = DistributedExecutor.Create(directory, plan, backend, transport, options.Engine.MaxBatchedTokens, maxPositions, parallel.CommunicationTimeout);
+            executor = DistributedExecutor.Create(directory, plan, backend, transport, options.Engine.MaxBatchedTokens, maxPositions, parallel.CommunicationTimeout, options.LoadProgress);
         }
         LlmEngine engine;
         var eos = EosIds(config, generation, tokenizer);
