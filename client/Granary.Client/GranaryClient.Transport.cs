@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.ServerSentEvents;
 using System.Net.Http.Headers;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
@@ -221,8 +222,10 @@ public sealed partial class GranaryClient
         using (response)
         {
             var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
-            await foreach (string data in ServerSentEvents.ReadDataAsync(stream, cancellationToken).ConfigureAwait(false))
+            // The token goes to every read: cancelling it cancels the pending socket read, which closes the connection.
+            await foreach (var item in SseParser.Create(stream).EnumerateAsync(cancellationToken).ConfigureAwait(false))
             {
+                string data = item.Data;
                 if (data == "[DONE]") yield break;
                 ThrowIfError(data);
                 yield return data;

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Runtime.InteropServices;
 using Granary.Compute;
 using Granary.Compute.Collectives;
+using Granary.Models.Checkpoints;
 using Granary.Models.Llama;
 
 namespace Granary.Engine;
@@ -40,9 +41,11 @@ public sealed class DistributedExecutor : IParallelExecutor
 
     /// <summary>
     /// Loads rank 0's slice over an open transport and collects what every other rank loaded
-    /// (they report once loaded). Owns <paramref name="backend"/> and <paramref name="transport"/>.
+    /// (they report once loaded). Owns <paramref name="backend"/> and <paramref name="transport"/>. <paramref name="progress"/>,
+    /// when given, is told of the tensors rank 0 reads.
     /// </summary>
-    public static DistributedExecutor Create(string directory, ParallelPlan plan, IBackend backend, IPeerTransport transport, int maxRows, int maxPositions, TimeSpan timeout)
+    public static DistributedExecutor Create(string directory, ParallelPlan plan, IBackend backend, IPeerTransport transport, int maxRows, int maxPositions, TimeSpan timeout,
+        IProgress<TensorProgress>? progress = null)
     {
         if (transport.Rank != 0) throw new ArgumentException("the distributed executor runs on rank 0", nameof(transport));
         RankShard? shard = null;
@@ -52,7 +55,7 @@ public sealed class DistributedExecutor : IParallelExecutor
             var setup = new byte[StepPlan.HeaderBytes];
             StepPlan.WriteHeader(setup, StepPlan.Kind.Setup, maxRows, maxPositions);
             for (int r = 1; r < plan.WorldSize; r++) transport.Send(r, setup);
-            shard = RankShard.Load(directory, plan, 0, backend, transport, maxRows, maxPositions, timeout);
+            shard = RankShard.Load(directory, plan, 0, backend, transport, maxRows, maxPositions, timeout, progress);
             var world = new PeerCommunicator(transport, Enumerable.Range(0, plan.WorldSize).ToArray(), timeout);
             var reports = new RankReport[plan.WorldSize];
             reports[0] = new RankReport(0, shard.Description, shard.Model.WeightBytes, shard.Model.WorkspaceBytes, shard.Model.KvBytesPerToken, Environment.WorkingSet);

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Granary.Compute;
 using Granary.Compute.Collectives;
+using Granary.Models.Checkpoints;
 using Granary.Models.Llama;
 
 namespace Granary.Engine;
@@ -22,8 +23,10 @@ public sealed class InProcessGroupExecutor : IParallelExecutor
     /// <param name="directory">Model folder.</param>
     /// <param name="plan">The checked layout.</param>
     /// <param name="createBackend">Makes rank r's backend (e.g. a CPU backend with its share of the cores).</param>
-    public InProcessGroupExecutor(string directory, ParallelPlan plan, Func<int, IBackend> createBackend, int maxRows, int maxPositions, TimeSpan timeout)
-        : this(plan, LoadAll(directory, plan, createBackend, maxRows, maxPositions, timeout, out var group), group)
+    /// <param name="progress">Told of the tensors rank 0 reads (the ranks load side by side; one bar is enough), or null.</param>
+    public InProcessGroupExecutor(string directory, ParallelPlan plan, Func<int, IBackend> createBackend, int maxRows, int maxPositions, TimeSpan timeout,
+        IProgress<TensorProgress>? progress = null)
+        : this(plan, LoadAll(directory, plan, createBackend, maxRows, maxPositions, timeout, progress, out var group), group)
     {
     }
 
@@ -39,13 +42,14 @@ public sealed class InProcessGroupExecutor : IParallelExecutor
         _threads = new RankThreads(_ranks, plan.PpSize, plan.LogitsRank, _group.Abort);
     }
 
-    private static RankShard[] LoadAll(string directory, ParallelPlan plan, Func<int, IBackend> createBackend, int maxRows, int maxPositions, TimeSpan timeout, out InProcessGroup group)
+    private static RankShard[] LoadAll(string directory, ParallelPlan plan, Func<int, IBackend> createBackend, int maxRows, int maxPositions, TimeSpan timeout,
+        IProgress<TensorProgress>? progress, out InProcessGroup group)
     {
         var g = new InProcessGroup(plan.WorldSize);
         group = g;
         try
         {
-            return RankLoader.LoadAll(plan.WorldSize, r => RankShard.Load(directory, plan, r, createBackend(r), g.Transport(r), maxRows, maxPositions, timeout), r => r.Dispose(), g.Abort);
+            return RankLoader.LoadAll(plan.WorldSize, r => RankShard.Load(directory, plan, r, createBackend(r), g.Transport(r), maxRows, maxPositions, timeout, r == 0 ? progress : null), r => r.Dispose(), g.Abort);
         }
         catch
         {

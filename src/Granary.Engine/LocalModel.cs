@@ -69,6 +69,7 @@ public sealed partial class LocalModel : IDisposable
         LlamaModel model;
         using (var checkpoint = Checkpoint.Open(directory))
         {
+            checkpoint.ReportReads(options.LoadProgress);
             try
             {
                 model = LlamaModel.Load(config, checkpoint, backend, ShardSpec.Whole(config.NumLayers), options.Engine.MaxBatchedTokens, maxPositions);
@@ -103,7 +104,7 @@ public sealed partial class LocalModel : IDisposable
             string[] devices = [.. Enumerable.Range(0, plan.WorldSize).Select(r => BackendFactory.RankDevice(options.Device, r))];
             string where = options.Device == "cpu" ? $"{threads} CPU threads each" : "on " + string.Join(", ", devices);
             LogPlan(logger, plan.ToString(), $"threads of this process, {where}");
-            executor = new InProcessGroupExecutor(directory, plan, r => BackendFactory.Create(devices[r], threads), options.Engine.MaxBatchedTokens, maxPositions, parallel.CommunicationTimeout);
+            executor = new InProcessGroupExecutor(directory, plan, r => BackendFactory.Create(devices[r], threads), options.Engine.MaxBatchedTokens, maxPositions, parallel.CommunicationTimeout, options.LoadProgress);
         }
         else
         {
@@ -120,7 +121,7 @@ public sealed partial class LocalModel : IDisposable
                 transport.Dispose();
                 throw;
             }
-            executor = DistributedExecutor.Create(directory, plan, backend, transport, options.Engine.MaxBatchedTokens, maxPositions, parallel.CommunicationTimeout);
+            executor = DistributedExecutor.Create(directory, plan, backend, transport, options.Engine.MaxBatchedTokens, maxPositions, parallel.CommunicationTimeout, options.LoadProgress);
         }
         LlmEngine engine;
         var eos = EosIds(config, generation, tokenizer);
@@ -185,12 +186,8 @@ public sealed partial class LocalModel : IDisposable
         return eos;
     }
 
-    /// <summary>Renders messages through the chat template and encodes them (the template writes its own BOS).</summary>
-    public int[] EncodeChat(IReadOnlyList<ChatMessage> messages)
-    {
-        var template = ChatTemplate ?? throw new InvalidOperationException($"{Directory} has no chat template");
-        return Tokenizer.Encode(template.Render(messages, addGenerationPrompt: true), addSpecialTokens: false);
-    }
+    /// <summary>Encodes a chat as the server does (see <see cref="ChatPrompt"/>: the plain contents when the model has no chat template).</summary>
+    public int[] EncodeChat(IReadOnlyList<ChatMessage> messages) => ChatPrompt.Encode(Tokenizer, ChatTemplate, messages);
 
     public void Dispose() => Engine.Dispose();
 

@@ -12,6 +12,9 @@ public sealed class LocalModelOptions
     /// <summary>CPU kernel threads; 0 means every core. Default 0. Ranks in one process (or on one host) share them.</summary>
     public int Threads { get; set; }
 
+    /// <summary>Told as the weights load (each tensor, per safetensors file; of rank 0 when the model is split); null (the default) for nothing.</summary>
+    public IProgress<Granary.Models.Checkpoints.TensorProgress>? LoadProgress { get; set; }
+
     /// <summary>Tensor/pipeline parallel layout; the default is one rank.</summary>
     public ModelParallelOptions Parallel { get; set; } = new();
 }

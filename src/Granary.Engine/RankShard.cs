@@ -35,9 +35,11 @@ public sealed class RankShard : IDisposable
     /// <summary>
     /// Loads the slice of <paramref name="plan"/>'s <paramref name="rank"/> from the checkpoint (only its own bytes) once
     /// its groups have agreed how to exchange tensors (<see cref="GroupCommunicator"/>: every rank of the plan must
-    /// load at the same time); owns <paramref name="backend"/>.
+    /// load at the same time); owns <paramref name="backend"/>. <paramref name="progress"/>, when given, is told of the
+    /// tensors this rank reads.
     /// </summary>
-    public static RankShard Load(string directory, ParallelPlan plan, int rank, IBackend backend, IPeerTransport transport, int maxRows, int maxPositions, TimeSpan timeout)
+    public static RankShard Load(string directory, ParallelPlan plan, int rank, IBackend backend, IPeerTransport transport, int maxRows, int maxPositions, TimeSpan timeout,
+        IProgress<TensorProgress>? progress = null)
     {
         var shard = plan.Shard(rank);
         ICommunicator? tp = null, pp = null;
@@ -49,6 +51,7 @@ public sealed class RankShard : IDisposable
             if (plan.PpSize > 1) pp = GroupCommunicator.Create(backend, transport, plan.PpGroup(shard.TpRank), timeout, out ppHow);
             string description = string.Join("; ", new[] { plan.Describe(rank), tp is null ? null : $"tp collectives: {tpHow}", pp is null ? null : $"pp collectives: {ppHow}" }.OfType<string>());
             using var checkpoint = Checkpoint.Open(directory);
+            checkpoint.ReportReads(progress);
             var model = LlamaModel.Load(plan.Config, checkpoint, backend, shard, maxRows, maxPositions, tp, pp);
             return new RankShard(rank, description, backend, model, tp, pp);
         }

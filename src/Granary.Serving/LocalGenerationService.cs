@@ -16,6 +16,7 @@ public sealed class LocalGenerationService : IGenerationService
     {
         _model = model;
         Engine = new AsyncEngine(model.Engine, options, (loggers ?? NullLoggerFactory.Instance).CreateLogger<AsyncEngine>());
+        Engine.Metrics.ModelName = model.Name;
     }
 
     /// <summary>The engine loop (tests read its metrics).</summary>

@@ -79,7 +79,7 @@ public sealed partial class OpenAiServer
         response.Headers.CacheControl = "no-cache";
         response.Headers["X-Accel-Buffering"] = "no";
         var pipe = response.BodyWriter;
-        using var json = new Utf8JsonWriter(pipe);
+        using var json = new Utf8JsonWriter(pipe, ResponseJson.WriterOptions);
         long created = Now;
         int choices = request.Generation.Sequences;
         var completionTokens = new int[choices];
@@ -101,7 +101,7 @@ public sealed partial class OpenAiServer
             if (e.Error is not null)
             {
                 var failure = Failure(e);
-                Write(new ErrorResponse { Error = new ErrorBody { Message = failure.Message, Type = failure.Type, Code = failure.Code } }, OpenAiJsonContext.Default.ErrorResponse);
+                Write(new ErrorResponse { Error = new ErrorBody { Message = failure.Message, Type = failure.Type, Code = failure.Code } }, ResponseJson.ErrorResponse);
                 return false;
             }
             completionTokens[e.Index] = e.CompletionTokens;
@@ -116,7 +116,7 @@ public sealed partial class OpenAiServer
                     Logprobs = request.Logprobs ? ChatLogprobsOf(e) : null,
                     FinishReason = FinishReason(e.FinishReason),
                 });
-                Write(chunk, OpenAiJsonContext.Default.ChatCompletionChunk);
+                Write(chunk, ResponseJson.ChatCompletionChunk);
             }
             else
             {
@@ -129,7 +129,7 @@ public sealed partial class OpenAiServer
                     FinishReason = FinishReason(e.FinishReason),
                 });
                 textOffsets[e.Index] += e.Text.Length;
-                Write(chunk, OpenAiJsonContext.Default.CompletionResponse);
+                Write(chunk, ResponseJson.CompletionResponse);
             }
             return true;
         }
@@ -139,7 +139,7 @@ public sealed partial class OpenAiServer
             // OpenAI opens each choice with the assistant role and empty content.
             var first = new ChatCompletionChunk { Id = id, Model = request.Model, Created = created };
             for (int i = 0; i < choices; i++) first.Choices.Add(new ChatChunkChoice { Index = i, Delta = new ChatDelta { Role = "assistant", Content = "" } });
-            Write(first, OpenAiJsonContext.Default.ChatCompletionChunk);
+            Write(first, ResponseJson.ChatCompletionChunk);
         }
         await pipe.FlushAsync(cancellationToken);
 
@@ -155,8 +155,8 @@ public sealed partial class OpenAiServer
         if (request.IncludeUsage)
         {
             var usage = UsageOf(request, completionTokens.Sum(), cachedTokens.Sum());
-            if (chat) Write(new ChatCompletionChunk { Id = id, Model = request.Model, Created = created, Usage = usage }, OpenAiJsonContext.Default.ChatCompletionChunk);
-            else Write(new CompletionResponse { Id = id, Model = request.Model, Created = created, Usage = usage }, OpenAiJsonContext.Default.CompletionResponse);
+            if (chat) Write(new ChatCompletionChunk { Id = id, Model = request.Model, Created = created, Usage = usage }, ResponseJson.ChatCompletionChunk);
+            else Write(new CompletionResponse { Id = id, Model = request.Model, Created = created, Usage = usage }, ResponseJson.CompletionResponse);
         }
         pipe.Write(Done);
         await pipe.FlushAsync(cancellationToken);

@@ -30,6 +30,8 @@ public sealed partial class OpenAiServer : IAsyncDisposable
     private ModelBinding? _binding;
     private readonly long _created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
     private readonly byte[]? _apiKey;
+    /// <summary>The method each fixed route answers, so that another method gets 405 rather than 404.</summary>
+    private readonly Dictionary<string, string> _routes = [];
 
     private OpenAiServer(IGenerationService service, ServeOptions options, ILoggerFactory loggers)
     {
@@ -51,19 +53,19 @@ public sealed partial class OpenAiServer : IAsyncDisposable
             else if (options.Host is "0.0.0.0" or "*" or "") kestrel.ListenAnyIP(options.Port);
             else kestrel.Listen(IPAddress.TryParse(options.Host, out var ip) ? ip : throw new ArgumentException($"--host '{options.Host}' is not an IP address, localhost or 0.0.0.0"), options.Port);
         });
+        ServerTelemetry.AddTo(builder);
         _app = builder.Build();
         _app.Use(GuardAsync);
-        _app.MapGet("/health", ctx => Health(ctx));
-        _app.MapGet("/ready", ctx => Health(ctx));
-        _app.MapGet("/metrics", ctx =>
-        {
-            ctx.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";
-            return ctx.Response.WriteAsync(_service.Metrics.Render());
-        });
-        _app.MapGet("/v1/models", ctx => WriteJsonAsync(ctx, 200, Models(), OpenAiJsonContext.Default.ModelList));
-        _app.MapPost("/v1/completions", ctx => GenerateAsync(ctx, chat: false));
-        _app.MapPost("/v1/chat/completions", ctx => GenerateAsync(ctx, chat: true));
-        _app.MapFallback(ctx => WriteErrorAsync(ctx, new ApiException(404, $"no route for {ctx.Request.Method} {ctx.Request.Path}", code: "not_found")));
+        Map("GET", "/health", Health);
+        Map("GET", "/ready", Health);
+        ServerTelemetry.MapEndpoint(_app);
+        _routes.Add(ServerTelemetry.MetricsPath, "GET");
+        Map("GET", "/v1/models", ctx => WriteJsonAsync(ctx, 200, Models(), ResponseJson.ModelList));
+        // Ids may hold slashes (Hugging Face names): the rest of the path is the id.
+        _app.MapGet("/v1/models/{**id}", (HttpContext ctx, string id) => RetrieveModelAsync(ctx, id));
+        Map("POST", "/v1/completions", ctx => GenerateAsync(ctx, chat: false));
+        Map("POST", "/v1/chat/completions", ctx => GenerateAsync(ctx, chat: true));
+        _app.MapFallback(NoRouteAsync);
     }
 
     /// <summary>What runs the requests.</summary>
@@ -93,7 +95,10 @@ public sealed partial class OpenAiServer : IAsyncDisposable
         {
             await Task.Delay(Timeout.Infinite, cancellationToken);
         }
-        catch (OperationCanceledException) { }
+        catch (OperationCanceledException)
+        {
+            LogShuttingDown();
+        }
     }
 
     public async ValueTask DisposeAsync()
@@ -106,6 +111,7 @@ public sealed partial class OpenAiServer : IAsyncDisposable
         catch (OperationCanceledException) { }
         _service.Dispose();
         await _app.DisposeAsync();
+        LogStopped();
     }
 
     /// <summary>
@@ -119,7 +125,10 @@ public sealed partial class OpenAiServer : IAsyncDisposable
         {
             string name = _options.ServedModelName ?? _service.ModelName;
             string[] names = [name, _service.ModelName, _service.ModelDirectory, Path.TrimEndingDirectorySeparator(_service.ModelDirectory)];
-            return _binding = new ModelBinding(name, new RequestParser(_service.Tokenizer, _service.ChatTemplate, _service.MaxModelLength, names.Distinct().ToArray(), _options));
+            var parser = new RequestParser(_service.Tokenizer, _service.ChatTemplate, _service.MaxModelLength, names.Distinct().ToArray(), _options);
+            if (_service.ChatTemplate is null) LogNoChatTemplate(name);
+            _service.Metrics.ModelName = name;
+            return _binding = new ModelBinding(name, parser);
         }
         catch (ServiceUnavailableException)
         {
@@ -128,17 +137,6 @@ public sealed partial class OpenAiServer : IAsyncDisposable
     }
 
     private sealed record ModelBinding(string Name, RequestParser Parser);
-
-    private ModelList Models() => new()
-    {
-        Data = TryBind() is { } binding ? [new ModelCard { Id = binding.Name, Created = _created, MaxModelLen = _service.MaxModelLength }] : [],
-    };
-
-    private Task Health(HttpContext ctx)
-    {
-        ctx.Response.StatusCode = _service.IsReady ? 200 : 503;
-        return Task.CompletedTask;
-    }
 
     /// <summary>API key check, and a last line of defence: an exception becomes a 500 body, never a dead server.</summary>
     private async Task GuardAsync(HttpContext ctx, RequestDelegate next)
@@ -172,35 +170,21 @@ public sealed partial class OpenAiServer : IAsyncDisposable
         _ => "other",
     };
 
-    private async Task<byte[]> ReadBodyAsync(HttpContext ctx)
-    {
-        long limit = _options.MaxRequestBodyBytes;
-        if (ctx.Request.ContentLength > limit) throw TooLarge(limit);
-        using var buffer = new MemoryStream();
-        try
-        {
-            await ctx.Request.Body.CopyToAsync(buffer, ctx.RequestAborted);
-        }
-        catch (BadHttpRequestException e) when (e.StatusCode == 413)
-        {
-            throw TooLarge(limit);
-        }
-        if (buffer.Length > limit) throw TooLarge(limit);
-        return buffer.ToArray();
-    }
-
-    private static ApiException TooLarge(long limit) => new(413, $"the request body is larger than {limit} bytes", code: "request_too_large");
-
     private async Task GenerateAsync(HttpContext ctx, bool chat)
     {
         string endpoint = chat ? "chat_completions" : "completions";
         int status = 200;
+        // The request's span (under ASP.NET Core's), only while a tracer listens.
+        using var activity = GranaryTelemetry.Source.StartActivity("granary." + endpoint);
         try
         {
+            CheckContentType(ctx.Request);
             byte[] body = await ReadBodyAsync(ctx);
             var parser = (TryBind() ?? throw new ApiException(503, "no model is deployed yet", code: "service_unavailable")).Parser;
             var request = chat ? parser.Chat(RequestParser.Parse(body, OpenAiJsonContext.Default.ChatCompletionRequest))
                 : parser.Completion(RequestParser.Parse(body, OpenAiJsonContext.Default.CompletionRequest));
+            activity?.SetTag("gen_ai.request.model", request.Model).SetTag("gen_ai.usage.input_tokens", request.PromptTokens)
+                .SetTag("gen_ai.request.choice.count", request.Generation.Sequences).SetTag("granary.stream", request.Stream);
             GenerationHandle handle;
             try
             {
@@ -223,8 +207,8 @@ public sealed partial class OpenAiServer : IAsyncDisposable
             {
                 string id = (chat ? "chatcmpl-" : "cmpl-") + Guid.NewGuid().ToString("N");
                 if (request.Stream) await StreamAsync(ctx, handle, request, id, chat);
-                else if (chat) await WriteJsonAsync(ctx, 200, await ChatAsync(handle, request, id, ctx.RequestAborted), OpenAiJsonContext.Default.ChatCompletionResponse);
-                else await WriteJsonAsync(ctx, 200, await CompletionAsync(handle, request, id, ctx.RequestAborted), OpenAiJsonContext.Default.CompletionResponse);
+                else if (chat) await WriteJsonAsync(ctx, 200, await ChatAsync(handle, request, id, ctx.RequestAborted), ResponseJson.ChatCompletionResponse);
+                else await WriteJsonAsync(ctx, 200, await CompletionAsync(handle, request, id, ctx.RequestAborted), ResponseJson.CompletionResponse);
             }
         }
         catch (ApiException e)
@@ -243,6 +227,8 @@ public sealed partial class OpenAiServer : IAsyncDisposable
         finally
         {
             _service.Metrics.CountRequest(endpoint, status);
+            activity?.SetTag("http.response.status_code", status);
+            if (status >= 400) activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error);
         }
     }
 
@@ -251,7 +237,7 @@ public sealed partial class OpenAiServer : IAsyncDisposable
     private static Task WriteErrorAsync(HttpContext ctx, ApiException e)
     {
         var body = new ErrorResponse { Error = new ErrorBody { Message = e.Message, Type = e.Type, Param = e.Param, Code = e.Code } };
-        return WriteJsonAsync(ctx, e.Status, body, OpenAiJsonContext.Default.ErrorResponse);
+        return WriteJsonAsync(ctx, e.Status, body, ResponseJson.ErrorResponse);
     }
 
     private static async Task WriteJsonAsync<T>(HttpContext ctx, int status, T value, JsonTypeInfo<T> type)
@@ -271,6 +257,15 @@ public sealed partial class OpenAiServer : IAsyncDisposable
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Serving {Model} on {Urls}; {Where}")]
     private partial void LogListening(string urls, string model, string where);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Shutting down: no new requests, running ones get 5 s to finish")]
+    private partial void LogShuttingDown();
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Stopped")]
+    private partial void LogStopped();
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Model}: " + ChatPrompt.NoTemplateFallback)]
+    private partial void LogNoChatTemplate(string model);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Unhandled error serving {Path}")]
     private partial void LogUnhandled(Exception e, string path);

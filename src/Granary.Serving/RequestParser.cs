@@ -9,7 +9,8 @@ namespace Granary.Serving;
 
 /// <summary>
 /// Turns API bodies into engine requests, refusing bad ones with the status OpenAI clients expect:
-/// 400 for malformed JSON and values out of range, 422 for fields of the wrong type, 404 for an unknown model.
+/// 400 for malformed JSON, fields of the wrong type and values out of range (in plain words, as OpenAI's API says
+/// them, never .NET type names), 404 for an unknown model. A request without "model" gets the served one, as vLLM does.
 /// </summary>
 internal sealed class RequestParser(ITokenizer tokenizer, LoadedChatTemplate? chatTemplate, int maxModelLength, IReadOnlyCollection<string> modelNames, ServeOptions options)
 {
@@ -32,8 +33,7 @@ internal sealed class RequestParser(ITokenizer tokenizer, LoadedChatTemplate? ch
         }
         catch (JsonException e)
         {
-            string param = e.Path is { Length: > 2 } path ? path[2..] : "";
-            throw new ApiException(422, $"wrong type for '{param}': {e.Message}", param, "invalid_type");
+            throw JsonFieldError.From(e, body, type);
         }
     }
 
@@ -50,7 +50,7 @@ internal sealed class RequestParser(ITokenizer tokenizer, LoadedChatTemplate? ch
     public PreparedRequest Chat(ChatCompletionRequest body)
     {
         string model = CheckModel(body.Model);
-        var prompt = ChatPrompt(body.Messages);
+        var prompt = ChatPromptIds(body.Messages);
         if (body.TopLogprobs is { } top && (top < 0 || top > 20)) throw new ApiException(400, $"top_logprobs must be between 0 and 20, got {top}", "top_logprobs");
         if (body.TopLogprobs is not null && body.Logprobs != true) throw new ApiException(400, "top_logprobs needs logprobs set to true", "top_logprobs");
         int? logprobs = body.Logprobs == true ? body.TopLogprobs ?? 0 : null;
@@ -71,11 +71,14 @@ internal sealed class RequestParser(ITokenizer tokenizer, LoadedChatTemplate? ch
         };
     }
 
+    /// <summary>Whether <paramref name="model"/> names the served model (its served name, model name or folder).</summary>
+    public bool Serves(string model) => modelNames.Contains(model);
+
     private string CheckModel(string? model)
     {
         string served = modelNames.First();
         if (string.IsNullOrEmpty(model)) return served;
-        if (!modelNames.Contains(model)) throw new ApiException(404, $"The model '{model}' does not exist. This server serves '{served}'.", "model", "model_not_found");
+        if (!Serves(model)) throw new ApiException(404, $"The model '{model}' does not exist. This server serves '{served}'.", "model", "model_not_found");
         return served;
     }
 
@@ -127,18 +130,21 @@ internal sealed class RequestParser(ITokenizer tokenizer, LoadedChatTemplate? ch
         return sampling;
     }
 
+    /// <summary>OpenAI's limit on stop sequences.</summary>
+    private const int MaxStopStrings = 4;
+
     private static string[] StopStrings(JsonElement? stop)
     {
         if (stop is not { } s || s.ValueKind == JsonValueKind.Null) return [];
         if (s.ValueKind == JsonValueKind.String) return [s.GetString()!];
-        if (s.ValueKind != JsonValueKind.Array) throw new ApiException(422, "stop must be a string or an array of strings", "stop", "invalid_type");
+        if (s.ValueKind != JsonValueKind.Array) throw new ApiException(400, "stop must be a string or an array of strings", "stop", "invalid_type");
         var list = new List<string>();
         foreach (var item in s.EnumerateArray())
         {
-            if (item.ValueKind != JsonValueKind.String) throw new ApiException(422, "stop must be a string or an array of strings", "stop", "invalid_type");
+            if (item.ValueKind != JsonValueKind.String) throw new ApiException(400, "stop must be a string or an array of strings", "stop", "invalid_type");
             list.Add(item.GetString()!);
         }
-        if (list.Count > 16) throw new ApiException(400, $"at most 16 stop strings, got {list.Count}", "stop");
+        if (list.Count > MaxStopStrings) throw new ApiException(400, $"stop may hold at most {MaxStopStrings} strings, got {list.Count}", "stop");
         return [.. list];
     }
 
@@ -146,7 +152,7 @@ internal sealed class RequestParser(ITokenizer tokenizer, LoadedChatTemplate? ch
     {
         if (prompt is not { } p || p.ValueKind == JsonValueKind.Null) throw new ApiException(400, "prompt is required", "prompt");
         if (p.ValueKind == JsonValueKind.String) return [Encode(p.GetString()!)];
-        if (p.ValueKind != JsonValueKind.Array) throw new ApiException(422, "prompt must be a string, an array of strings, an array of token ids or an array of token id arrays", "prompt", "invalid_type");
+        if (p.ValueKind != JsonValueKind.Array) throw new ApiException(400, "prompt must be a string, an array of strings, an array of token ids or an array of token id arrays", "prompt", "invalid_type");
         if (p.GetArrayLength() == 0) throw new ApiException(400, "prompt must not be empty", "prompt");
         var first = p[0].ValueKind;
         if (first == JsonValueKind.Number) return [Ids(p)];
@@ -155,7 +161,7 @@ internal sealed class RequestParser(ITokenizer tokenizer, LoadedChatTemplate? ch
         {
             if (item.ValueKind == JsonValueKind.String && first == JsonValueKind.String) prompts.Add(Encode(item.GetString()!));
             else if (item.ValueKind == JsonValueKind.Array && first == JsonValueKind.Array) prompts.Add(Ids(item));
-            else throw new ApiException(422, "prompt must be a string, an array of strings, an array of token ids or an array of token id arrays", "prompt", "invalid_type");
+            else throw new ApiException(400, "prompt must be a string, an array of strings, an array of token ids or an array of token id arrays", "prompt", "invalid_type");
         }
         return [.. prompts];
     }
@@ -169,7 +175,7 @@ internal sealed class RequestParser(ITokenizer tokenizer, LoadedChatTemplate? ch
         int i = 0;
         foreach (var item in array.EnumerateArray())
         {
-            if (item.ValueKind != JsonValueKind.Number || !item.TryGetInt32(out int id)) throw new ApiException(422, "token ids must be integers", "prompt", "invalid_type");
+            if (item.ValueKind != JsonValueKind.Number || !item.TryGetInt32(out int id)) throw new ApiException(400, "token ids must be integers", "prompt", "invalid_type");
             if ((uint)id >= (uint)tokenizer.VocabSize) throw new ApiException(400, $"token id {id} is outside the vocabulary of {tokenizer.VocabSize}", "prompt");
             ids[i++] = id;
         }
@@ -178,7 +184,7 @@ internal sealed class RequestParser(ITokenizer tokenizer, LoadedChatTemplate? ch
 
     private static readonly HashSet<string> Roles = ["system", "developer", "user", "assistant", "tool"];
 
-    private int[] ChatPrompt(List<ChatMessageBody?>? messages)
+    private int[] ChatPromptIds(List<ChatMessageBody?>? messages)
     {
         if (messages is null || messages.Count == 0) throw new ApiException(400, "messages must be a non-empty array", "messages");
         var list = new List<ChatMessage>(messages.Count);
@@ -188,14 +194,9 @@ internal sealed class RequestParser(ITokenizer tokenizer, LoadedChatTemplate? ch
             if (m.Role is null || !Roles.Contains(m.Role)) throw new ApiException(400, $"messages[{i}].role must be one of system, developer, user, assistant, tool; got '{m.Role}'", $"messages[{i}].role");
             list.Add(new ChatMessage(m.Role == "developer" ? "system" : m.Role, Content(m.Content, i)));
         }
-        if (chatTemplate is null)
-        {
-            // A base model without a chat template (stories15M): the contents, one per line, as plain text.
-            return Encode(string.Join("\n", list.Select(m => m.Content)));
-        }
         try
         {
-            return tokenizer.Encode(chatTemplate.Render(list, addGenerationPrompt: true), addSpecialTokens: false);
+            return ChatPrompt.Encode(tokenizer, chatTemplate, list);
         }
         catch (ChatTemplateException e)
         {
@@ -213,14 +214,14 @@ internal sealed class RequestParser(ITokenizer tokenizer, LoadedChatTemplate? ch
             foreach (var part in c.EnumerateArray())
             {
                 if (part.ValueKind != JsonValueKind.Object || !part.TryGetProperty("type", out var type) || type.ValueKind != JsonValueKind.String)
-                    throw new ApiException(422, $"messages[{index}].content parts must be objects with a type", $"messages[{index}].content", "invalid_type");
+                    throw new ApiException(400, $"messages[{index}].content parts must be objects with a type", $"messages[{index}].content", "invalid_type");
                 if (type.GetString() != "text") throw new ApiException(400, $"content part type '{type.GetString()}' is not supported (only text)", $"messages[{index}].content");
                 if (!part.TryGetProperty("text", out var t) || t.ValueKind != JsonValueKind.String)
-                    throw new ApiException(422, $"messages[{index}].content text part needs a string 'text'", $"messages[{index}].content", "invalid_type");
+                    throw new ApiException(400, $"messages[{index}].content text part needs a string 'text'", $"messages[{index}].content", "invalid_type");
                 text.Append(t.GetString());
             }
             return text.ToString();
         }
-        throw new ApiException(422, $"messages[{index}].content must be a string or an array of content parts", $"messages[{index}].content", "invalid_type");
+        throw new ApiException(400, $"messages[{index}].content must be a string or an array of content parts", $"messages[{index}].content", "invalid_type");
     }
 }

@@ -137,4 +137,21 @@ public sealed class CliTests(StoriesServer server)
         Assert.Contains("user: Hello there\nassistant: ", chat.Stdout);
         Assert.Contains("qwen2-tiny (in this process)", chat.Stderr);
     }
+
+    [Fact]
+    public async Task GenerateChatWithoutATemplateFallsBackAsTheServerDoes()
+    {
+        // stories15M has no chat template: --chat warns and sends the plain prompt, as the server does with a chat.
+        string[] greedy = ["--model", TestData.Stories15M, "--prompt", TestData.StoryPrompt, "--max-tokens", "12", "--temperature", "0"];
+        using var chat = new ChildProcess(["generate", .. greedy, "--chat"]);
+        Assert.Equal(0, await chat.WaitForExitAsync());
+        Assert.Contains("stories15M: it has no chat template: chat messages are sent as their contents", chat.Stderr);
+        using var plain = new ChildProcess(["generate", .. greedy]);
+        Assert.Equal(0, await plain.WaitForExitAsync());
+        Assert.Equal(plain.Stdout, TestData.StoryPrompt + chat.Stdout);
+
+        using var client = server.Client();
+        var answer = await client.CompleteChatAsync(new() { Messages = [Models.ChatRequestMessage.User(TestData.StoryPrompt)], MaxTokens = 12, Temperature = 0 });
+        Assert.Equal(answer.Content + "\n", chat.Stdout);
+    }
 }

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.RegularExpressions;
 using Granary.Tests.Shared;
 
@@ -47,14 +46,14 @@ public sealed partial class GranaryServer : IAsyncDisposable
         }
     }
 
-    /// <summary>The value of an unlabelled Prometheus metric, e.g. granary_num_requests_running.</summary>
-    public async Task<double> MetricAsync(string name) => Metric(await _http.GetStringAsync("/metrics"), name);
+    /// <summary>The value of a metric of the server's model, e.g. granary_num_requests_running.</summary>
+    public async Task<double> MetricAsync(string name) => PrometheusText.Metric(await _http.GetStringAsync("/metrics"), name);
 
     /// <summary>granary_requests_total for one endpoint and status (0 when none was counted yet).</summary>
     public async Task<double> RequestsAsync(string endpoint, int status)
     {
         string metrics = await _http.GetStringAsync("/metrics");
-        return TryMetric(metrics, $"granary_requests_total{{endpoint=\"{endpoint}\",status=\"{status}\"}}") ?? 0;
+        return PrometheusText.TryMetric(metrics, "granary_requests_total", $"endpoint=\"{endpoint}\"", $"status=\"{status}\"") ?? 0;
     }
 
     /// <summary>Polls until the condition holds (the server acts asynchronously); fails after a generous timeout.</summary>
@@ -66,18 +65,6 @@ public sealed partial class GranaryServer : IAsyncDisposable
             if (clock.Elapsed.TotalSeconds > timeoutSeconds) throw new Xunit.Sdk.XunitException($"timed out waiting for {what}\nserver log:\n{Log}");
             await Task.Delay(20);
         }
-    }
-
-    private static double Metric(string metrics, string name) =>
-        TryMetric(metrics, name) ?? throw new Xunit.Sdk.XunitException($"metric {name} not found");
-
-    private static double? TryMetric(string metrics, string name)
-    {
-        foreach (string line in metrics.Split('\n'))
-        {
-            if (line.StartsWith(name + " ", StringComparison.Ordinal)) return double.Parse(line[(name.Length + 1)..], CultureInfo.InvariantCulture);
-        }
-        return null;
     }
 
     public async ValueTask DisposeAsync()

@@ -1,15 +1,18 @@
+using System.Net.ServerSentEvents;
 using System.Text;
-using Granary.Client.Internal;
 
 namespace Granary.Client.Tests;
 
-/// <summary>The SSE reader against the cases of the HTML living standard's event stream format.</summary>
+/// <summary>
+/// The cases of the HTML living standard's event stream format that the client's streams rely on, through the
+/// <see cref="SseParser"/> the client reads them with.
+/// </summary>
 public sealed class ServerSentEventsTests
 {
     private static async Task<List<string>> Read(string stream)
     {
         var events = new List<string>();
-        await foreach (string data in ServerSentEvents.ReadDataAsync(new MemoryStream(Encoding.UTF8.GetBytes(stream)), CancellationToken.None)) events.Add(data);
+        await foreach (var item in SseParser.Create(new MemoryStream(Encoding.UTF8.GetBytes(stream))).EnumerateAsync()) events.Add(item.Data);
         return events;
     }
 

@@ -97,7 +97,39 @@ public class CliTests
             : ["generate", "--model", TestData.Fixture("llama-tiny"), "--prompt-ids", "1,2", option, value];
         var (code, _, error) = CliRunner.Run(args);
         Assert.Equal(1, code);
-        Assert.StartsWith("error: ", error);
+        // Only the progress of what ran before the error (a model loaded: a plain line off a terminal) may precede it.
+        string[] lines = error.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.StartsWith("error: ", lines[^1]);
+        Assert.All(lines[..^1], line => Assert.StartsWith("loading llama-tiny: ", line));
+    }
+
+    [Fact]
+    public void ConvertingLoadingAndBenchmarkingReportPlainProgressOffATerminal()
+    {
+        string llama2c = Path.Combine(TestData.Stories15M, "llama2c");
+        string work = Directory.CreateTempSubdirectory("granary-progress").FullName;
+        try
+        {
+            var (code, _, error) = CliRunner.Run("convert-llama2c", "--checkpoint", Path.Combine(llama2c, "stories15M.bin"), "--tokenizer", Path.Combine(llama2c, "tokenizer.bin"), "--output", work);
+            Assert.True(code == 0, error);
+            Assert.Contains("converting: model.safetensors written, 58.0/58.0 MiB\n", error);
+            Assert.DoesNotContain("\r", error); // a bar only on a terminal
+
+            (code, _, error) = CliRunner.Run("generate", "--model", work, "--prompt-ids", "1,9038", "--max-tokens", "2");
+            Assert.True(code == 0, error);
+            Assert.Contains($"loading {Path.GetFileName(work)}: model.safetensors loaded, 58.0/58.0 MiB\n", error);
+            Assert.DoesNotContain("\r", error);
+
+            (code, _, error) = CliRunner.Run("bench-local", "--model", TestData.Fixture("llama-tiny"), "--batch", "1,2", "--prompt", "4", "--new", "4", "--warmup", "0");
+            Assert.True(code == 0, error);
+            Assert.Contains("bench-local: batch 1 measured (1/2)", error);
+            Assert.Contains("bench-local: batch 2 measured (2/2)", error);
+            Assert.DoesNotContain("\r", error);
+        }
+        finally
+        {
+            Directory.Delete(work, recursive: true);
+        }
     }
 
     [Theory]

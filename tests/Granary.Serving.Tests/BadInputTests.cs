@@ -12,12 +12,15 @@ public sealed class BadInputTests(Stories15MServer server)
         { "/v1/completions", """{"prompt":"hi","max_tokens":""", 400, null },                                  // malformed JSON
         { "/v1/completions", """not json""", 400, null },
         { "/v1/completions", "", 400, null },                                                                    // empty body
-        { "/v1/completions", """[1,2]""", 422, null },                                                           // not an object
-        { "/v1/completions", """{"prompt":"hi","max_tokens":"ten"}""", 422, "max_tokens" },                     // wrong types
-        { "/v1/completions", """{"prompt":"hi","temperature":"hot"}""", 422, "temperature" },
-        { "/v1/completions", """{"prompt":{"text":"hi"}}""", 422, "prompt" },
-        { "/v1/completions", """{"prompt":"hi","stop":5}""", 422, "stop" },
-        { "/v1/completions", """{"prompt":"hi","stream":"yes"}""", 422, "stream" },
+        { "/v1/completions", """[1,2]""", 400, null },                                                           // not an object
+        { "/v1/completions", """{"prompt":"hi","max_tokens":"ten"}""", 400, "max_tokens" },                     // wrong types
+        { "/v1/completions", """{"prompt":"hi","temperature":"hot"}""", 400, "temperature" },
+        { "/v1/completions", """{"prompt":{"text":"hi"}}""", 400, "prompt" },
+        { "/v1/completions", """{"prompt":"hi","stop":5}""", 400, "stop" },
+        { "/v1/completions", """{"prompt":"hi","stream":"yes"}""", 400, "stream" },
+        { "/v1/completions", """{"prompt":"hi","max_tokens":1e20}""", 400, "max_tokens" },                     // an integer out of range
+        { "/v1/completions", """{"prompt":"hi","stop":["a","b","c","d","e"]}""", 400, "stop" },                  // more than OpenAI's 4
+        { "/v1/chat/completions", """{"messages":[{"role":5}]}""", 400, "messages[0].role" },
         { "/v1/completions", """{"model":"gpt-4","prompt":"hi"}""", 404, "model" },                              // unknown model
         { "/v1/completions", """{"max_tokens":5}""", 400, "prompt" },                                           // missing prompt
         { "/v1/completions", """{"prompt":[]}""", 400, "prompt" },
@@ -34,8 +37,8 @@ public sealed class BadInputTests(Stories15MServer server)
         { "/v1/chat/completions", """{"messages":[]}""", 400, "messages" },                                     // empty messages
         { "/v1/chat/completions", """{"model":"stories15M"}""", 400, "messages" },
         { "/v1/chat/completions", """{"messages":[{"role":"wizard","content":"hi"}]}""", 400, "messages[0].role" },
-        { "/v1/chat/completions", """{"messages":[{"role":"user","content":5}]}""", 422, "messages[0].content" },
-        { "/v1/chat/completions", """{"messages":"hello"}""", 422, "messages" },
+        { "/v1/chat/completions", """{"messages":[{"role":"user","content":5}]}""", 400, "messages[0].content" },
+        { "/v1/chat/completions", """{"messages":"hello"}""", 400, "messages" },
         { "/v1/chat/completions", """{"messages":[{"role":"user","content":"hi"}],"top_logprobs":2}""", 400, "top_logprobs" },
         { "/v1/chat/completions", """{"messages":[{"role":"user","content":"hi"}],"max_completion_tokens":0}""", 400, "max_tokens" },
     };
@@ -47,6 +50,23 @@ public sealed class BadInputTests(Stories15MServer server)
         var (actual, error) = await server.PostJsonAsync(path, body);
         Assert.Equal(status, actual);
         AssertError(error, param);
+    }
+
+    [Theory]
+    [InlineData("""{"prompt":"hi","temperature":"hot"}""", "temperature must be a number, got a string", "invalid_type")]
+    [InlineData("""{"prompt":"hi","max_tokens":"ten"}""", "max_tokens must be an integer, got a string", "invalid_type")]
+    [InlineData("""{"prompt":"hi","max_tokens":2.5}""", "max_tokens must be an integer, got a number", "invalid_type")]
+    [InlineData("""{"prompt":"hi","stream":"yes"}""", "stream must be a boolean, got a string", "invalid_type")]
+    [InlineData("""{"prompt":"hi","stream_options":{"include_usage":1}}""", "stream_options.include_usage must be a boolean, got a number", "invalid_type")]
+    [InlineData("""{"prompt":"hi","max_tokens":1e20}""", "max_tokens is too large: expected at most 2147483647, got 1e20", "integer_above_max_value")]
+    [InlineData("""[1,2]""", "the request body must be a JSON object", "invalid_json")]
+    public async Task WrongTypesAreSaidPlainly(string body, string message, string code)
+    {
+        var (status, error) = await server.PostJsonAsync("/v1/completions", body);
+        Assert.Equal(400, status);
+        Assert.Equal(message, error.GetProperty("error").GetProperty("message").GetString());
+        Assert.Equal(code, error.GetProperty("error").GetProperty("code").GetString());
+        Assert.Equal("invalid_request_error", error.GetProperty("error").GetProperty("type").GetString());
     }
 
     [Fact]

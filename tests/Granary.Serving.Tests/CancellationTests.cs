@@ -11,7 +11,7 @@ public sealed class CancellationTests(Stories15MServer server)
     [InlineData(false)]
     public async Task DisconnectAbortsAndFreesBlocks(bool stream)
     {
-        double abortedBefore = TestServer.Metric(await server.MetricsAsync(), "granary_aborted_sequences_total");
+        double abortedBefore = TestServer.Metric(await server.MetricsAsync(), "granary_aborted_sequences_total", server.ModelLabel);
         // No draining: a disposed response must close the connection the way a client that goes away does,
         // not read the rest of the answer in the background (HttpClient drains up to 1 MiB by default).
         using var client = new HttpClient(new SocketsHttpHandler { MaxResponseDrainSize = 0 }) { BaseAddress = new Uri(server.BaseUrl) };
@@ -19,7 +19,7 @@ public sealed class CancellationTests(Stories15MServer server)
         string body = $$"""{"prompt":"Once upon a time","max_tokens":230,"temperature":0,"ignore_eos":true,"n":8,"stream":{{(stream ? "true" : "false")}}}""";
         var request = new HttpRequestMessage(HttpMethod.Post, "/v1/completions") { Content = new StringContent(body, Encoding.UTF8, "application/json") };
         var sending = client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancel.Token);
-        await TestServer.EventuallyAsync(async () => TestServer.Metric(await server.MetricsAsync(), "granary_kv_cache_used_blocks") > 0, "the request to hold KV blocks");
+        await TestServer.EventuallyAsync(async () => TestServer.Metric(await server.MetricsAsync(), "granary_kv_cache_used_blocks", server.ModelLabel) > 0, "the request to hold KV blocks");
         if (stream)
         {
             var response = await sending;
@@ -35,8 +35,8 @@ public sealed class CancellationTests(Stories15MServer server)
         await TestServer.EventuallyAsync(async () =>
         {
             string metrics = await server.MetricsAsync();
-            return TestServer.Metric(metrics, "granary_kv_cache_used_blocks") == 0 && TestServer.Metric(metrics, "granary_num_requests_running") == 0;
+            return TestServer.Metric(metrics, "granary_kv_cache_used_blocks", server.ModelLabel) == 0 && TestServer.Metric(metrics, "granary_num_requests_running", server.ModelLabel) == 0;
         }, "the blocks to be freed");
-        Assert.Equal(abortedBefore + 8, TestServer.Metric(await server.MetricsAsync(), "granary_aborted_sequences_total"));
+        Assert.Equal(abortedBefore + 8, TestServer.Metric(await server.MetricsAsync(), "granary_aborted_sequences_total", server.ModelLabel));
     }
 }

@@ -35,7 +35,7 @@ public sealed class LimitsTests(LimitedServer server) : IClassFixture<LimitedSer
             await TestServer.EventuallyAsync(async () =>
             {
                 string metrics = await server.MetricsAsync();
-                return TestServer.Metric(metrics, "granary_num_requests_running") == 1 && TestServer.Metric(metrics, "granary_num_requests_waiting") == 1;
+                return TestServer.Metric(metrics, "granary_num_requests_running", server.ModelLabel) == 1 && TestServer.Metric(metrics, "granary_num_requests_waiting", server.ModelLabel) == 1;
             }, "one choice to run and the other to wait");
 
             var (status, body) = await server.PostJsonAsync("/v1/completions", """{"prompt":"Hello","max_tokens":2}""");
@@ -46,7 +46,7 @@ public sealed class LimitsTests(LimitedServer server) : IClassFixture<LimitedSer
             await TestServer.EventuallyAsync(async () =>
             {
                 string metrics = await server.MetricsAsync();
-                return TestServer.Metric(metrics, "granary_num_requests_waiting") == 0 && TestServer.Metric(metrics, "granary_kv_cache_used_blocks") == 0;
+                return TestServer.Metric(metrics, "granary_num_requests_waiting", server.ModelLabel) == 0 && TestServer.Metric(metrics, "granary_kv_cache_used_blocks", server.ModelLabel) == 0;
             }, "the queue to drain");
             if ((status != 429 || (int)response.StatusCode != 429) && !stillBusy && attempt < 5) continue;
 

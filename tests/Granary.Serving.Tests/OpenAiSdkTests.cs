@@ -1,6 +1,7 @@
 using System.ClientModel;
 using OpenAI;
 using OpenAI.Chat;
+using OpenAI.Models;
 
 namespace Granary.Serving.Tests;
 
@@ -8,7 +9,21 @@ namespace Granary.Serving.Tests;
 [Collection(Stories15MCollection.Name)]
 public sealed class OpenAiSdkTests(Stories15MServer server)
 {
-    private ChatClient Client() => new("stories15M", new ApiKeyCredential("not-needed"), new OpenAIClientOptions { Endpoint = new Uri(server.BaseUrl + "/v1") });
+    private OpenAIClientOptions Options => new() { Endpoint = new Uri(server.BaseUrl + "/v1") };
+
+    private ChatClient Client() => new("stories15M", new ApiKeyCredential("not-needed"), Options);
+
+    [Fact]
+    public async Task RetrievesAndListsTheModel()
+    {
+        var models = new OpenAIModelClient(new ApiKeyCredential("not-needed"), Options);
+        OpenAIModel model = await models.GetModelAsync("stories15M");
+        Assert.Equal("stories15M", model.Id);
+        Assert.Equal("granary", model.OwnedBy);
+        Assert.Equal(["stories15M"], (await models.GetModelsAsync()).Value.Select(m => m.Id));
+        var missing = await Assert.ThrowsAsync<ClientResultException>(() => models.GetModelAsync("gpt-4"));
+        Assert.Equal(404, missing.Status);
+    }
 
     [Fact]
     public async Task CompletesAChat()

@@ -31,11 +31,11 @@ public sealed class SoakTests(Stories15MServer server)
         await TestServer.EventuallyAsync(async () =>
         {
             string metrics = await server.MetricsAsync();
-            return TestServer.Metric(metrics, "granary_kv_cache_used_blocks") == 0 && TestServer.Metric(metrics, "granary_num_requests_running") == 0
-                && TestServer.Metric(metrics, "granary_num_requests_waiting") == 0;
+            return TestServer.Metric(metrics, "granary_kv_cache_used_blocks", server.ModelLabel) == 0 && TestServer.Metric(metrics, "granary_num_requests_running", server.ModelLabel) == 0
+                && TestServer.Metric(metrics, "granary_num_requests_waiting", server.ModelLabel) == 0;
         }, "the engine to go idle");
         Assert.Equal(200, (int)(await server.Http.GetAsync("/health")).StatusCode);
-        Assert.Equal(0, TestServer.Metric(await server.MetricsAsync(), "granary_engine_errors_total"));
+        Assert.Equal(0, TestServer.Metric(await server.MetricsAsync(), "granary_engine_errors_total", server.ModelLabel));
         long after = Settle();
         Assert.True(after < idle + (32 << 20), $"managed memory went from {idle >> 20} MiB idle to {after >> 20} MiB after the soak");
     }

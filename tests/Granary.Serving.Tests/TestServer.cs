@@ -2,6 +2,7 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 using Granary.Engine;
+using Granary.Tests.Shared;
 
 namespace Granary.Serving.Tests;
 
@@ -66,16 +67,14 @@ public abstract class TestServer : IAsyncLifetime
         return (events, done);
     }
 
+    /// <summary>The label of this server's series (other servers of the test process publish on the same meter).</summary>
+    public string ModelLabel => $"model_name=\"{Server.Service.Metrics.ModelName}\"";
+
     public async Task<string> MetricsAsync() => await Http.GetStringAsync("/metrics");
 
-    public static double Metric(string metrics, string name)
-    {
-        foreach (string line in metrics.Split('\n'))
-        {
-            if (line.StartsWith(name + " ", StringComparison.Ordinal)) return double.Parse(line[(name.Length + 1)..], System.Globalization.CultureInfo.InvariantCulture);
-        }
-        throw new Xunit.Sdk.XunitException($"metric {name} not found");
-    }
+    public static double Metric(string metrics, string name, params string[] labels) => PrometheusText.Metric(metrics, name, labels);
+
+    public static double? TryMetric(string metrics, string name, params string[] labels) => PrometheusText.TryMetric(metrics, name, labels);
 
     /// <summary>Polls until the condition holds (the engine thread acts asynchronously), failing after a timeout.</summary>
     public static async Task EventuallyAsync(Func<Task<bool>> condition, string what, int timeoutMs = 10000)

@@ -21,8 +21,27 @@ internal sealed partial class ChildProcess : IDisposable
 
     /// <summary>Another .NET program (a sample, or the CLI at another path).</summary>
     public ChildProcess(string dll, IEnumerable<string> args, IReadOnlyDictionary<string, string?>? env = null)
+        : this(Start("dotnet", [dll, .. args]), env)
     {
-        var start = new ProcessStartInfo("dotnet")
+    }
+
+    private ChildProcess(ProcessStartInfo start, IReadOnlyDictionary<string, string?>? env)
+    {
+        // The rank topology of a multi-process run must not leak in from the test's environment.
+        foreach (string name in new[] { "WORLD_SIZE", "WORLD_RANK", "LOCAL_WORLD_SIZE", "TP_SIZE", "PP_SIZE", "GRANARY_API_KEY" }) start.Environment.Remove(name);
+        foreach (var (name, value) in env ?? new Dictionary<string, string?>()) start.Environment[name] = value;
+        Process = new Process { StartInfo = start };
+        Process.Start();
+        Process.StandardInput.AutoFlush = true;
+        _pumps = Task.WhenAll(PumpAsync(Process.StandardOutput, _out), PumpAsync(Process.StandardError, _err));
+    }
+
+    /// <summary>A program that is not .NET (a script of the repository through bash).</summary>
+    public static ChildProcess Program(string program, IEnumerable<string> args, IReadOnlyDictionary<string, string?>? env = null) => new(Start(program, args), env);
+
+    private static ProcessStartInfo Start(string program, IEnumerable<string> args)
+    {
+        var start = new ProcessStartInfo(program)
         {
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
@@ -31,15 +50,8 @@ internal sealed partial class ChildProcess : IDisposable
             StandardOutputEncoding = Encoding.UTF8,
             StandardErrorEncoding = Encoding.UTF8,
         };
-        start.ArgumentList.Add(dll);
         foreach (string a in args) start.ArgumentList.Add(a);
-        // The rank topology of a multi-process run must not leak in from the test's environment.
-        foreach (string name in new[] { "WORLD_SIZE", "WORLD_RANK", "LOCAL_WORLD_SIZE", "TP_SIZE", "PP_SIZE", "GRANARY_API_KEY" }) start.Environment.Remove(name);
-        foreach (var (name, value) in env ?? new Dictionary<string, string?>()) start.Environment[name] = value;
-        Process = new Process { StartInfo = start };
-        Process.Start();
-        Process.StandardInput.AutoFlush = true;
-        _pumps = Task.WhenAll(PumpAsync(Process.StandardOutput, _out), PumpAsync(Process.StandardError, _err));
+        return start;
     }
 
     public Process Process { get; }
@@ -55,7 +67,10 @@ internal sealed partial class ChildProcess : IDisposable
     public void CloseInput() => Process.StandardInput.Close();
 
     /// <summary>Sends SIGINT, as Ctrl+C in a terminal does.</summary>
-    public void Interrupt() => Assert.Equal(0, Kill(Process.Id, 2));
+    public void Interrupt() => Signal(Process.Id, 2);
+
+    /// <summary>Sends <paramref name="signal"/> to <paramref name="pid"/> (a child of this one, or one it started).</summary>
+    public static void Signal(int pid, int signal) => Assert.Equal(0, Kill(pid, signal));
 
     /// <summary>Waits until the captured output satisfies <paramref name="condition"/>; fails (with the output) after <paramref name="timeoutSeconds"/>.</summary>
     public async Task WaitForAsync(Func<string, string, bool> condition, string what, int timeoutSeconds = 30)

@@ -34,6 +34,8 @@ async function main() {
 
   const models = await client.models.list();
   assert.equal(models.data[0].id, 'stories15M');
+  assert.equal((await client.models.retrieve('stories15M')).id, 'stories15M');
+  await assert.rejects(client.models.retrieve('gpt-4'), (e) => e.status === 404);
 
   const completion = await client.chat.completions.create({ model: 'stories15M', messages, max_tokens: 16, temperature: 0 });
   const text = completion.choices[0].message.content;

@@ -48,11 +48,14 @@ internal static class BenchLocalCommand
             // for the JIT to replace the step's first, unoptimized code (tier 0) with optimized code (tier 1).
             EngineWarmup.Run(model.Engine, model.Config.VocabSize, TimeSpan.FromSeconds(parse.GetValue(warmup)), cancellationToken);
             var results = new List<object>();
+            var progress = new ProgressBar(parse.InvocationConfiguration.Error, "bench-local");
             foreach (int batch in sizes)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                var r = Run(model, modelSizes, batch, prompt, generate, bandwidth);
+                var r = Run(model, modelSizes, batch, prompt, generate, bandwidth, (step, steps) =>
+                    progress.Report(results.Count * (generate + 1) + step, sizes.Length * (generate + 1), $"batch {batch} ({results.Count + 1}/{sizes.Length}), step {step}/{steps}"));
                 results.Add(r);
+                progress.Report(results.Count, sizes.Length, $"batch {batch} measured ({results.Count}/{sizes.Length}): {r.DecodeMsPerStep:F3} ms/step", milestone: true);
                 string communication = r.CommunicationShare is { } c ? c.ToString("P1") : "-";
                 stdout.WriteLine($"{batch,5} | {r.PrefillTokensPerSecond,13:F1} | {r.DecodeMsPerStep,14:F3} | {r.DecodeTokensPerSecond,12:F1} | {r.BytesPerStep / 1e6,13:F1} | {r.BytesPerStep / (bandwidth * 1e9) * 1000,13:F3} | {r.AchievedGBps,4:F1} | {r.ShareOfLimit,24:P1} | {communication}");
             }
@@ -91,7 +94,8 @@ internal static class BenchLocalCommand
             : new(model.Executor.Model.WeightBytes, model.Executor.KvBytesPerToken);
     }
 
-    private static Result Run(LocalModel model, Sizes sizes, int batch, int prompt, int generate, double bandwidthGBps)
+    /// <param name="stepDone">Told (step, steps) after each engine step, for the progress bar.</param>
+    private static Result Run(LocalModel model, Sizes sizes, int batch, int prompt, int generate, double bandwidthGBps, Action<int, int> stepDone)
     {
         var engine = model.Engine;
         var random = new Random(1234);
@@ -102,7 +106,11 @@ internal static class BenchLocalCommand
             sequences.Add(engine.Add(ids, new SamplingParams { Temperature = 0, MaxTokens = generate, IgnoreEos = true }));
         }
         var clock = Stopwatch.StartNew();
-        while (sequences.Any(s => s.OutputLength == 0)) engine.Step();
+        while (sequences.Any(s => s.OutputLength == 0))
+        {
+            engine.Step();
+            stepDone(0, generate);
+        }
         double prefillSeconds = clock.Elapsed.TotalSeconds;
 
         var steps = new List<double>();
@@ -115,6 +123,7 @@ internal static class BenchLocalCommand
             long start = Stopwatch.GetTimestamp();
             engine.Step();
             steps.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+            stepDone(steps.Count, generate);
         }
         steps.Sort();
         double median = steps[steps.Count / 2];

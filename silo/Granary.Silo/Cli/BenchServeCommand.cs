@@ -134,7 +134,8 @@ internal static class BenchServeCommand
         using var gate = s.Concurrency > 0 ? new SemaphoreSlim(s.Concurrency) : null;
         var results = new RequestResult[s.NumPrompts];
         int done = 0;
-        var progress = new ProgressBar(stderr, s.NumPrompts);
+        var progress = new ProgressBar(stderr, "bench serve");
+        int milestone = Math.Max(1, s.NumPrompts / 10);
         var clock = Stopwatch.StartNew();
         var tasks = new List<Task>(s.NumPrompts);
         for (int i = 0; i < s.NumPrompts; i++)
@@ -152,7 +153,8 @@ internal static class BenchServeCommand
                 finally
                 {
                     gate?.Release();
-                    progress.Report(Interlocked.Increment(ref done));
+                    int finished = Interlocked.Increment(ref done);
+                    progress.Report(finished, s.NumPrompts, $"{finished}/{s.NumPrompts} requests, {progress.ElapsedSeconds:F1} s", milestone: finished % milestone == 0 || finished == s.NumPrompts);
                 }
             }, cancellationToken));
         }
@@ -247,23 +249,5 @@ internal static class BenchServeCommand
         }
         text.Append("==================================================\n");
         return text.ToString();
-    }
-
-    /// <summary>A progress bar on stderr, redrawn as requests finish.</summary>
-    private sealed class ProgressBar(TextWriter error, int total)
-    {
-        private readonly Lock _lock = new();
-        private readonly Stopwatch _clock = Stopwatch.StartNew();
-
-        public void Report(int done)
-        {
-            lock (_lock)
-            {
-                int width = 30, filled = done * width / total;
-                error.Write($"\r[{new string('#', filled)}{new string('.', width - filled)}] {done}/{total} requests, {_clock.Elapsed.TotalSeconds:F1} s");
-            }
-        }
-
-        public void Done() => error.WriteLine();
     }
 }

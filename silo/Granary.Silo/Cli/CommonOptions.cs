@@ -32,6 +32,7 @@ internal sealed class CommonOptions
         Threads = parse.GetValue(Threads),
         Device = parse.GetValue(Device)!,
         Parallel = ReadParallel(parse),
+        LoadProgress = new TensorProgressBar(new ProgressBar(parse.InvocationConfiguration.Error, $"loading {Path.GetFileName(Path.TrimEndingDirectorySeparator(parse.GetValue(Model)!))}"), "loaded"),
         Engine = new EngineOptions
         {
             MaxModelLength = parse.GetValue(MaxModelLength),

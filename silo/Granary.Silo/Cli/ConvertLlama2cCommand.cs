@@ -14,7 +14,9 @@ internal static class ConvertLlama2cCommand
         var command = new Command("convert-llama2c", "Convert a llama2.c checkpoint to a Hugging Face model folder") { checkpoint, tokenizer, output };
         command.SetAction(parse =>
         {
-            Llama2cConverter.Convert(parse.GetValue(checkpoint)!, parse.GetValue(tokenizer)!, parse.GetValue(output)!);
+            var bar = new ProgressBar(parse.InvocationConfiguration.Error, "converting");
+            Llama2cConverter.Convert(parse.GetValue(checkpoint)!, parse.GetValue(tokenizer)!, parse.GetValue(output)!, new TensorProgressBar(bar, "written"));
+            bar.Done();
             parse.InvocationConfiguration.Error.WriteLine($"wrote {parse.GetValue(output)}");
             return 0;
         });

@@ -38,15 +38,8 @@ internal sealed class EmbeddedBackend : IGenerationBackend
     public IAsyncEnumerable<string> CompleteAsync(string prompt, GenerationSettings settings, CancellationToken cancellationToken) =>
         GenerateAsync(_model.Tokenizer.Encode(prompt, addSpecialTokens: true), settings, defaultMaxTokens: 16, cancellationToken);
 
-    public IAsyncEnumerable<string> ChatAsync(IReadOnlyList<ChatMessage> messages, GenerationSettings settings, CancellationToken cancellationToken)
-    {
-        // As the server does: the chat template when the model has one; a base model without one (stories15M)
-        // gets the contents, one per line, as plain text.
-        int[] prompt = _model.ChatTemplate is not null
-            ? _model.EncodeChat(messages)
-            : _model.Tokenizer.Encode(string.Join("\n", messages.Select(m => m.Content)), addSpecialTokens: true);
-        return GenerateAsync(prompt, settings, defaultMaxTokens: int.MaxValue, cancellationToken);
-    }
+    public IAsyncEnumerable<string> ChatAsync(IReadOnlyList<ChatMessage> messages, GenerationSettings settings, CancellationToken cancellationToken) =>
+        GenerateAsync(_model.EncodeChat(messages), settings, defaultMaxTokens: int.MaxValue, cancellationToken);
 
     private async IAsyncEnumerable<string> GenerateAsync(int[] prompt, GenerationSettings settings, int defaultMaxTokens, [EnumeratorCancellation] CancellationToken cancellationToken)
     {

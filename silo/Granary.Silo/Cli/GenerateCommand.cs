@@ -7,7 +7,7 @@ using Microsoft.Extensions.Logging;
 namespace Granary.Silo.Cli;
 
 /// <summary><c>granary generate</c>: one prompt through the engine in this process, printed as text or JSON.</summary>
-internal static class GenerateCommand
+internal static partial class GenerateCommand
 {
     public static Command Create()
     {
@@ -66,18 +66,19 @@ internal static class GenerateCommand
             using var model = LocalModel.Load(parse.GetValue(common.Model)!, options, loggers);
             string? promptText = parse.GetValue(prompt);
             bool asChat = parse.GetValue(chat);
+            if (asChat && model.ChatTemplate is null) LogNoChatTemplate(loggers.CreateLogger("Granary.Generate"), model.Name);
             ids ??= asChat
                 ? model.EncodeChat([new ChatMessage("user", promptText!)])
                 : model.Tokenizer.Encode(promptText!, addSpecialTokens: true);
 
             var sequence = model.Engine.Add(ids, sampling);
-            var progress = new ProgressLine(parse.InvocationConfiguration.Error);
+            var progress = new ProgressBar(parse.InvocationConfiguration.Error, "generating");
             var clock = System.Diagnostics.Stopwatch.StartNew();
             while (model.Engine.HasWork)
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 model.Engine.Step();
-                progress.Report(() => $"generated {sequence.OutputLength}/{sampling.MaxTokens} tokens, {sequence.OutputLength / clock.Elapsed.TotalSeconds:F1} tokens/s");
+                progress.Report(sequence.OutputLength, sampling.MaxTokens, $"{sequence.OutputLength}/{sampling.MaxTokens} tokens, {sequence.OutputLength / clock.Elapsed.TotalSeconds:F1} tokens/s");
             }
             progress.Done();
             if (model.Parallel is { } group)
@@ -134,6 +135,9 @@ internal static class GenerateCommand
         }
         return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "--chat: {Model}: " + ChatPrompt.NoTemplateFallback)]
+    private static partial void LogNoChatTemplate(ILogger logger, string model);
 
     private static void WriteIds(Utf8JsonWriter json, string name, ReadOnlySpan<int> ids)
     {

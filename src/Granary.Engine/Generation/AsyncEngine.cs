@@ -81,13 +81,17 @@ public sealed partial class AsyncEngine : IDisposable
                 if (_engine.HasWork)
                 {
                     IReadOnlyList<Sequence> advanced;
+                    // A span per step only while a tracer listens (StartActivity is null and free otherwise).
+                    using var step = GranaryTelemetry.Source.StartActivity("granary.engine.step");
                     try
                     {
                         advanced = _engine.Step();
+                        step?.SetTag("granary.sequences", advanced.Count);
                     }
                     catch (Exception e)
                     {
                         // One failed step must not take the server down: fail what runs and go on.
+                        step?.SetStatus(ActivityStatusCode.Error, e.Message);
                         Interlocked.Increment(ref Metrics.EngineErrors);
                         LogStepFailed(e);
                         FailAll($"the engine failed: {e.Message}");
@@ -205,7 +209,7 @@ public sealed partial class AsyncEngine : IDisposable
                 Metrics.TimeToFirstToken.Observe(Stopwatch.GetElapsedTime(submission.SubmittedAt, now).TotalSeconds);
                 if (sequence.CachedTokens > 0) Interlocked.Add(ref Metrics.CachedPromptTokens, sequence.CachedTokens);
             }
-            else Metrics.InterTokenLatency.Observe(Stopwatch.GetElapsedTime(choice.LastTokenAt, now).TotalSeconds);
+            else Metrics.TimePerOutputToken.Observe(Stopwatch.GetElapsedTime(choice.LastTokenAt, now).TotalSeconds);
             choice.LastTokenAt = now;
 
             bool finished = sequence.Status == SequenceStatus.Finished;
@@ -290,6 +294,7 @@ public sealed partial class AsyncEngine : IDisposable
         _inbox.Writer.TryComplete();
         _thread.Join();
         _stop.Dispose();
+        Metrics.Dispose();
     }
 
     private readonly record struct Command(Submission Submission, bool Abort);

@@ -26,6 +26,11 @@ public sealed class Checkpoint : IDisposable
     /// <summary>The safetensors files opened, in the order they were opened.</summary>
     public IReadOnlyList<string> Files => _files.Select(f => f.Path).ToList();
 
+    private ReadTracker? _tracker;
+
+    /// <summary>From now on, tells <paramref name="progress"/> of each tensor the first time it is read (a model loading); null stops it.</summary>
+    public void ReportReads(IProgress<TensorProgress>? progress) => _tracker = progress is null ? null : new ReadTracker(_files, progress);
+
     /// <summary>Names of every tensor of the checkpoint.</summary>
     public IReadOnlyCollection<string> TensorNames => _tensors.Keys;
 
@@ -152,6 +157,7 @@ public sealed class Checkpoint : IDisposable
     public unsafe ReadOnlySpan<byte> Bytes(string tensorName)
     {
         var (file, t) = Lookup(tensorName);
+        _tracker?.Read(file, t);
         return file.Bytes(t);
     }
 
@@ -170,6 +176,7 @@ public sealed class Checkpoint : IDisposable
         CheckRange(file, t, "rows", rowStart, rowCount, rows);
         long rowBytes = ShapeMath.ElementCount(t.Shape.AsSpan(1)) * t.DType.Size();
         CheckDest(file, t, rowCount * rowBytes, dest);
+        _tracker?.Read(file, t);
         if (dest.Length == 0) return;
         file.Bytes(t, rowStart * rowBytes, dest.Length).CopyTo(dest);
     }
@@ -190,6 +197,7 @@ public sealed class Checkpoint : IDisposable
         int es = t.DType.Size();
         long sliceBytes = colCount * es;
         CheckDest(file, t, rows * sliceBytes, dest);
+        _tracker?.Read(file, t);
         if (dest.Length == 0) return;
         long rowBytes = cols * es;
         for (long r = 0; r < rows; r++)
@@ -218,9 +226,10 @@ public sealed class Checkpoint : IDisposable
             : throw new InvalidDataException($"{Directory}: missing tensor '{tensorName}'");
     }
 
-    /// <summary>Unmaps every file; spans obtained earlier must no longer be used.</summary>
+    /// <summary>Unmaps every file (and ends the progress reports); spans obtained earlier must no longer be used.</summary>
     public void Dispose()
     {
+        _tracker?.Finish();
         foreach (var f in _files) f.Dispose();
     }
 }

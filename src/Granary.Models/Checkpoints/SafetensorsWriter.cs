@@ -80,14 +80,17 @@ public sealed class SafetensorsWriter
 
     /// <summary>
     /// Writes the file. It is written next to <paramref name="path"/> and renamed into place at the end, so an
-    /// interrupted write never leaves a partial file under the final name.
+    /// interrupted write never leaves a partial file under the final name. <paramref name="progress"/>, when
+    /// given, is told after each tensor.
     /// </summary>
-    public void Write(string path)
+    public void Write(string path, IProgress<TensorProgress>? progress = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         // OrderBy is stable: equal element sizes keep the order they were added in.
         var ordered = _entries.OrderByDescending(e => e.ElementSize).ToList();
         byte[] header = BuildHeader(ordered);
+        long total = ordered.Sum(e => e.ByteLength), done = 0;
+        int remaining = ordered.Count;
 
         string tmp = path + ".tmp";
         try
@@ -105,6 +108,8 @@ public sealed class SafetensorsWriter
                     long written = stream.Position - before;
                     if (written != e.ByteLength)
                         throw new InvalidOperationException($"tensor '{e.Name}': wrote {written} bytes, expected {e.ByteLength}");
+                    done += written;
+                    progress?.Report(new TensorProgress(path, 0, 1, done, total, FileDone: --remaining == 0));
                 }
             }
             File.Move(tmp, path, overwrite: true);

@@ -19,7 +19,8 @@ public static class Llama2cConverter
     /// <param name="checkpointBin">llama2.c checkpoint, e.g. stories15M.bin.</param>
     /// <param name="tokenizerBin">llama2.c tokenizer.bin of the same vocabulary.</param>
     /// <param name="outputDir">Folder to write.</param>
-    public static void Convert(string checkpointBin, string tokenizerBin, string outputDir)
+    /// <param name="progress">Told after each tensor written to model.safetensors; null for nothing.</param>
+    public static void Convert(string checkpointBin, string tokenizerBin, string outputDir, IProgress<TensorProgress>? progress = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(checkpointBin);
         ArgumentException.ThrowIfNullOrEmpty(tokenizerBin);
@@ -39,7 +40,7 @@ public static class Llama2cConverter
             w.WriteNumber("eos_token_id", tokenizer.EosId);
         });
         using (var handle = File.OpenHandle(checkpointBin, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.RandomAccess))
-            BuildWeights(header, handle, checkpointBin).Write(Path.Combine(outputDir, Checkpoint.SingleFileName));
+            BuildWeights(header, handle, checkpointBin).Write(Path.Combine(outputDir, Checkpoint.SingleFileName), progress);
         WriteConfig(Path.Combine(outputDir, ModelConfig.FileName), header, tokenizer);
     }
 

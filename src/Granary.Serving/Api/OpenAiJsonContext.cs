@@ -10,5 +10,6 @@ namespace Granary.Serving.Api;
 [JsonSerializable(typeof(ChatCompletionResponse))]
 [JsonSerializable(typeof(ChatCompletionChunk))]
 [JsonSerializable(typeof(ModelList))]
+[JsonSerializable(typeof(ModelCard))]
 [JsonSerializable(typeof(ErrorResponse))]
 public sealed partial class OpenAiJsonContext : JsonSerializerContext;
