@@ -33,6 +33,6 @@ internal sealed record ReplicaModel(DeploymentSpec Spec, ParallelPlan Plan, int 
     {
         var tokenizer = TokenizerLoader.FromModelDirectory(Spec.Model);
         var eos = LocalModel.EosIds(Plan.Config, GenerationConfig.Load(Spec.Model), tokenizer);
-        return new ReplicaSession(placement.Id, placement.Generation, executor, tokenizer, eos, EngineOptions, loggers);
+        return new ReplicaSession(placement.Id, placement.Generation, Spec.Name, executor, tokenizer, eos, EngineOptions, loggers);
     }
 }

@@ -16,12 +16,14 @@ public sealed class ReplicaSession : IDisposable
 {
     private readonly LlmEngine _engine;
 
-    public ReplicaSession(string replicaId, long generation, IModelExecutor executor, ITokenizer tokenizer, IEnumerable<int> eosTokenIds, EngineOptions engineOptions, ILoggerFactory loggers)
+    /// <param name="modelName">The deployment's name: the model_name label of the replica's metrics.</param>
+    public ReplicaSession(string replicaId, long generation, string modelName, IModelExecutor executor, ITokenizer tokenizer, IEnumerable<int> eosTokenIds, EngineOptions engineOptions, ILoggerFactory loggers)
     {
         ReplicaId = replicaId;
         Generation = generation;
         _engine = new LlmEngine(executor, tokenizer, eosTokenIds, engineOptions, loggers.CreateLogger<LlmEngine>());
         Engine = new AsyncEngine(_engine, new AsyncEngineOptions { MaxWaiting = engineOptions.MaxSequences * 4 }, loggers.CreateLogger<AsyncEngine>());
+        Engine.Metrics.ModelName = modelName;
     }
 
     public string ReplicaId { get; }
