@@ -49,12 +49,16 @@ internal sealed class SpanningExecutor : IModelExecutor
 
     public void AllocateKvCache(int blocks, int blockSize)
     {
-        var calls = _remotes.Select(r => r.AllocateKvCacheAsync(blocks, blockSize)).ToArray();
+        var calls = _remotes.Select(async r => { await r.AllocateKvCacheAsync(blocks, blockSize).ConfigureAwait(false); return true; }).ToArray();
         _local.AllocateKvCache(blocks, blockSize);
-        Wait(calls);
+        // Once, while the replica loads (off the request path).
+        WhenAll(calls).GetAwaiter().GetResult();
     }
 
-    public void Execute(BatchLayout batch)
+    /// <summary>The CLI's synchronous path; the serving loop calls <see cref="ExecuteAsync"/>.</summary>
+    public void Execute(BatchLayout batch) => ExecuteAsync(batch).AsTask().GetAwaiter().GetResult();
+
+    public async ValueTask ExecuteAsync(BatchLayout batch)
     {
         if (_local.AbortReason is { } reason) throw new CommunicatorException($"replica {_replicaId} lost its links earlier: {reason}");
         int length = StepPlan.Write(batch, _header, ref _body);
@@ -65,25 +69,34 @@ internal sealed class SpanningExecutor : IModelExecutor
         var calls = new Task<byte[]>[_remotes.Count];
         for (int i = 0; i < calls.Length; i++)
         {
-            calls[i] = _remotes[i].StepAsync(message);
+            // Started on the thread pool: Orleans' own awaits inside the call must not queue behind this step on the engine's thread.
+            var remote = _remotes[i];
+            calls[i] = Task.Run(() => remote.StepAsync(message));
             // A silo that fails its part must not leave this silo's ranks waiting in a collective for its ranks.
-            calls[i].ContinueWith(t => _local.Abort($"a silo of the replica failed its part of a step: {t.Exception!.InnerException!.Message}"),
+            _ = calls[i].ContinueWith(t => _local.Abort($"a silo of the replica failed its part of a step: {t.Exception!.InnerException!.Message}"),
                 CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         }
+        Exception? failed = null;
         try
         {
             _local.Threads.Run(batch);
         }
-        catch
+        catch (Exception e)
         {
-            try
-            {
-                Task.WaitAll(calls);
-            }
-            catch (AggregateException) { }
-            throw;
+            failed = e;
         }
-        var replies = Wait(calls);
+        // Wait for the calls even when this silo's part failed (the other silos must be done with the step); that
+        // failure is the one to report.
+        byte[][] replies;
+        try
+        {
+            replies = await WhenAll(calls);
+        }
+        catch (CommunicatorException) when (failed is not null)
+        {
+            replies = [];
+        }
+        if (failed is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failed);
         if (_logitsIndex >= 0)
         {
             _reply = replies[_logitsIndex];
@@ -118,13 +131,12 @@ internal sealed class SpanningExecutor : IModelExecutor
         TopKReply.Read(_reply, _replyRows, k, ids, values, logSumExp);
     }
 
-    /// <summary>The replies of calls that ended; a failed call becomes a <see cref="CommunicatorException"/> naming the silo.</summary>
-    private T[] Wait<T>(Task<T>[] calls)
+    /// <summary>The replies of the calls; a failed or late call becomes a <see cref="CommunicatorException"/>, after cutting the replica's links.</summary>
+    private async Task<T[]> WhenAll<T>(Task<T>[] calls)
     {
         try
         {
-            // The engine's step thread is the replica's own (not a pool thread): it waits for the silos' parts here.
-            return Task.WhenAll(calls).WaitAsync(_callTimeout).GetAwaiter().GetResult();
+            return await Task.WhenAll(calls).WaitAsync(_callTimeout).ConfigureAwait(false);
         }
         catch (Exception e) when (e is not CommunicatorException)
         {
@@ -132,8 +144,6 @@ internal sealed class SpanningExecutor : IModelExecutor
             throw new CommunicatorException($"replica {_replicaId}: a silo of the replica failed its part: {e.Message}", e);
         }
     }
-
-    private void Wait(Task[] calls) => Wait(calls.Select(async c => { await c.ConfigureAwait(false); return true; }).ToArray());
 
     public void Dispose() => _local.Dispose();
 }

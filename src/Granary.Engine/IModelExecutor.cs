@@ -25,6 +25,16 @@ public interface IModelExecutor : IDisposable
     /// <summary>Runs one step; afterwards <see cref="ReadLogits"/> serves the batch's logit rows.</summary>
     void Execute(BatchLayout batch);
 
+    /// <summary>
+    /// <see cref="Execute"/> for the serving loop: an executor that waits on other processes (a replica spanning silos)
+    /// completes it when their parts answer, so that no thread waits; the others run the step and complete at once.
+    /// </summary>
+    ValueTask ExecuteAsync(BatchLayout batch)
+    {
+        Execute(batch);
+        return ValueTask.CompletedTask;
+    }
+
     void ReadLogits(int logitRow, Span<float> destination);
 
     /// <summary>

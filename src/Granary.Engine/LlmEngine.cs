@@ -124,15 +124,25 @@ public sealed partial class LlmEngine : IDisposable
     /// </summary>
     public IReadOnlyList<Sequence> Step()
     {
+        if (Schedule() is { } step) _runner.Run(step, _onToken);
+        return _advanced;
+    }
+
+    /// <summary><see cref="Step"/> for the serving loop: it awaits executors whose parts run in other processes.</summary>
+    public async ValueTask<IReadOnlyList<Sequence>> StepAsync()
+    {
+        if (Schedule() is { } step) await _runner.RunAsync(step, _onToken);
+        return _advanced;
+    }
+
+    /// <summary>The next step's sequences, or null when there is none.</summary>
+    private IReadOnlyList<ScheduledSequence>? Schedule()
+    {
         _advanced.Clear();
         var step = _scheduler.Schedule();
-        if (step.Count == 0)
-        {
-            if (_scheduler.HasWork) throw new InvalidOperationException("no sequence fits in the KV cache");
-            return _advanced;
-        }
-        _runner.Run(step, _onToken);
-        return _advanced;
+        if (step.Count > 0) return step;
+        if (_scheduler.HasWork) throw new InvalidOperationException("no sequence fits in the KV cache");
+        return null;
     }
 
     /// <summary>Runs the given requests to completion (one process, no server): the CLI and tests use it.</summary>

@@ -32,6 +32,22 @@ public sealed class ModelRunner
     /// <summary>Runs one step. For each scheduled sequence that samples, calls <paramref name="onToken"/>.</summary>
     public void Run(IReadOnlyList<ScheduledSequence> step, Action<Sequence, int, GeneratedTokenLogprobs?> onToken)
     {
+        int k = Prepare(step);
+        _executor.Execute(_batch);
+        Sample(step, k, onToken);
+    }
+
+    /// <summary><see cref="Run"/> through <see cref="IModelExecutor.ExecuteAsync"/>: the serving loop's step.</summary>
+    public async ValueTask RunAsync(IReadOnlyList<ScheduledSequence> step, Action<Sequence, int, GeneratedTokenLogprobs?> onToken)
+    {
+        int k = Prepare(step);
+        await _executor.ExecuteAsync(_batch);
+        Sample(step, k, onToken);
+    }
+
+    /// <summary>Fills the batch layout; returns how many of the largest logits sampling reads (0: none, -1 marks whole rows).</summary>
+    private int Prepare(IReadOnlyList<ScheduledSequence> step)
+    {
         var b = _batch;
         int row = 0, logitRows = 0;
         for (int s = 0; s < step.Count; s++)
@@ -65,7 +81,11 @@ public sealed class ModelRunner
             whole |= needed < 0;
         }
         b.SampleCandidates = whole ? -1 : k;
-        _executor.Execute(b);
+        return k;
+    }
+
+    private void Sample(IReadOnlyList<ScheduledSequence> step, int k, Action<Sequence, int, GeneratedTokenLogprobs?> onToken)
+    {
         if (k > 0) _executor.TopLogits(k, _topIds, _topValues, _logSumExp);
 
         int logitRow = 0;

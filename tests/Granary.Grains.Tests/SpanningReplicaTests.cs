@@ -37,7 +37,16 @@ public sealed class SpanningReplicaTests(ReferenceServer reference)
         await cluster.WaitForAsync(s => s.Silos.Count(r => r.Row.Status == SiloStatus.Active) == 3, "the third silo");
         string story = await Completions.StreamAsync(cluster.Http, reference.BaseUrl, Completions.Prompts[0], 200);
         var stream = Completions.StreamAsync(cluster.Http, gateway, Completions.Prompts[0], 200, chunks => { if (chunks == 3) cluster.Kill("s2"); });
-        Assert.Equal(story, await stream.WaitAsync(TimeSpan.FromSeconds(90)));
+        string resumed;
+        try
+        {
+            resumed = await stream.WaitAsync(TimeSpan.FromSeconds(90));
+        }
+        catch (TimeoutException)
+        {
+            throw new Xunit.Sdk.XunitException("the answer did not go on within 90 s of the silo's death\n" + cluster.Logs());
+        }
+        Assert.Equal(story, resumed);
         var rebuilt = await cluster.WaitForAsync(s => s.Replicas.Count(r => r.Ready) == 1 && s.Replicas[0].Placement.Ranks.All(r => r.Silo != SiloCluster.KeyOf(s, "s2")),
             "the replica rebuilt without s2", 60);
         Assert.Equal(2, rebuilt.Replicas[0].Placement.Ranks.Select(r => r.Silo).Distinct().Count());

@@ -7,9 +7,9 @@ namespace Granary.Engine;
 
 /// <summary>
 /// Puts an <see cref="LlmEngine"/> (not thread-safe) behind a thread-safe, asynchronous front: one
-/// dedicated thread owns the engine, takes submissions and cancellations from a channel, runs
-/// <see cref="LlmEngine.Step"/> while there is work and sleeps on the channel otherwise, and writes
-/// each request's output to that request's own channel.
+/// dedicated thread owns the engine (<see cref="EngineThread"/>), takes submissions and cancellations from a
+/// channel, runs <see cref="LlmEngine.StepAsync"/> while there is work and sleeps on the channel otherwise, and
+/// writes each request's output to that request's own channel.
 /// </summary>
 public sealed partial class AsyncEngine : IDisposable
 {
@@ -18,7 +18,8 @@ public sealed partial class AsyncEngine : IDisposable
     private readonly ILogger _logger;
     private readonly Channel<Command> _inbox = Channel.CreateUnbounded<Command>(new UnboundedChannelOptions { SingleReader = true });
     private readonly Dictionary<Sequence, Choice> _choices = new(ReferenceEqualityComparer.Instance);
-    private readonly Thread _thread;
+    private readonly EngineThread _thread = new("granary-engine");
+    private readonly Task _loop;
     private readonly CancellationTokenSource _stop = new();
     private int _queued;
     private volatile bool _stopped;
@@ -29,8 +30,7 @@ public sealed partial class AsyncEngine : IDisposable
         _options = options ?? new AsyncEngineOptions();
         _logger = logger ?? NullLogger.Instance;
         Metrics.KvTotalBlocks = engine.Blocks.TotalBlocks;
-        _thread = new Thread(Loop) { Name = "granary-engine", IsBackground = true };
-        _thread.Start();
+        _loop = _thread.Run(LoopAsync);
     }
 
     public ServingMetrics Metrics { get; } = new();
@@ -70,7 +70,8 @@ public sealed partial class AsyncEngine : IDisposable
         return handle;
     }
 
-    private void Loop()
+    // Runs on the engine thread, continuations included (no ConfigureAwait(false) here: they must come back to it).
+    private async Task LoopAsync()
     {
         var reader = _inbox.Reader;
         try
@@ -85,7 +86,7 @@ public sealed partial class AsyncEngine : IDisposable
                     using var step = GranaryTelemetry.Source.StartActivity("granary.engine.step");
                     try
                     {
-                        advanced = _engine.Step();
+                        advanced = await _engine.StepAsync();
                         step?.SetTag("granary.sequences", advanced.Count);
                     }
                     catch (Exception e)
@@ -105,7 +106,7 @@ public sealed partial class AsyncEngine : IDisposable
                 if (_stop.IsCancellationRequested) break;
                 try
                 {
-                    if (!reader.WaitToReadAsync(_stop.Token).AsTask().GetAwaiter().GetResult()) break;
+                    if (!await reader.WaitToReadAsync(_stop.Token)) break;
                 }
                 catch (OperationCanceledException)
                 {
@@ -292,7 +293,8 @@ public sealed partial class AsyncEngine : IDisposable
         if (_stop.IsCancellationRequested) return;
         _stop.Cancel();
         _inbox.Writer.TryComplete();
-        _thread.Join();
+        _loop.Wait(); // LoopAsync catches everything: it ends, it does not throw
+        _thread.Dispose();
         _stop.Dispose();
         Metrics.Dispose();
     }
