@@ -204,7 +204,7 @@ public sealed unsafe class CpuBackend : IBackend
         job.BlockSize = blockSize;
         job.Scale = scale;
         job.Batch = batch;
-        _pool.Run(job, batch.Rows * heads);
+        _pool.Run(job, job.Plan());
     }
 
     public void GatherRows(DeviceBuffer source, DeviceBuffer destination, int cols, ReadOnlySpan<int> rows)
