@@ -1,4 +1,5 @@
 using Granary.Cluster.Placement;
+using Granary.Compute;
 using Granary.Compute.Collectives;
 using Granary.Engine;
 using Granary.Models.Llama;
@@ -33,7 +34,7 @@ public sealed class RankGrain
     public static RankGrain Activate(ReplicaPlacement replica, DeploymentSpec spec, ParallelPlan plan, int rank, IPeerTransport transport, int threads, int maxRows, int maxPositions, TimeSpan timeout)
     {
         var placement = replica.Ranks[rank];
-        var backend = BackendFactory.Create(placement.Device.StartsWith("cpu:", StringComparison.Ordinal) ? "cpu" : placement.Device, threads);
+        var backend = BackendFactory.Create(placement.Device.StartsWith("cpu:", StringComparison.Ordinal) ? "cpu" : placement.Device, threads, WeightQuantizationNames.Parse(spec.Quantization));
         var shard = RankShard.Load(spec.Model, plan, rank, backend, transport, maxRows, maxPositions, timeout);
         return new RankGrain(replica.Id, replica.Generation, placement, shard);
     }

@@ -65,7 +65,7 @@ public sealed partial class LocalModel : IDisposable
             throw new NotSupportedException($"this process is rank {worker.Rank} of {worker.WorldSize} (WORLD_RANK): only rank 0 runs this command; start ranks above 0 with `granary generate --model <same folder> --tp/--pp <same>` (they serve rank 0 until it ends)");
         if (parallel.Cluster is not null || parallel.ResolveTensorParallelSize(null) * parallel.PipelineParallelSize > 1 || parallel.PipelinePartition is not null)
             return LoadParallel(directory, options, loggers, logger, config, generation, tokenizer, template, maxPositions);
-        var backend = BackendFactory.Create(options.Device, options.Threads);
+        var backend = BackendFactory.Create(options.Device, options.Threads, options.Quantization);
         LlamaModel model;
         using (var checkpoint = Checkpoint.Open(directory))
         {
@@ -103,7 +103,7 @@ public sealed partial class LocalModel : IDisposable
             string[] devices = [.. Enumerable.Range(0, plan.WorldSize).Select(r => BackendFactory.RankDevice(options.Device, r))];
             string where = options.Device == "cpu" ? $"{threads} CPU threads each" : "on " + string.Join(", ", devices);
             LogPlan(logger, plan.ToString(), $"threads of this process, {where}");
-            executor = new InProcessGroupExecutor(directory, plan, r => BackendFactory.Create(devices[r], threads), options.Engine.MaxBatchedTokens, maxPositions, parallel.CommunicationTimeout);
+            executor = new InProcessGroupExecutor(directory, plan, r => BackendFactory.Create(devices[r], threads, options.Quantization), options.Engine.MaxBatchedTokens, maxPositions, parallel.CommunicationTimeout);
         }
         else
         {
@@ -113,7 +113,7 @@ public sealed partial class LocalModel : IDisposable
             IBackend backend;
             try
             {
-                backend = BackendFactory.Create(BackendFactory.RankDevice(options.Device, cluster.LocalRank), threads);
+                backend = BackendFactory.Create(BackendFactory.RankDevice(options.Device, cluster.LocalRank), threads, options.Quantization);
             }
             catch
             {
@@ -163,7 +163,7 @@ public sealed partial class LocalModel : IDisposable
         IBackend backend;
         try
         {
-            backend = BackendFactory.Create(BackendFactory.RankDevice(options.Device, cluster.LocalRank), threads);
+            backend = BackendFactory.Create(BackendFactory.RankDevice(options.Device, cluster.LocalRank), threads, options.Quantization);
         }
         catch
         {

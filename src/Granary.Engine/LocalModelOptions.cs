@@ -12,6 +12,9 @@ public sealed class LocalModelOptions
     /// <summary>CPU kernel threads; 0 means every core. Default 0. Ranks in one process (or on one host) share them.</summary>
     public int Threads { get; set; }
 
+    /// <summary>How weight matrices are stored: as in the checkpoint (default) or quantized at load (the CPU backend's Q8_0).</summary>
+    public Granary.Compute.WeightQuantization Quantization { get; set; }
+
     /// <summary>Tensor/pipeline parallel layout; the default is one rank.</summary>
     public ModelParallelOptions Parallel { get; set; } = new();
 }

@@ -34,10 +34,12 @@ internal sealed unsafe class MatMulJob : CpuJob
     /// <summary>Sets <see cref="OutputsPerChunk"/> for <see cref="Out"/> outputs on <paramref name="threads"/> threads and returns the chunk count.</summary>
     public int Plan(int threads)
     {
-        int perChunk = Out / (threads * 8) / Tile * Tile;
-        OutputsPerChunk = Math.Clamp(perChunk, Tile, MaxOutputsPerChunk);
+        OutputsPerChunk = OutputsPerChunkFor(Out, threads);
         return (Out + OutputsPerChunk - 1) / OutputsPerChunk;
     }
+
+    /// <summary>Outputs per chunk of a matrix of <paramref name="outputs"/> rows: about 8 chunks a thread, 4 to 64 outputs each.</summary>
+    public static int OutputsPerChunkFor(int outputs, int threads) => Math.Clamp(outputs / (threads * 8) / Tile * Tile, Tile, MaxOutputsPerChunk);
 
     public override void Execute(int chunk)
     {

@@ -4,7 +4,7 @@ using System.Runtime.Intrinsics.X86;
 
 namespace Granary.Compute.Cpu;
 
-/// <summary>Widens rows of BF16 or F16 weights to float32 for the f32 kernels.</summary>
+/// <summary>Widens rows of BF16, F16 or Q8_0 weights to float32 for the f32 kernels (and embedding lookups).</summary>
 internal static unsafe class WeightRows
 {
     /// <summary>Converts <paramref name="count"/> elements at <paramref name="source"/> (of <paramref name="dtype"/>) to floats.</summary>
@@ -20,6 +20,9 @@ internal static unsafe class WeightRows
                 break;
             case DType.BF16:
                 Bf16ToFloat((ushort*)source, destination, count);
+                break;
+            case DType.Q8_0:
+                Q8_0Blocks.Dequantize(new ReadOnlySpan<byte>(source, checked((int)DType.Q8_0.ByteCount(count))), new Span<float>(destination, count));
                 break;
             default:
                 throw new NotSupportedException($"weights of type {dtype} are not supported");

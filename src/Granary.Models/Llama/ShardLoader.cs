@@ -6,7 +6,8 @@ namespace Granary.Models.Llama;
 /// <summary>
 /// Uploads the slice of each checkpoint tensor that one rank needs: rows (output features) or columns
 /// (input features) of a matrix, read straight from the memory-mapped file so no rank reads more than its
-/// share. Every tensor's shape is checked against the config first. Counts the bytes it uploaded.
+/// share. Every tensor's shape is checked against the config first. Matrices go through
+/// <see cref="IBackend.UploadWeight"/>, which may quantize them. Counts the bytes the backend holds.
 /// </summary>
 internal sealed class ShardLoader(Checkpoint checkpoint, IBackend backend)
 {
@@ -21,7 +22,7 @@ internal sealed class ShardLoader(Checkpoint checkpoint, IBackend backend)
         var info = cols == 0 ? checkpoint.Require(name, rows) : checkpoint.Require(name, rows, cols);
         var bytes = new byte[count * Math.Max(cols, 1) * info.DType.Size()];
         checkpoint.CopyRows(name, start, count, bytes);
-        return Upload(info.DType, bytes);
+        return cols == 0 ? Upload(info.DType, bytes) : UploadWeight(info.DType, bytes, cols);
     }
 
     /// <summary>Columns [start, start + count) of every row of a [rows, cols] matrix.</summary>
@@ -30,7 +31,7 @@ internal sealed class ShardLoader(Checkpoint checkpoint, IBackend backend)
         var info = checkpoint.Require(name, rows, cols);
         var bytes = new byte[rows * count * info.DType.Size()];
         checkpoint.CopyColumns(name, start, count, bytes);
-        return Upload(info.DType, bytes);
+        return UploadWeight(info.DType, bytes, count);
     }
 
     /// <summary>
@@ -51,7 +52,7 @@ internal sealed class ShardLoader(Checkpoint checkpoint, IBackend backend)
             checkpoint.CopyRows(p.Name, p.Start, p.Count, bytes.AsSpan(checked((int)at), checked((int)n)));
             at += n;
         }
-        var stack = Upload(types[0], bytes);
+        var stack = UploadWeight(types[0], bytes, cols);
         var views = new DeviceBuffer[parts.Length];
         long offset = 0;
         for (int i = 0; i < parts.Length; i++)
@@ -62,7 +63,14 @@ internal sealed class ShardLoader(Checkpoint checkpoint, IBackend backend)
         return (stack, views);
     }
 
-    public DeviceBuffer Whole(string name, long rows, long cols) => Rows(name, rows, cols, 0, rows);
+    /// <summary>A whole matrix as the checkpoint has it, never quantized (the MoE router, which llama.cpp keeps unquantized too).</summary>
+    public DeviceBuffer Whole(string name, long rows, long cols)
+    {
+        var info = checkpoint.Require(name, rows, cols);
+        var bytes = new byte[rows * cols * info.DType.Size()];
+        checkpoint.CopyRows(name, 0, rows, bytes);
+        return Upload(info.DType, bytes);
+    }
 
     /// <summary>A small vector (norm weight, bias slice) converted to the backend's activation type, in which it is applied.</summary>
     public DeviceBuffer Vector(string name, long length, long start, long count)
@@ -78,5 +86,12 @@ internal sealed class ShardLoader(Checkpoint checkpoint, IBackend backend)
     {
         Bytes += bytes.Length;
         return backend.Upload(dtype, bytes);
+    }
+
+    private DeviceBuffer UploadWeight(DType dtype, byte[] bytes, long rowLength)
+    {
+        var buffer = backend.UploadWeight(dtype, bytes, rowLength);
+        Bytes += buffer.ByteLength;
+        return buffer;
     }
 }
