@@ -53,11 +53,12 @@ public sealed partial class LocalModel : IDisposable
     {
         loggers ??= NullLoggerFactory.Instance;
         var logger = loggers.CreateLogger<LocalModel>();
-        if (!System.IO.Directory.Exists(directory)) throw new DirectoryNotFoundException($"model folder '{directory}' does not exist");
-        var config = ModelConfig.Load(directory);
-        var generation = GenerationConfig.Load(directory);
-        var tokenizer = TokenizerLoader.FromModelDirectory(directory);
-        var template = ChatTemplates.ChatTemplate.FromModelDirectory(directory);
+        var config = ModelConfig.Load(CheckExists(directory));
+        // A GGUF file carries its vocabulary; generation defaults and chat templates come from folders only.
+        bool gguf = File.Exists(directory);
+        var generation = gguf ? null : GenerationConfig.Load(directory);
+        var tokenizer = gguf ? TokenizerLoader.FromFile(directory) : TokenizerLoader.FromModelDirectory(directory);
+        var template = gguf ? null : ChatTemplates.ChatTemplate.FromModelDirectory(directory);
 
         int maxPositions = MaxPositions(options, config);
         var parallel = options.Parallel;
@@ -154,8 +155,7 @@ public sealed partial class LocalModel : IDisposable
     {
         var logger = (loggers ?? NullLoggerFactory.Instance).CreateLogger("Granary.Engine.RankWorker");
         var cluster = options.Parallel.Cluster is { Rank: > 0 } c ? c : throw new ArgumentException("RunWorker needs a cluster topology whose rank is above 0 (WORLD_RANK)");
-        if (!System.IO.Directory.Exists(directory)) throw new DirectoryNotFoundException($"model folder '{directory}' does not exist");
-        var config = ModelConfig.Load(directory);
+        var config = ModelConfig.Load(CheckExists(directory));
         var parallel = options.Parallel;
         var plan = ParallelPlan.Create(config, parallel.ResolveTensorParallelSize(cluster.WorldSize), parallel.PipelineParallelSize, parallel.PipelinePartition, cluster.WorldSize);
         int threads = Math.Max(1, (options.Threads > 0 ? options.Threads : Environment.ProcessorCount) / cluster.LocalWorldSize);
@@ -202,4 +202,8 @@ public sealed partial class LocalModel : IDisposable
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Loaded {Architecture}: {Layers} layers, hidden {Hidden}, {WeightMiB:F1} MiB of weights on {Backend}")]
     private static partial void LogLoaded(ILogger logger, string architecture, int layers, int hidden, double weightMiB, string backend);
+
+    /// <summary>A model folder, or a GGUF file.</summary>
+    private static string CheckExists(string path) =>
+        System.IO.Directory.Exists(path) || Checkpoint.IsGguf(path) ? path : throw new DirectoryNotFoundException($"model folder or .gguf file '{path}' does not exist");
 }

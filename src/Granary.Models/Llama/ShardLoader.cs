@@ -20,7 +20,7 @@ internal sealed class ShardLoader(Checkpoint checkpoint, IBackend backend)
     public DeviceBuffer Rows(string name, long rows, long cols, long start, long count)
     {
         var info = cols == 0 ? checkpoint.Require(name, rows) : checkpoint.Require(name, rows, cols);
-        var bytes = new byte[count * Math.Max(cols, 1) * info.DType.Size()];
+        var bytes = new byte[info.DType.ByteCount(count * Math.Max(cols, 1))];
         checkpoint.CopyRows(name, start, count, bytes);
         return cols == 0 ? Upload(info.DType, bytes) : UploadWeight(info.DType, bytes, cols);
     }
@@ -29,7 +29,7 @@ internal sealed class ShardLoader(Checkpoint checkpoint, IBackend backend)
     public DeviceBuffer Columns(string name, long rows, long cols, long start, long count)
     {
         var info = checkpoint.Require(name, rows, cols);
-        var bytes = new byte[rows * count * info.DType.Size()];
+        var bytes = new byte[rows * info.DType.ByteCount(count)];
         checkpoint.CopyColumns(name, start, count, bytes);
         return UploadWeight(info.DType, bytes, count);
     }
@@ -43,12 +43,11 @@ internal sealed class ShardLoader(Checkpoint checkpoint, IBackend backend)
     {
         var types = parts.Select(p => checkpoint.Require(p.Name, p.Rows, cols).DType).ToArray();
         if (types.Any(t => t != types[0])) return (null, parts.Select(p => Rows(p.Name, p.Rows, cols, p.Start, p.Count)).ToArray());
-        int size = types[0].Size();
-        var bytes = new byte[parts.Sum(p => p.Count) * cols * size];
+        var bytes = new byte[types[0].ByteCount(parts.Sum(p => p.Count) * cols)];
         long at = 0;
         foreach (var p in parts)
         {
-            long n = p.Count * cols * size;
+            long n = types[0].ByteCount(p.Count * cols);
             checkpoint.CopyRows(p.Name, p.Start, p.Count, bytes.AsSpan(checked((int)at), checked((int)n)));
             at += n;
         }
@@ -67,7 +66,7 @@ internal sealed class ShardLoader(Checkpoint checkpoint, IBackend backend)
     public DeviceBuffer Whole(string name, long rows, long cols)
     {
         var info = checkpoint.Require(name, rows, cols);
-        var bytes = new byte[rows * cols * info.DType.Size()];
+        var bytes = new byte[info.DType.ByteCount(rows * cols)];
         checkpoint.CopyRows(name, 0, rows, bytes);
         return Upload(info.DType, bytes);
     }
@@ -90,6 +89,7 @@ internal sealed class ShardLoader(Checkpoint checkpoint, IBackend backend)
 
     private DeviceBuffer UploadWeight(DType dtype, byte[] bytes, long rowLength)
     {
+        if (!backend.SupportsWeights(dtype)) throw new NotSupportedException($"{checkpoint.Directory}: {backend.Name} cannot run {dtype} weights");
         var buffer = backend.UploadWeight(dtype, bytes, rowLength);
         Bytes += buffer.ByteLength;
         return buffer;
