@@ -51,6 +51,8 @@ public class Q8_0Tests : IDisposable
     [InlineData(3, 64, 5)]
     [InlineData(17, 768, 129)]
     [InlineData(64, 288, 288)]
+    [InlineData(7, 96, 33)]
+    [InlineData(Q8MatMulJob.MaxRows, 96, 33)]
     public void MatMulMatchesTheQuantizedArithmeticAndTheFloatProduct(int rows, int inFeatures, int outFeatures)
     {
         float[] x = RandomFloats(rows * inFeatures), w = RandomFloats(outFeatures * inFeatures), bias = RandomFloats(outFeatures);
@@ -67,7 +69,8 @@ public class Q8_0Tests : IDisposable
         _backend.CopyToHost(yb, y);
         for (int r = 0; r < rows; r++)
         {
-            float[] xBack = QuantizeActivations(x.AsSpan(r * inFeatures, inFeatures));
+            // Steps of fewer than MaxRows rows quantize the activations (int8 dots); longer ones widen the weights (f32 tiles).
+            float[] xBack = rows < Q8MatMulJob.MaxRows ? QuantizeActivations(x.AsSpan(r * inFeatures, inFeatures)) : x[(r * inFeatures)..((r + 1) * inFeatures)];
             for (int o = 0; o < outFeatures; o++)
             {
                 double quantized = bias[o], exact = bias[o];

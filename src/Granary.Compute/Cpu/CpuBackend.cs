@@ -105,7 +105,7 @@ public sealed unsafe class CpuBackend : IBackend
         CheckRange(weight, 0, (long)inFeatures * outFeatures, weight.DType);
         CheckRange(x, 0, (long)rows * inFeatures, DType.F32);
         CheckRange(y, 0, (long)rows * outFeatures, DType.F32);
-        if (weight.DType == DType.Q8_0)
+        if (weight.DType == DType.Q8_0 && rows < Q8MatMulJob.MaxRows)
         {
             var q8 = _q8MatMul;
             q8.X = Floats(x);

@@ -75,7 +75,7 @@ internal sealed unsafe class MatMulJob : CpuJob
         {
             if (WType != DType.F32)
             {
-                WeightRows.ToFloat(WType, (byte*)W + (long)o0 * n * WType.Size(), scratchPtr, (o1 - o0) * n);
+                WeightRows.ToFloat(WType, (byte*)W + WType.ByteCount((long)o0 * n), scratchPtr, (o1 - o0) * n);
                 weights = scratchPtr;
             }
             int block = Math.Max(Tile, RowBlockBytes / (n * sizeof(float)) / Tile * Tile);
@@ -113,7 +113,7 @@ internal sealed unsafe class MatMulJob : CpuJob
     private float* WeightRowsAt(int row, int count, float* scratch)
     {
         if (WType == DType.F32) return (float*)W + (long)row * In;
-        byte* source = (byte*)W + (long)row * In * WType.Size();
+        byte* source = (byte*)W + WType.ByteCount((long)row * In);
         WeightRows.ToFloat(WType, source, scratch, count * In);
         return scratch;
     }

@@ -22,7 +22,7 @@ internal static unsafe class WeightRows
                 Bf16ToFloat((ushort*)source, destination, count);
                 break;
             case DType.Q8_0:
-                Q8_0Blocks.Dequantize(new ReadOnlySpan<byte>(source, checked((int)DType.Q8_0.ByteCount(count))), new Span<float>(destination, count));
+                Q8ToFloat((byte*)source, destination, count);
                 break;
             default:
                 throw new NotSupportedException($"weights of type {dtype} are not supported");
@@ -43,6 +43,23 @@ internal static unsafe class WeightRows
             }
         }
         for (; i < count; i++) destination[i] = BitConverter.Int32BitsToSingle(source[i] << 16);
+    }
+
+    /// <summary>Q8_0 blocks (whole blocks: count a multiple of 32) to floats: each value times its block's scale.</summary>
+    public static void Q8ToFloat(byte* source, float* destination, int count)
+    {
+        if (!Avx2.IsSupported)
+        {
+            Q8_0Blocks.Dequantize(new ReadOnlySpan<byte>(source, checked((int)DType.Q8_0.ByteCount(count))), new Span<float>(destination, count));
+            return;
+        }
+        for (int i = 0; i < count; i += Q8_0Blocks.BlockLength, source += Q8_0Blocks.BlockBytes, destination += Q8_0Blocks.BlockLength)
+        {
+            var scale = Vector256.Create((float)*(Half*)source);
+            sbyte* q = (sbyte*)(source + 2);
+            for (int j = 0; j < Q8_0Blocks.BlockLength; j += 8)
+                Avx.Store(destination + j, Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(q + j)) * scale);
+        }
     }
 
     /// <summary>Rounds float32 to bf16 (round to nearest even), as PyTorch does.</summary>
