@@ -88,6 +88,17 @@ public class Q8_0Tests : IDisposable
     }
 
     [Fact]
+    public unsafe void InlineScaleConversionEqualsHalfForEveryFiniteValue()
+    {
+        for (int bits = 0; bits < 0x10000; bits++)
+        {
+            ushort h = (ushort)bits;
+            if (Half.IsNaN(BitConverter.UInt16BitsToHalf(h)) || Half.IsInfinity(BitConverter.UInt16BitsToHalf(h))) continue;
+            Assert.Equal((float)BitConverter.UInt16BitsToHalf(h), Q8Dot.Scale((byte*)&h));
+        }
+    }
+
+    [Fact]
     public void ViewsStartOnBlocksAndBadSizesAreRefused()
     {
         using var buffer = _backend.Upload(DType.Q8_0, Q8_0Blocks.Quantize(RandomFloats(128)));

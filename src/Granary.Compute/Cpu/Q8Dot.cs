@@ -72,8 +72,18 @@ internal static unsafe class Q8Dot
         y[0] = Vector256.Sum(a0); y[ldy] = Vector256.Sum(a1); y[2 * ldy] = Vector256.Sum(a2); y[3 * ldy] = Vector256.Sum(a3);
     }
 
+    /// <summary>
+    /// A block's fp16 scale as a float, inline: (float)Half is a call, which costs as much as a block's products and
+    /// makes the JIT spill the running sums. The magnitude's bits shifted into a float's place and times 2^112 give
+    /// normal and subnormal halves exactly (infinities and NaNs, which no scale is, come out finite).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float Scale(byte* block) => (float)Unsafe.ReadUnaligned<Half>(block);
+    public static float Scale(byte* block)
+    {
+        uint h = Unsafe.ReadUnaligned<ushort>(block);
+        float magnitude = BitConverter.UInt32BitsToSingle((h & 0x7FFF) << 13) * 5.192297e33f; // 2^112
+        return (h & 0x8000) != 0 ? -magnitude : magnitude;
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> Products(byte* block, sbyte* x) => Products(Vector256.Load((sbyte*)(block + 2)), Vector256.Load(x));

@@ -55,7 +55,7 @@ internal static unsafe class WeightRows
         }
         for (int i = 0; i < count; i += Q8_0Blocks.BlockLength, source += Q8_0Blocks.BlockBytes, destination += Q8_0Blocks.BlockLength)
         {
-            var scale = Vector256.Create((float)*(Half*)source);
+            var scale = Vector256.Create(Q8Dot.Scale(source));
             sbyte* q = (sbyte*)(source + 2);
             for (int j = 0; j < Q8_0Blocks.BlockLength; j += 8)
                 Avx.Store(destination + j, Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(q + j)) * scale);
