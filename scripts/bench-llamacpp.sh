@@ -62,15 +62,16 @@ if [[ $mode == reference ]]; then
   exit 0
 fi
 granary=(dotnet "$repo/silo/Granary.Silo/bin/Release/net10.0/granary.dll")
-dotnet build "$repo/silo/Granary.Silo" -c Release >/dev/null
+nice -n 10 dotnet build "$repo/silo/Granary.Silo" -c Release >/dev/null
+# Everything at nice 10: the machine is shared, and both engines get the same priority.
 echo "# $(date -u +%FT%TZ) $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), threads $threads"
 for round in $(seq "$rounds"); do
   for q in f32 q8_0; do
     echo "## round $round llama.cpp $q (load $(cut -d' ' -f1 /proc/loadavg))"
-    "$bin/llama-bench" -m "$home/stories15M-$q.gguf" -t "$threads" -p 128,255,512 -n 128 -r 3 2>/dev/null | grep -E "^\|"
-    "$bin/llama-batched-bench" -m "$home/stories15M-$q.gguf" -t "$threads" -c 4096 -no-kvu -npp 128 -ntg 128 -npl 1,16 2>/dev/null | grep -E "^\|"
+    nice -n 10 "$bin/llama-bench" -m "$home/stories15M-$q.gguf" -t "$threads" -p 128,255,512 -n 128 -r 3 2>/dev/null | grep -E "^\|"
+    nice -n 10 "$bin/llama-batched-bench" -m "$home/stories15M-$q.gguf" -t "$threads" -c 4096 -no-kvu -npp 128 -ntg 128 -npl 1,16 2>/dev/null | grep -E "^\|"
     echo "## round $round Granary $q (load $(cut -d' ' -f1 /proc/loadavg))"
     quant=(); [[ $q == q8_0 ]] && quant=(--quantization q8_0)
-    "${granary[@]}" bench-local --model "$model" --threads "$threads" --batch 1,16 --prompt 128 --new 128 "${quant[@]}" 2>/dev/null
+    nice -n 10 "${granary[@]}" bench-local --model "$model" --threads "$threads" --batch 1,16 --prompt 128 --new 128 "${quant[@]}" 2>/dev/null
   done
 done
