@@ -54,11 +54,9 @@ public sealed partial class LocalModel : IDisposable
         loggers ??= NullLoggerFactory.Instance;
         var logger = loggers.CreateLogger<LocalModel>();
         var config = ModelConfig.Load(CheckExists(directory));
-        // A GGUF file carries its vocabulary; generation defaults and chat templates come from folders only.
-        bool gguf = File.Exists(directory);
-        var generation = gguf ? null : GenerationConfig.Load(directory);
-        var tokenizer = gguf ? TokenizerLoader.FromFile(directory) : TokenizerLoader.FromModelDirectory(directory);
-        var template = gguf ? null : ChatTemplates.ChatTemplate.FromModelDirectory(directory);
+        var generation = GenerationConfig.Load(directory);
+        var tokenizer = TokenizerLoader.FromModelDirectory(directory);
+        var template = ChatTemplates.ChatTemplate.FromModelDirectory(directory);
 
         int maxPositions = MaxPositions(options, config);
         var parallel = options.Parallel;

@@ -71,7 +71,7 @@ internal static class DeployCommand
             if (Granary.Compute.WeightQuantizationNames.Parse(spec.Quantization) != Granary.Compute.WeightQuantization.None && spec.DeviceKind != "cpu")
                 throw new ArgumentException($"--quantization {spec.Quantization} runs on the CPU backend only, not on {spec.DeviceKind}");
             // The same checks a silo runs before loading, here where the user sees them, when the folder is here too.
-            if (Directory.Exists(spec.Model))
+            if (Directory.Exists(spec.Model) || File.Exists(spec.Model))
                 ParallelPlan.Create(ModelConfig.Load(spec.Model), spec.TensorParallelSize, spec.PipelineParallelSize, spec.PipelinePartition);
             else
                 parse.InvocationConfiguration.Error.WriteLine($"warning: {spec.Model} is not on this machine; every silo must have it at that path");
