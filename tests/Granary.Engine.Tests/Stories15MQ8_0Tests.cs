@@ -28,6 +28,18 @@ public class Stories15MQ8_0Tests
     [Fact]
     public void QuantizedAtLoadGivesLlamaCppsQ8_0Tokens() => AssertLlamaCppTokens(TestData.Stories15M, "--quantization", "q8_0");
 
+    [Fact]
+    public void PipelineStagesQuantizeTheirOwnLayers() => AssertLlamaCppTokens(TestData.Stories15M, "--quantization", "q8_0", "--pp", "2");
+
+    [Fact]
+    public void TensorParallelSliceOutsideTheBlocksIsNamed()
+    {
+        // Split over 2 ranks, o_proj's 288 input columns give each rank 144: not whole blocks of 32.
+        var (code, _, error) = CliRunner.Run("generate", "--model", TestData.Stories15M, "--prompt-ids", "1,2", "--max-tokens", "1", "--quantization", "q8_0", "--tp", "2");
+        Assert.Equal(1, code);
+        Assert.Contains("tensor 'model.layers.0.self_attn.o_proj.weight': Q8_0 quantizes rows in blocks of 32 elements; this matrix (or this rank's slice of it) has rows of 144", error);
+    }
+
     [Theory]
     [InlineData("stories15M-q8_0.gguf")]
     [InlineData("stories15M-f32.gguf")]

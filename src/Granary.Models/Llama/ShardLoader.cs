@@ -22,7 +22,7 @@ internal sealed class ShardLoader(Checkpoint checkpoint, IBackend backend)
         var info = cols == 0 ? checkpoint.Require(name, rows) : checkpoint.Require(name, rows, cols);
         var bytes = new byte[info.DType.ByteCount(count * Math.Max(cols, 1))];
         checkpoint.CopyRows(name, start, count, bytes);
-        return cols == 0 ? Upload(info.DType, bytes) : UploadWeight(info.DType, bytes, cols);
+        return cols == 0 ? Upload(info.DType, bytes) : UploadWeight(name, info.DType, bytes, cols);
     }
 
     /// <summary>Columns [start, start + count) of every row of a [rows, cols] matrix.</summary>
@@ -31,7 +31,7 @@ internal sealed class ShardLoader(Checkpoint checkpoint, IBackend backend)
         var info = checkpoint.Require(name, rows, cols);
         var bytes = new byte[rows * info.DType.ByteCount(count)];
         checkpoint.CopyColumns(name, start, count, bytes);
-        return UploadWeight(info.DType, bytes, count);
+        return UploadWeight(name, info.DType, bytes, count);
     }
 
     /// <summary>
@@ -51,7 +51,7 @@ internal sealed class ShardLoader(Checkpoint checkpoint, IBackend backend)
             checkpoint.CopyRows(p.Name, p.Start, p.Count, bytes.AsSpan(checked((int)at), checked((int)n)));
             at += n;
         }
-        var stack = UploadWeight(types[0], bytes, cols);
+        var stack = UploadWeight(string.Join(" + ", parts.Select(p => p.Name)), types[0], bytes, cols);
         var views = new DeviceBuffer[parts.Length];
         long offset = 0;
         for (int i = 0; i < parts.Length; i++)
@@ -87,10 +87,18 @@ internal sealed class ShardLoader(Checkpoint checkpoint, IBackend backend)
         return backend.Upload(dtype, bytes);
     }
 
-    private DeviceBuffer UploadWeight(DType dtype, byte[] bytes, long rowLength)
+    private DeviceBuffer UploadWeight(string name, DType dtype, byte[] bytes, long rowLength)
     {
-        if (!backend.SupportsWeights(dtype)) throw new NotSupportedException($"{checkpoint.Directory}: {backend.Name} cannot run {dtype} weights");
-        var buffer = backend.UploadWeight(dtype, bytes, rowLength);
+        if (!backend.SupportsWeights(dtype)) throw new NotSupportedException($"{checkpoint.Directory}: {backend.Name} cannot run {dtype} weights (tensor '{name}')");
+        DeviceBuffer buffer;
+        try
+        {
+            buffer = backend.UploadWeight(dtype, bytes, rowLength);
+        }
+        catch (NotSupportedException e)
+        {
+            throw new NotSupportedException($"{checkpoint.Directory}: tensor '{name}': {e.Message}", e);
+        }
         Bytes += buffer.ByteLength;
         return buffer;
     }
