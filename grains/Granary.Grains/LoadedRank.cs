@@ -1,4 +1,5 @@
 using Granary.Cluster.Placement;
+using Granary.Compute;
 using Granary.Compute.Collectives;
 using Granary.Engine;
 using Granary.Models.Llama;
@@ -31,7 +32,7 @@ public sealed class LoadedRank
     public static LoadedRank Load(ReplicaPlacement replica, DeploymentSpec spec, ParallelPlan plan, int rank, IPeerTransport transport, int threads, int maxRows, int maxPositions, TimeSpan timeout)
     {
         var placement = replica.Ranks[rank];
-        var backend = BackendFactory.Create(placement.Device.StartsWith("cpu:", StringComparison.Ordinal) ? "cpu" : placement.Device, threads);
+        var backend = BackendFactory.Create(placement.Device.StartsWith("cpu:", StringComparison.Ordinal) ? "cpu" : placement.Device, threads, WeightQuantizationNames.Parse(spec.Quantization));
         var shard = RankShard.Load(spec.Model, plan, rank, backend, transport, maxRows, maxPositions, timeout);
         return new LoadedRank(replica.Id, replica.Generation, placement, shard);
     }

@@ -69,7 +69,8 @@ public sealed class ChatTemplate
     /// Loads the chat template of a Hugging Face model directory: <c>chat_template.jinja</c> if present, else
     /// <c>tokenizer_config.json</c>'s <c>chat_template</c> (a string, or a list of <c>{name, template}</c> of which
     /// "default" is taken). BOS/EOS tokens come from <c>tokenizer_config.json</c> (a string or an object with
-    /// "content"). Returns null when the model has no template.
+    /// "content"). Returns null when the model has no template, and for a GGUF model file given instead of a
+    /// directory (its tokenizer.chat_template is not read).
     /// </summary>
     /// <exception cref="DirectoryNotFoundException">The directory does not exist.</exception>
     /// <exception cref="InvalidDataException">tokenizer_config.json is not valid JSON or has unexpected field types.</exception>
@@ -77,6 +78,7 @@ public sealed class ChatTemplate
     public static LoadedChatTemplate? FromModelDirectory(string dir)
     {
         ArgumentNullException.ThrowIfNull(dir);
+        if (File.Exists(dir) && dir.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase)) return null;
         if (!Directory.Exists(dir)) throw new DirectoryNotFoundException($"Model directory not found: {dir}");
         string configPath = Path.Combine(dir, "tokenizer_config.json");
         string jinjaPath = Path.Combine(dir, "chat_template.jinja");

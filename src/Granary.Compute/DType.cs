@@ -7,4 +7,10 @@ public enum DType
     BF16,
     F16,
     I32,
+
+    /// <summary>
+    /// llama.cpp's Q8_0 weights: blocks of 32 elements along a row, each an fp16 scale then 32 int8 values
+    /// (34 bytes); element = scale * value. <see cref="DTypeExtensions.ByteCount"/> gives a buffer's size.
+    /// </summary>
+    Q8_0,
 }

@@ -20,7 +20,7 @@ public abstract class DeviceBuffer : IDisposable
     public long Length { get; }
 
     /// <summary>Size in bytes.</summary>
-    public long ByteLength => Length * DType.Size();
+    public long ByteLength => DType.ByteCount(Length);
 
     public abstract void Dispose();
 }

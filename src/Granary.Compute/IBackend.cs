@@ -3,7 +3,8 @@ namespace Granary.Compute;
 /// <summary>
 /// The operations a transformer forward pass needs, implemented once per kind of device (CPU here; CUDA
 /// later). Model code calls only these, so it runs unchanged on any backend. Matrices are row-major;
-/// activations are [rows, features] in <see cref="ActivationType"/>; weights are [out, in] in F32, BF16 or F16.
+/// activations are [rows, features] in <see cref="ActivationType"/>; weights are [out, in] in F32, BF16 or F16
+/// (and Q8_0 where <see cref="SupportsWeights"/> says so).
 /// Calls are ordered: an op sees the results of the ops issued before it.
 /// </summary>
 public interface IBackend : IDisposable
@@ -23,8 +24,18 @@ public interface IBackend : IDisposable
 
     DeviceBuffer Allocate(DType dtype, long length);
 
+    /// <summary>Whether <see cref="MatMul(DeviceBuffer, DeviceBuffer, DeviceBuffer?, DeviceBuffer, int, int, int)"/> and <see cref="Embedding"/> take weights of this type (Q8_0: the CPU backend only).</summary>
+    bool SupportsWeights(DType dtype) => dtype is DType.F32 or DType.BF16 or DType.F16;
+
     /// <summary>Copies raw little-endian elements of <paramref name="dtype"/> to a new buffer (weights).</summary>
     DeviceBuffer Upload(DType dtype, ReadOnlySpan<byte> data);
+
+    /// <summary>
+    /// Uploads a weight matrix (rows of <paramref name="rowLength"/> elements) for MatMul or Embedding; a backend
+    /// configured to quantize weights (the CPU backend's <see cref="WeightQuantization"/>) stores it quantized, so every
+    /// rank of a parallel group quantizes its own slice. By default it is <see cref="Upload"/>.
+    /// </summary>
+    DeviceBuffer UploadWeight(DType dtype, ReadOnlySpan<byte> data, long rowLength) => Upload(dtype, data);
 
     /// <summary>
     /// Elements [offset, offset + length) of <paramref name="buffer"/> as a buffer of their own that shares its memory:

@@ -7,9 +7,12 @@ namespace Granary.Engine;
 /// <summary>Creates the backend a device name asks for: "cpu", "cuda" (device 0) or "cuda:N".</summary>
 public static class BackendFactory
 {
-    public static IBackend Create(string device, int threads)
+    /// <param name="quantization">How the backend stores weight matrices; Q8_0 runs on the CPU only.</param>
+    public static IBackend Create(string device, int threads, WeightQuantization quantization = WeightQuantization.None)
     {
-        if (device == "cpu") return new CpuBackend(new CpuBackendOptions { Threads = threads > 0 ? threads : Environment.ProcessorCount });
+        if (device == "cpu") return new CpuBackend(new CpuBackendOptions { Threads = threads > 0 ? threads : Environment.ProcessorCount, Quantization = quantization });
+        if (quantization != WeightQuantization.None)
+            throw new NotSupportedException($"--quantization {quantization.Name()} runs on the CPU backend only, not on '{device}'");
         if (CudaBackendOptions.Parse(device) is { } cuda) return new CudaBackend(cuda);
         throw new ArgumentException($"unknown device '{device}' (known: cpu, cuda, cuda:N)");
     }

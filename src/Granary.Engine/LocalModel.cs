@@ -53,8 +53,7 @@ public sealed partial class LocalModel : IDisposable
     {
         loggers ??= NullLoggerFactory.Instance;
         var logger = loggers.CreateLogger<LocalModel>();
-        if (!System.IO.Directory.Exists(directory)) throw new DirectoryNotFoundException($"model folder '{directory}' does not exist");
-        var config = ModelConfig.Load(directory);
+        var config = ModelConfig.Load(CheckExists(directory));
         var generation = GenerationConfig.Load(directory);
         var tokenizer = TokenizerLoader.FromModelDirectory(directory);
         var template = ChatTemplates.ChatTemplate.FromModelDirectory(directory);
@@ -65,7 +64,7 @@ public sealed partial class LocalModel : IDisposable
             throw new NotSupportedException($"this process is rank {worker.Rank} of {worker.WorldSize} (WORLD_RANK): only rank 0 runs this command; start ranks above 0 with `granary generate --model <same folder> --tp/--pp <same>` (they serve rank 0 until it ends)");
         if (parallel.Cluster is not null || parallel.ResolveTensorParallelSize(null) * parallel.PipelineParallelSize > 1 || parallel.PipelinePartition is not null)
             return LoadParallel(directory, options, loggers, logger, config, generation, tokenizer, template, maxPositions);
-        var backend = BackendFactory.Create(options.Device, options.Threads);
+        var backend = BackendFactory.Create(options.Device, options.Threads, options.Quantization);
         LlamaModel model;
         using (var checkpoint = Checkpoint.Open(directory))
         {
@@ -104,7 +103,7 @@ public sealed partial class LocalModel : IDisposable
             string[] devices = [.. Enumerable.Range(0, plan.WorldSize).Select(r => BackendFactory.RankDevice(options.Device, r))];
             string where = options.Device == "cpu" ? $"{threads} CPU threads each" : "on " + string.Join(", ", devices);
             LogPlan(logger, plan.ToString(), $"threads of this process, {where}");
-            executor = new InProcessGroupExecutor(directory, plan, r => BackendFactory.Create(devices[r], threads), options.Engine.MaxBatchedTokens, maxPositions, parallel.CommunicationTimeout, options.LoadProgress);
+            executor = new InProcessGroupExecutor(directory, plan, r => BackendFactory.Create(devices[r], threads, options.Quantization), options.Engine.MaxBatchedTokens, maxPositions, parallel.CommunicationTimeout, options.LoadProgress);
         }
         else
         {
@@ -114,7 +113,7 @@ public sealed partial class LocalModel : IDisposable
             IBackend backend;
             try
             {
-                backend = BackendFactory.Create(BackendFactory.RankDevice(options.Device, cluster.LocalRank), threads);
+                backend = BackendFactory.Create(BackendFactory.RankDevice(options.Device, cluster.LocalRank), threads, options.Quantization);
             }
             catch
             {
@@ -155,8 +154,7 @@ public sealed partial class LocalModel : IDisposable
     {
         var logger = (loggers ?? NullLoggerFactory.Instance).CreateLogger("Granary.Engine.RankWorker");
         var cluster = options.Parallel.Cluster is { Rank: > 0 } c ? c : throw new ArgumentException("RunWorker needs a cluster topology whose rank is above 0 (WORLD_RANK)");
-        if (!System.IO.Directory.Exists(directory)) throw new DirectoryNotFoundException($"model folder '{directory}' does not exist");
-        var config = ModelConfig.Load(directory);
+        var config = ModelConfig.Load(CheckExists(directory));
         var parallel = options.Parallel;
         var plan = ParallelPlan.Create(config, parallel.ResolveTensorParallelSize(cluster.WorldSize), parallel.PipelineParallelSize, parallel.PipelinePartition, cluster.WorldSize);
         int threads = Math.Max(1, (options.Threads > 0 ? options.Threads : Environment.ProcessorCount) / cluster.LocalWorldSize);
@@ -164,7 +162,7 @@ public sealed partial class LocalModel : IDisposable
         IBackend backend;
         try
         {
-            backend = BackendFactory.Create(BackendFactory.RankDevice(options.Device, cluster.LocalRank), threads);
+            backend = BackendFactory.Create(BackendFactory.RankDevice(options.Device, cluster.LocalRank), threads, options.Quantization);
         }
         catch
         {
@@ -199,4 +197,8 @@ public sealed partial class LocalModel : IDisposable
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Loaded {Architecture}: {Layers} layers, hidden {Hidden}, {WeightMiB:F1} MiB of weights on {Backend}")]
     private static partial void LogLoaded(ILogger logger, string architecture, int layers, int hidden, double weightMiB, string backend);
+
+    /// <summary>A model folder, or a GGUF file.</summary>
+    private static string CheckExists(string path) =>
+        System.IO.Directory.Exists(path) || Checkpoint.IsGguf(path) ? path : throw new DirectoryNotFoundException($"model folder or .gguf file '{path}' does not exist");
 }

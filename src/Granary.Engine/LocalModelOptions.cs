@@ -15,6 +15,9 @@ public sealed class LocalModelOptions
     /// <summary>Told as the weights load (each tensor, per safetensors file; of rank 0 when the model is split); null (the default) for nothing.</summary>
     public IProgress<Granary.Models.Checkpoints.TensorProgress>? LoadProgress { get; set; }
 
+    /// <summary>How weight matrices are stored: as in the checkpoint (default) or quantized at load (the CPU backend's Q8_0).</summary>
+    public Granary.Compute.WeightQuantization Quantization { get; set; }
+
     /// <summary>Tensor/pipeline parallel layout; the default is one rank.</summary>
     public ModelParallelOptions Parallel { get; set; } = new();
 }

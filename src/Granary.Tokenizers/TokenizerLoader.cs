@@ -13,11 +13,13 @@ public static class TokenizerLoader
 {
     /// <summary>
     /// Loads <c>tokenizer.json</c> from a model directory, with <c>tokenizer_config.json</c> (bos/eos token names,
-    /// add_bos_token/add_eos_token) and <c>generation_config.json</c> (extra eos ids) when present.
+    /// add_bos_token/add_eos_token) and <c>generation_config.json</c> (extra eos ids) when present; a GGUF model
+    /// file given instead of a directory brings its own vocabulary (<see cref="FromFile"/>).
     /// </summary>
     public static ITokenizer FromModelDirectory(string dir)
     {
         ArgumentException.ThrowIfNullOrEmpty(dir);
+        if (File.Exists(dir) && dir.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase)) return FromFile(dir);
         if (!Directory.Exists(dir)) throw new DirectoryNotFoundException($"model directory not found: {dir}");
         string path = Path.Combine(dir, "tokenizer.json");
         if (!File.Exists(path)) throw new FileNotFoundException($"no tokenizer.json in model directory {dir}", path);

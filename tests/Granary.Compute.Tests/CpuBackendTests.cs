@@ -43,6 +43,10 @@ public class CpuBackendTests : IDisposable
     [InlineData(16, 288, 768, DType.F32)]
     [InlineData(5, 100, 67, DType.BF16)]
     [InlineData(9, 72, 130, DType.F16)]
+    [InlineData(17, 288, 70, DType.F32)]
+    [InlineData(64, 37, 129, DType.BF16)]
+    [InlineData(130, 300, 33, DType.F16)]
+    [InlineData(203, 288, 768, DType.F32)]
     public void MatMulMatchesReference(int rows, int inFeatures, int outFeatures, DType weightType)
     {
         float[] x = RandomFloats(rows * inFeatures);
@@ -200,7 +204,71 @@ public class CpuBackendTests : IDisposable
             {
                 double expected = 0;
                 for (int s = 0; s <= t; s++) expected += Math.Exp(scores[s] - max) / z * v[s * kvDim + kvh * headDim + d];
-                Assert.Equal(expected, output[(t * heads + h) * headDim + d], 5);
+                Assert.True(Math.Abs(expected - output[(t * heads + h) * headDim + d]) < 1e-5, $"position {t} head {h} dim {d}");
+            }
+        }
+    }
+
+    /// <summary>
+    /// A prefill chunk of sequence 0 at positions 5..24 after cached positions 0..4 (blocks of 8 rows and a rest),
+    /// beside a decode row of sequence 1: the blocked and the per-row paths against a dense loop.
+    /// </summary>
+    [Theory]
+    [InlineData(12, 6, 2)]
+    [InlineData(48, 6, 6)]
+    [InlineData(8, 4, 1)]
+    public void ChunkedAttentionMatchesDenseCausalAttention(int headDim, int heads, int kvHeads)
+    {
+        int blockSize = 4, kvDim = kvHeads * headDim, cached = 5, chunk = 20, decodePosition = 9;
+        int length0 = cached + chunk, length1 = decodePosition + 1;
+        float[] k0 = RandomFloats(length0 * kvDim), v0 = RandomFloats(length0 * kvDim);
+        float[] k1 = RandomFloats(length1 * kvDim), v1 = RandomFloats(length1 * kvDim);
+        int[] table0 = [3, 0, 9, 4, 7, 1, 12], table1 = [2, 5, 8];
+        int rows = chunk + 1;
+        float[] q = RandomFloats(rows * heads * headDim);
+
+        var all = new BatchLayout(length0 + length1, 2, 7);
+        for (int t = 0; t < length0 + length1; t++)
+        {
+            int[] table = t < length0 ? table0 : table1;
+            int p = t < length0 ? t : t - length0;
+            all.SlotMapping[t] = table[p / blockSize] * blockSize + p % blockSize;
+        }
+        all.Commit(length0 + length1, 2, 0);
+        using var kc = _backend.Allocate(DType.F32, 16 * blockSize * kvDim);
+        using var vc = _backend.Allocate(DType.F32, 16 * blockSize * kvDim);
+        using (var kb = Upload([.. k0, .. k1]))
+        using (var vb = Upload([.. v0, .. v1])) _backend.WriteKv(kb, vb, kc, vc, kvDim, all);
+
+        var batch = new BatchLayout(rows, 2, 7);
+        for (int r = 0; r < chunk; r++) batch.Positions[r] = cached + r;
+        batch.Positions[chunk] = decodePosition;
+        batch.RowSequence[chunk] = 1;
+        table0.CopyTo(batch.BlockTables, 0);
+        table1.CopyTo(batch.BlockTables, 7);
+        batch.Commit(rows, 2, 0);
+        using var qb = Upload(q);
+        using var ob = _backend.Allocate(DType.F32, q.Length);
+        _backend.Attention(qb, kc, vc, ob, heads, kvHeads, headDim, blockSize, 0.3f, batch);
+        float[] output = Read(ob, q.Length);
+        for (int r = 0; r < rows; r++)
+        for (int h = 0; h < heads; h++)
+        {
+            var (k, v) = r < chunk ? (k0, v0) : (k1, v1);
+            int kvh = h / (heads / kvHeads), position = batch.Positions[r];
+            var scores = new double[position + 1];
+            for (int s = 0; s <= position; s++)
+            {
+                double dot = 0;
+                for (int d = 0; d < headDim; d++) dot += q[(r * heads + h) * headDim + d] * k[s * kvDim + kvh * headDim + d];
+                scores[s] = dot * 0.3;
+            }
+            double max = scores.Max(), z = scores.Sum(s => Math.Exp(s - max));
+            for (int d = 0; d < headDim; d++)
+            {
+                double expected = 0;
+                for (int s = 0; s <= position; s++) expected += Math.Exp(scores[s] - max) / z * v[s * kvDim + kvh * headDim + d];
+                Assert.True(Math.Abs(expected - output[(r * heads + h) * headDim + d]) < 1e-5, $"row {r} head {h} dim {d}: {output[(r * heads + h) * headDim + d]}, expected {expected}");
             }
         }
     }

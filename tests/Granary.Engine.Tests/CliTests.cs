@@ -133,6 +133,17 @@ public class CliTests
     }
 
     [Theory]
+    [InlineData("q4", "error: unknown quantization 'q4' (known: none, q8_0)")]
+    [InlineData("q8_0 --device cuda:0", "error: --quantization q8_0 runs on the CPU backend only, not on 'cuda:0'")]
+    public void BadQuantizationGivesOneClearError(string value, string message)
+    {
+        string[] args = ["generate", "--model", TestData.Fixture("llama-tiny"), "--prompt-ids", "1,2", "--quantization", .. value.Split(' ')];
+        var (code, _, error) = CliRunner.Run(args);
+        Assert.Equal(1, code);
+        Assert.StartsWith(message, error);
+    }
+
+    [Theory]
     [InlineData("serve", "--warmup")]
     [InlineData("bench-local", "--warmup")]
     public void NegativeWarmupIsRefused(string command, string option)

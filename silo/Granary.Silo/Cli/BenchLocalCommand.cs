@@ -6,8 +6,9 @@ using Granary.Engine;
 namespace Granary.Silo.Cli;
 
 /// <summary>
-/// <c>granary bench-local</c>: decode speed of the engine in this process at several batch sizes, with
-/// the bytes each step must move and the share of the memory bandwidth limit it reaches.
+/// <c>granary bench-local</c>: prefill speed of one sequence at several prompt lengths (llama-bench's pp128 and
+/// pp512), then decode speed of the engine in this process at several batch sizes, with the bytes each step must
+/// move and the share of the memory bandwidth limit it reaches.
 /// </summary>
 internal static class BenchLocalCommand
 {
@@ -17,6 +18,8 @@ internal static class BenchLocalCommand
         var batches = new Option<string>("--batch") { Description = "Comma-separated batch sizes", DefaultValueFactory = _ => "1,16" };
         var promptLength = new Option<int>("--prompt") { Description = "Prompt tokens per sequence", DefaultValueFactory = _ => 128 };
         var newTokens = new Option<int>("--new") { Description = "Tokens generated per sequence", DefaultValueFactory = _ => 128 };
+        var prefill = new Option<string>("--prefill") { Description = "Comma-separated prompt lengths whose prefill of one sequence is timed (capped at the context)", DefaultValueFactory = _ => "128,512" };
+        var rounds = new Option<int>("--rounds") { Description = "Prefills timed per prompt length (best and median reported)", DefaultValueFactory = _ => 5 };
         var json = new Option<bool>("--json") { Description = "Also print the results as JSON" };
         var warmup = new Option<double>("--warmup") { Description = "Seconds of untimed generation first, at batch 1 and 2, so that the .NET JIT has optimized the step's code", DefaultValueFactory = _ => 2 };
         var command = new Command("bench-local", "Measure prefill and decode speed in this process");
@@ -24,12 +27,17 @@ internal static class BenchLocalCommand
         command.Options.Add(batches);
         command.Options.Add(promptLength);
         command.Options.Add(newTokens);
+        command.Options.Add(prefill);
+        command.Options.Add(rounds);
         command.Options.Add(json);
         command.Options.Add(warmup);
         command.SetAction((parse, cancellationToken) =>
         {
             int[] sizes = GenerateCommand.ParseIds(parse.GetValue(batches)!);
             int prompt = parse.GetValue(promptLength), generate = parse.GetValue(newTokens);
+            int[] prefillLengths = GenerateCommand.ParseIds(parse.GetValue(prefill)!);
+            int prefillRounds = parse.GetValue(rounds);
+            if (prefillRounds < 1) throw new ArgumentException($"--rounds must be at least 1, got {prefillRounds}");
             if (parse.GetValue(warmup) < 0) throw new ArgumentException($"--warmup must be at least 0 seconds, got {parse.GetValue(warmup)}");
             using var loggers = CliLogging.Create();
             var options = common.Read(parse, maxBatchedTokens: 512, maxSequences: Math.Max(64, sizes.Max()));
@@ -43,19 +51,30 @@ internal static class BenchLocalCommand
             int readers = ParallelReaders(options.Device, model.Parallel?.Plan.TpSize ?? 1);
             if (readers > 1) (bandwidth, memory) = (bandwidth * readers, $"{readers} x {memory}");
             stdout.WriteLine($"model {model.Name}: {modelSizes.WeightBytes / 1e6:F1} MB of weights on {options.Device}{layout}; {memory} copy bandwidth {bandwidth:F1} GB/s");
-            stdout.WriteLine("batch | prefill tok/s | decode ms/step | decode tok/s | MB moved/step | floor ms/step | GB/s | share of bandwidth floor | communication share");
             // Untimed runs first, so that kernel loading and library warm-up stay out of the numbers, and long enough
             // for the JIT to replace the step's first, unoptimized code (tier 0) with optimized code (tier 1).
             EngineWarmup.Run(model.Engine, model.Config.VocabSize, TimeSpan.FromSeconds(parse.GetValue(warmup)), cancellationToken);
             var results = new List<object>();
             var progress = new ProgressBar(parse.InvocationConfiguration.Error, "bench-local");
+            stdout.WriteLine("prefill tokens | best tok/s | median tok/s | best ms");
+            foreach (int length in prefillLengths)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var p = Prefill.Run(model.Engine, model.Config.VocabSize, length, prefillRounds);
+                results.Add(p);
+                string capped = p.Tokens < length ? $" (pp{length} capped at the context)" : "";
+                stdout.WriteLine($"{p.Tokens,14} | {p.BestTokensPerSecond,10:F1} | {p.MedianTokensPerSecond,12:F1} | {p.Tokens / p.BestTokensPerSecond * 1000,7:F2}{capped}");
+            }
+            stdout.WriteLine("batch | prefill tok/s | decode ms/step | decode tok/s | MB moved/step | floor ms/step | GB/s | share of bandwidth floor | communication share");
+            int measured = 0;
             foreach (int batch in sizes)
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 var r = Run(model, modelSizes, batch, prompt, generate, bandwidth, (step, steps) =>
-                    progress.Report(results.Count * (generate + 1) + step, sizes.Length * (generate + 1), $"batch {batch} ({results.Count + 1}/{sizes.Length}), step {step}/{steps}"));
+                    progress.Report(measured * (generate + 1) + step, sizes.Length * (generate + 1), $"batch {batch} ({measured + 1}/{sizes.Length}), step {step}/{steps}"));
                 results.Add(r);
-                progress.Report(results.Count, sizes.Length, $"batch {batch} measured ({results.Count}/{sizes.Length}): {r.DecodeMsPerStep:F3} ms/step", milestone: true);
+                measured++;
+                progress.Report(measured, sizes.Length, $"batch {batch} measured ({measured}/{sizes.Length}): {r.DecodeMsPerStep:F3} ms/step", milestone: true);
                 string communication = r.CommunicationShare is { } c ? c.ToString("P1") : "-";
                 stdout.WriteLine($"{batch,5} | {r.PrefillTokensPerSecond,13:F1} | {r.DecodeMsPerStep,14:F3} | {r.DecodeTokensPerSecond,12:F1} | {r.BytesPerStep / 1e6,13:F1} | {r.BytesPerStep / (bandwidth * 1e9) * 1000,13:F3} | {r.AchievedGBps,4:F1} | {r.ShareOfLimit,24:P1} | {communication}");
             }

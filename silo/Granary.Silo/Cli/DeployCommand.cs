@@ -23,6 +23,7 @@ internal static class DeployCommand
         var partition = new Option<string?>("--pp-partition") { Description = "Layers per stage, e.g. 3,2,3" };
         var replicas = new Option<string>("--replicas") { Description = "Replicas, or auto to fill every free device", DefaultValueFactory = _ => "1" };
         var device = new Option<string>("--device") { Description = "Device kind the ranks run on: cpu or cuda", DefaultValueFactory = _ => "cpu" };
+        var quantization = new Option<string>("--quantization") { Description = "Store weights quantized at load: none or q8_0 (llama.cpp's Q8_0, CPU only)", DefaultValueFactory = _ => "none" };
         var kvCache = new Option<long>("--kv-cache-mib") { Description = "KV cache memory per rank in MiB", DefaultValueFactory = _ => 256 };
         var maxModelLength = new Option<int>("--max-model-len") { Description = "Longest prompt plus output (default: the model's context)" };
         var maxSeqs = new Option<int>("--max-num-seqs") { Description = "Most sequences in a replica's running batch", DefaultValueFactory = _ => 64 };
@@ -30,7 +31,7 @@ internal static class DeployCommand
         var delete = new Option<bool>("--delete") { Description = "Remove the deployment named by --name (or --model) instead" };
         var command = new Command("deploy", "Write a deployment (model, tp, pp, replicas) to the cluster; the coordinator places it");
         cluster.AddTo(command);
-        foreach (var option in new Option[] { model, name, tp, pp, partition, replicas, device, kvCache, maxModelLength, maxSeqs, maxTokens, delete })
+        foreach (var option in new Option[] { model, name, tp, pp, partition, replicas, device, quantization, kvCache, maxModelLength, maxSeqs, maxTokens, delete })
             command.Options.Add(option);
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -61,14 +62,17 @@ internal static class DeployCommand
                 Replicas = auto ? 0 : int.Parse(text),
                 AutoReplicas = auto,
                 DeviceKind = parse.GetValue(device)!,
+                Quantization = parse.GetValue(quantization)!,
                 KvCacheMiB = parse.GetValue(kvCache),
                 MaxModelLength = parse.GetValue(maxModelLength),
                 MaxSequences = parse.GetValue(maxSeqs),
                 MaxBatchedTokens = parse.GetValue(maxTokens),
             };
             spec.Validate();
+            if (Granary.Compute.WeightQuantizationNames.Parse(spec.Quantization) != Granary.Compute.WeightQuantization.None && spec.DeviceKind != "cpu")
+                throw new ArgumentException($"--quantization {spec.Quantization} runs on the CPU backend only, not on {spec.DeviceKind}");
             // The same checks a silo runs before loading, here where the user sees them, when the folder is here too.
-            if (Directory.Exists(spec.Model))
+            if (Directory.Exists(spec.Model) || File.Exists(spec.Model))
                 ParallelPlan.Create(ModelConfig.Load(spec.Model), spec.TensorParallelSize, spec.PipelineParallelSize, spec.PipelinePartition);
             else
                 parse.InvocationConfiguration.Error.WriteLine($"warning: {spec.Model} is not on this machine; every silo must have it at that path");

@@ -30,6 +30,12 @@ public sealed record DeploymentSpec
     /// <summary>Device kind the ranks run on: "cpu" or "cuda". Default "cpu".</summary>
     public string DeviceKind { get; init; } = "cpu";
 
+    /// <summary>
+    /// How the ranks store weight matrices: "none" (as the checkpoint has them) or "q8_0" (CPU only); checked by
+    /// <c>granary deploy</c> and by each rank when it loads. Default "none".
+    /// </summary>
+    public string Quantization { get; init; } = "none";
+
     /// <summary>KV cache memory per rank in MiB. Default 256.</summary>
     public long KvCacheMiB { get; init; } = 256;
 
@@ -46,7 +52,7 @@ public sealed record DeploymentSpec
     /// What a replica is loaded with: a replica placed for another layout (model, split, device kind, limits) must be
     /// loaded again when the deployment changes.
     /// </summary>
-    public string Layout => $"{Model}|tp{TensorParallelSize}|pp{PipelineParallelSize}|{string.Join(',', PipelinePartition ?? [])}|{DeviceKind}|kv{KvCacheMiB}|len{MaxModelLength}|seqs{MaxSequences}|tokens{MaxBatchedTokens}";
+    public string Layout => $"{Model}|tp{TensorParallelSize}|pp{PipelineParallelSize}|{string.Join(',', PipelinePartition ?? [])}|{DeviceKind}|{Quantization}|kv{KvCacheMiB}|len{MaxModelLength}|seqs{MaxSequences}|tokens{MaxBatchedTokens}";
 
     /// <summary>Ranks per replica.</summary>
     public int RanksPerReplica => TensorParallelSize * PipelineParallelSize;

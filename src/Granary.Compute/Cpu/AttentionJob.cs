@@ -3,8 +3,10 @@ using System.Numerics.Tensors;
 namespace Granary.Compute.Cpu;
 
 /// <summary>
-/// Paged causal attention: one chunk per (row, query head). Each row attends over its sequence's cached
-/// keys at positions 0..position, found through the block table; query heads share KV heads in groups.
+/// Paged causal attention. Each row attends over its sequence's cached keys at positions 0..position, found
+/// through the block table; query heads share KV heads in groups. Rows of one sequence at consecutive positions
+/// (a prefill chunk) go in blocks of up to 8 through <see cref="BlockAttention"/>; a row on its own (decode)
+/// takes one dot product per position. One chunk per (block, query head).
 /// </summary>
 internal sealed unsafe class AttentionJob : CpuJob
 {
@@ -19,19 +21,48 @@ internal sealed unsafe class AttentionJob : CpuJob
     public float Scale;
     public BatchLayout Batch = null!;
 
+    private int[] _blockStarts = [];
+    private int _blocks;
+
     [ThreadStatic] private static float[]? t_scores;
+
+    /// <summary>Groups the batch's rows into blocks and returns the chunk count.</summary>
+    public int Plan()
+    {
+        int rows = Batch.Rows;
+        if (_blockStarts.Length < rows + 1) _blockStarts = new int[Batch.MaxRows + 1];
+        _blocks = 0;
+        for (int r = 0; r < rows; r++)
+        {
+            int start = _blocks == 0 ? -1 : _blockStarts[_blocks - 1];
+            bool continues = start >= 0 && r - start < BlockAttention.Rows && Batch.RowSequence[r] == Batch.RowSequence[start]
+                && Batch.Positions[r] == Batch.Positions[start] + (r - start);
+            if (!continues) _blockStarts[_blocks++] = r;
+        }
+        _blockStarts[_blocks] = rows;
+        return _blocks * Heads;
+    }
 
     public override void Execute(int chunk)
     {
-        int row = chunk / Heads;
+        int block = chunk / Heads;
         int head = chunk % Heads;
         int kvHead = head / (Heads / KvHeads);
         int kvDim = KvHeads * HeadDim;
-        int length = Batch.Positions[row] + 1;
+        int row = _blockStarts[block], count = _blockStarts[block + 1] - row;
+        int length = Batch.Positions[row + count - 1] + 1;
         ReadOnlySpan<int> blocks = Batch.BlockTable(Batch.RowSequence[row]);
 
         var scores = t_scores;
-        if (scores == null || scores.Length < length) t_scores = scores = new float[Math.Max(length, 1024)];
+        int need = count == 1 ? length : length * BlockAttention.Rows + HeadDim * BlockAttention.Rows + 64;
+        if (scores == null || scores.Length < need) t_scores = scores = GC.AllocateUninitializedArray<float>(Math.Max(need, 1024), pinned: true);
+        if (count > 1)
+        {
+            fixed (float* scratch = scores)
+                BlockAttention.Run(Q, KCache, VCache, Output, Heads, HeadDim, kvDim, head, kvHead, BlockSize, Scale, blocks, row, count, Batch.Positions[row], scratch);
+            return;
+        }
+
         var q = new ReadOnlySpan<float>(Q + ((long)row * Heads + head) * HeadDim, HeadDim);
         for (int t = 0; t < length; t++)
         {

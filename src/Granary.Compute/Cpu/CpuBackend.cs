@@ -3,22 +3,27 @@ using System.Numerics.Tensors;
 namespace Granary.Compute.Cpu;
 
 /// <summary>
-/// The backend on host memory: float32 activations and KV cache, F32/BF16/F16 weights, SIMD kernels run
-/// on a pool of persistent threads. Operations run synchronously on the calling thread's order.
+/// The backend on host memory: float32 activations and KV cache, F32/BF16/F16 or Q8_0 weights (quantized at upload
+/// when the options ask), SIMD kernels run on a pool of persistent threads. Operations run synchronously on the
+/// calling thread's order.
 /// </summary>
 public sealed unsafe class CpuBackend : IBackend
 {
     private readonly WorkerPool _pool;
+    private readonly WeightQuantization _quantization;
     private readonly MatMulJob _matMul = new();
+    private readonly Q8MatMulJob _q8MatMul = new();
     private readonly AttentionJob _attention = new();
     private readonly RowJob _rows = new();
 
     public CpuBackend(CpuBackendOptions? options = null)
     {
-        _pool = new WorkerPool(Math.Max(1, (options ?? new CpuBackendOptions()).Threads));
+        options ??= new CpuBackendOptions();
+        _pool = new WorkerPool(Math.Max(1, options.Threads));
+        _quantization = options.Quantization;
     }
 
-    public string Name => $"cpu ({_pool.Threads} threads)";
+    public string Name => _quantization == WeightQuantization.None ? $"cpu ({_pool.Threads} threads)" : $"cpu ({_pool.Threads} threads, {_quantization.Name()} weights)";
 
     public DType ActivationType => DType.F32;
 
@@ -31,15 +36,27 @@ public sealed unsafe class CpuBackend : IBackend
 
     public DeviceBuffer Upload(DType dtype, ReadOnlySpan<byte> data)
     {
-        if (data.Length % dtype.Size() != 0) throw new ArgumentException($"{data.Length} bytes is not a whole number of {dtype} elements", nameof(data));
-        var buffer = new CpuBuffer(dtype, data.Length / dtype.Size());
+        long elements = dtype.ElementCount(data.Length);
+        if (elements < 0) throw new ArgumentException($"{data.Length} bytes is not a whole number of {dtype} elements", nameof(data));
+        var buffer = new CpuBuffer(dtype, elements);
         data.CopyTo(new Span<byte>(buffer.Pointer, data.Length));
         return buffer;
     }
 
+    public DeviceBuffer UploadWeight(DType dtype, ReadOnlySpan<byte> data, long rowLength)
+    {
+        if (_quantization == WeightQuantization.None || dtype == DType.Q8_0) return Upload(dtype, data);
+        if (rowLength % Q8_0Blocks.BlockLength != 0)
+            throw new NotSupportedException($"Q8_0 quantizes rows in blocks of {Q8_0Blocks.BlockLength} elements; this matrix (or this rank's slice of it) has rows of {rowLength}");
+        return Upload(DType.Q8_0, Q8_0Blocks.Quantize(HostConversions.ToFloat(dtype, data)));
+    }
+
+    public bool SupportsWeights(DType dtype) => dtype is DType.F32 or DType.BF16 or DType.F16 or DType.Q8_0;
+
     public DeviceBuffer Slice(DeviceBuffer buffer, long offset, long length)
     {
         CheckRange(buffer, offset, length, buffer.DType);
+        if (offset % buffer.DType.BlockLength() != 0) throw new ArgumentException($"a view of {buffer.DType} must start on a block of {buffer.DType.BlockLength()} elements, not at {offset}", nameof(offset));
         return new CpuBuffer(Cpu(buffer), offset, length);
     }
 
@@ -58,7 +75,7 @@ public sealed unsafe class CpuBackend : IBackend
     public void Zero(DeviceBuffer buffer, long length)
     {
         CheckRange(buffer, 0, length, buffer.DType);
-        new Span<byte>(Cpu(buffer).Pointer, checked((int)(length * buffer.DType.Size()))).Clear();
+        new Span<byte>(Cpu(buffer).Pointer, checked((int)buffer.DType.ByteCount(length))).Clear();
     }
 
     public void Embedding(DeviceBuffer table, int vocabStart, int vocabRows, int dim, BatchLayout batch, DeviceBuffer output)
@@ -73,7 +90,7 @@ public sealed unsafe class CpuBackend : IBackend
                 new Span<float>(destination, dim).Clear();
                 continue;
             }
-            WeightRows.ToFloat(table.DType, (byte*)Cpu(table).Pointer + (long)local * dim * table.DType.Size(), destination, dim);
+            WeightRows.ToFloat(table.DType, (byte*)Cpu(table).Pointer + table.DType.ByteCount((long)local * dim), destination, dim);
         }
     }
 
@@ -88,6 +105,19 @@ public sealed unsafe class CpuBackend : IBackend
         CheckRange(weight, 0, (long)inFeatures * outFeatures, weight.DType);
         CheckRange(x, 0, (long)rows * inFeatures, DType.F32);
         CheckRange(y, 0, (long)rows * outFeatures, DType.F32);
+        if (weight.DType == DType.Q8_0 && rows < Q8MatMulJob.MaxRows)
+        {
+            var q8 = _q8MatMul;
+            q8.X = Floats(x);
+            q8.W = (byte*)Cpu(weight).Pointer;
+            q8.Bias = bias is null ? null : Floats(bias);
+            q8.Y = Floats(y);
+            q8.Rows = rows;
+            q8.In = inFeatures;
+            q8.Out = outFeatures;
+            q8.Run(_pool);
+            return;
+        }
         var job = _matMul;
         job.X = Floats(x);
         job.W = Cpu(weight).Pointer;
@@ -204,7 +234,7 @@ public sealed unsafe class CpuBackend : IBackend
         job.BlockSize = blockSize;
         job.Scale = scale;
         job.Batch = batch;
-        _pool.Run(job, batch.Rows * heads);
+        _pool.Run(job, job.Plan());
     }
 
     public void GatherRows(DeviceBuffer source, DeviceBuffer destination, int cols, ReadOnlySpan<int> rows)

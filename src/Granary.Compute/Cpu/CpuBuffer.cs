@@ -17,7 +17,7 @@ public sealed unsafe class CpuBuffer : DeviceBuffer
     /// <summary>A view of <paramref name="length"/> elements of <paramref name="parent"/> from element <paramref name="offset"/>.</summary>
     internal CpuBuffer(CpuBuffer parent, long offset, long length) : base(parent.DType, length)
     {
-        _pointer = (byte*)parent.Pointer + offset * parent.DType.Size();
+        _pointer = (byte*)parent.Pointer + parent.DType.ByteCount(offset);
         _owns = false;
     }
 

@@ -4,7 +4,7 @@ using System.Runtime.Intrinsics.X86;
 
 namespace Granary.Compute.Cpu;
 
-/// <summary>Widens rows of BF16 or F16 weights to float32 for the f32 kernels.</summary>
+/// <summary>Widens rows of BF16, F16 or Q8_0 weights to float32 for the f32 kernels (and embedding lookups).</summary>
 internal static unsafe class WeightRows
 {
     /// <summary>Converts <paramref name="count"/> elements at <paramref name="source"/> (of <paramref name="dtype"/>) to floats.</summary>
@@ -20,6 +20,9 @@ internal static unsafe class WeightRows
                 break;
             case DType.BF16:
                 Bf16ToFloat((ushort*)source, destination, count);
+                break;
+            case DType.Q8_0:
+                Q8ToFloat((byte*)source, destination, count);
                 break;
             default:
                 throw new NotSupportedException($"weights of type {dtype} are not supported");
@@ -40,6 +43,23 @@ internal static unsafe class WeightRows
             }
         }
         for (; i < count; i++) destination[i] = BitConverter.Int32BitsToSingle(source[i] << 16);
+    }
+
+    /// <summary>Q8_0 blocks (whole blocks: count a multiple of 32) to floats: each value times its block's scale.</summary>
+    public static void Q8ToFloat(byte* source, float* destination, int count)
+    {
+        if (!Avx2.IsSupported)
+        {
+            Q8_0Blocks.Dequantize(new ReadOnlySpan<byte>(source, checked((int)DType.Q8_0.ByteCount(count))), new Span<float>(destination, count));
+            return;
+        }
+        for (int i = 0; i < count; i += Q8_0Blocks.BlockLength, source += Q8_0Blocks.BlockBytes, destination += Q8_0Blocks.BlockLength)
+        {
+            var scale = Vector256.Create(Q8Dot.Scale(source));
+            sbyte* q = (sbyte*)(source + 2);
+            for (int j = 0; j < Q8_0Blocks.BlockLength; j += 8)
+                Avx.Store(destination + j, Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(q + j)) * scale);
+        }
     }
 
     /// <summary>Rounds float32 to bf16 (round to nearest even), as PyTorch does.</summary>

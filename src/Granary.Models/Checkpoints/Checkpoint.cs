@@ -7,7 +7,8 @@ namespace Granary.Models.Checkpoints;
 /// The weights of a Hugging Face checkpoint folder: <c>model.safetensors</c>, or the shards listed by
 /// <c>model.safetensors.index.json</c>, or else every <c>*.safetensors</c> file of the folder. Files are
 /// memory-mapped; only the bytes a caller reads are paged in, so a tensor-parallel rank that copies its
-/// slices does not read the whole model.
+/// slices does not read the whole model. A Llama-family GGUF file opens too (<see cref="GgufCheckpoint"/>), its
+/// tensors under their Hugging Face names and in their layout.
 /// </summary>
 public sealed class Checkpoint : IDisposable
 {
@@ -17,8 +18,8 @@ public sealed class Checkpoint : IDisposable
     /// <summary>Name of the shard index (<c>{"weight_map": {tensor: shard file}}</c>).</summary>
     public const string IndexFileName = "model.safetensors.index.json";
 
-    private readonly List<SafetensorsFile> _files;
-    private readonly Dictionary<string, (SafetensorsFile File, SafetensorsTensor Tensor)> _tensors;
+    private readonly List<ITensorStore> _files;
+    private readonly Dictionary<string, (ITensorStore File, SafetensorsTensor Tensor)> _tensors;
 
     /// <summary>The checkpoint folder.</summary>
     public string Directory { get; }
@@ -34,7 +35,7 @@ public sealed class Checkpoint : IDisposable
     /// <summary>Names of every tensor of the checkpoint.</summary>
     public IReadOnlyCollection<string> TensorNames => _tensors.Keys;
 
-    private Checkpoint(string directory, List<SafetensorsFile> files, Dictionary<string, (SafetensorsFile, SafetensorsTensor)> tensors)
+    private Checkpoint(string directory, List<ITensorStore> files, Dictionary<string, (ITensorStore, SafetensorsTensor)> tensors)
     {
         Directory = directory;
         _files = files;
@@ -49,13 +50,21 @@ public sealed class Checkpoint : IDisposable
     public static Checkpoint Open(string directory)
     {
         ArgumentException.ThrowIfNullOrEmpty(directory);
+        if (GgufCheckpoint.IsGguf(directory))
+        {
+            var gguf = GgufCheckpoint.Open(directory);
+            var store = new List<ITensorStore>();
+            var entries = new Dictionary<string, (ITensorStore, SafetensorsTensor)>(StringComparer.Ordinal);
+            AddFile(gguf, store, entries);
+            return new Checkpoint(directory, store, entries);
+        }
         if (!System.IO.Directory.Exists(directory))
             throw new DirectoryNotFoundException($"{directory}: checkpoint folder not found");
 
         string index = Path.Combine(directory, IndexFileName);
         string single = Path.Combine(directory, SingleFileName);
-        var files = new List<SafetensorsFile>();
-        var tensors = new Dictionary<string, (SafetensorsFile, SafetensorsTensor)>(StringComparer.Ordinal);
+        var files = new List<ITensorStore>();
+        var tensors = new Dictionary<string, (ITensorStore, SafetensorsTensor)>(StringComparer.Ordinal);
         try
         {
             if (File.Exists(index))
@@ -79,8 +88,8 @@ public sealed class Checkpoint : IDisposable
         return new Checkpoint(directory, files, tensors);
     }
 
-    private static void OpenSharded(string directory, string indexPath, List<SafetensorsFile> files,
-        Dictionary<string, (SafetensorsFile, SafetensorsTensor)> tensors)
+    private static void OpenSharded(string directory, string indexPath, List<ITensorStore> files,
+        Dictionary<string, (ITensorStore, SafetensorsTensor)> tensors)
     {
         using var doc = JsonFields.ParseFile(indexPath);
         var root = JsonFields.RootObject(doc, indexPath);
@@ -115,7 +124,7 @@ public sealed class Checkpoint : IDisposable
         }
     }
 
-    private static void AddFile(SafetensorsFile file, List<SafetensorsFile> files, Dictionary<string, (SafetensorsFile, SafetensorsTensor)> tensors)
+    private static void AddFile(ITensorStore file, List<ITensorStore> files, Dictionary<string, (ITensorStore, SafetensorsTensor)> tensors)
     {
         files.Add(file);
         foreach (var t in file.Tensors)
@@ -125,6 +134,9 @@ public sealed class Checkpoint : IDisposable
             tensors.Add(t.Name, (file, t));
         }
     }
+
+    /// <summary>Whether <paramref name="path"/> is a GGUF file (by its extension) rather than a checkpoint folder.</summary>
+    public static bool IsGguf(string path) => GgufCheckpoint.IsGguf(path);
 
     /// <summary>Whether the checkpoint has a tensor of that name.</summary>
     public bool Contains(string tensorName) => _tensors.ContainsKey(tensorName);
@@ -158,7 +170,8 @@ public sealed class Checkpoint : IDisposable
     {
         var (file, t) = Lookup(tensorName);
         _tracker?.Read(file, t);
-        return file.Bytes(t);
+        if (t.ByteLength > int.MaxValue) throw new NotSupportedException($"{file.Path}: tensor '{t.Name}' is {t.ByteLength} bytes, too large for one span; read it in slices");
+        return file.Bytes(t, 0, (int)t.ByteLength);
     }
 
     /// <summary>
@@ -174,7 +187,7 @@ public sealed class Checkpoint : IDisposable
             throw new ArgumentException($"{file.Path}: tensor '{tensorName}' is a scalar and has no rows", nameof(tensorName));
         long rows = t.Shape[0];
         CheckRange(file, t, "rows", rowStart, rowCount, rows);
-        long rowBytes = ShapeMath.ElementCount(t.Shape.AsSpan(1)) * t.DType.Size();
+        long rowBytes = t.DType.ByteCount(ShapeMath.ElementCount(t.Shape.AsSpan(1)));
         CheckDest(file, t, rowCount * rowBytes, dest);
         _tracker?.Read(file, t);
         if (dest.Length == 0) return;
@@ -194,31 +207,32 @@ public sealed class Checkpoint : IDisposable
                 $"{file.Path}: tensor '{tensorName}' has shape {ShapeMath.Format(t.Shape)}; column slices need a 2-D tensor", nameof(tensorName));
         long rows = t.Shape[0], cols = t.Shape[1];
         CheckRange(file, t, "columns", colStart, colCount, cols);
-        int es = t.DType.Size();
-        long sliceBytes = colCount * es;
+        if (colStart % t.DType.BlockLength() != 0 || colCount % t.DType.BlockLength() != 0)
+            throw new NotSupportedException($"{file.Path}: columns [{colStart}, {colStart + colCount}) of {t.DType} tensor '{tensorName}' do not fall on its blocks of {t.DType.BlockLength()}");
+        long sliceBytes = t.DType.ByteCount(colCount);
         CheckDest(file, t, rows * sliceBytes, dest);
         _tracker?.Read(file, t);
         if (dest.Length == 0) return;
-        long rowBytes = cols * es;
+        long rowBytes = t.DType.ByteCount(cols), startBytes = t.DType.ByteCount(colStart);
         for (long r = 0; r < rows; r++)
-            file.Bytes(t, r * rowBytes + colStart * es, (int)sliceBytes).CopyTo(dest.Slice((int)(r * sliceBytes), (int)sliceBytes));
+            file.Bytes(t, r * rowBytes + startBytes, (int)sliceBytes).CopyTo(dest.Slice((int)(r * sliceBytes), (int)sliceBytes));
     }
 
-    private static void CheckRange(SafetensorsFile file, SafetensorsTensor t, string what, long start, long count, long total)
+    private static void CheckRange(ITensorStore file, SafetensorsTensor t, string what, long start, long count, long total)
     {
         if (start < 0 || count < 0 || start > total - count)
             throw new ArgumentOutOfRangeException(nameof(start),
                 $"{file.Path}: {what} [{start}, {start + count}) are outside tensor '{t.Name}' of shape {ShapeMath.Format(t.Shape)}");
     }
 
-    private static void CheckDest(SafetensorsFile file, SafetensorsTensor t, long needed, Span<byte> dest)
+    private static void CheckDest(ITensorStore file, SafetensorsTensor t, long needed, Span<byte> dest)
     {
         if (dest.Length != needed)
             throw new ArgumentException(
                 $"{file.Path}: slice of tensor '{t.Name}' is {needed} bytes, destination is {dest.Length}", nameof(dest));
     }
 
-    private (SafetensorsFile File, SafetensorsTensor Tensor) Lookup(string tensorName)
+    private (ITensorStore File, SafetensorsTensor Tensor) Lookup(string tensorName)
     {
         ArgumentNullException.ThrowIfNull(tensorName);
         return _tensors.TryGetValue(tensorName, out var entry)

@@ -91,9 +91,10 @@ public sealed class ModelConfig
     /// <summary>Rotary embedding settings (<c>rope_parameters</c>, or <c>rope_theta</c> + <c>rope_scaling</c>).</summary>
     public required RopeConfig Rope { get; init; }
 
-    /// <summary>Reads <c>config.json</c> of a checkpoint folder.</summary>
+    /// <summary>Reads <c>config.json</c> of a checkpoint folder, or the metadata of a GGUF file.</summary>
     public static ModelConfig Load(string directory)
     {
+        if (GgufCheckpoint.IsGguf(directory)) return GgufModelConfig.From(Granary.Tokenizers.Gguf.GgufFile.Read(directory));
         string path = Path.Combine(directory, FileName);
         if (!File.Exists(path))
             throw new FileNotFoundException($"{path}: file not found (not a Hugging Face checkpoint folder?)", path);

@@ -1,7 +1,7 @@
 namespace Granary.Models.Checkpoints;
 
 /// <summary>Counts the tensors of a <see cref="Checkpoint"/> read so far (each once, however many slices are copied) and reports it.</summary>
-internal sealed class ReadTracker(IReadOnlyList<SafetensorsFile> files, IProgress<TensorProgress> progress)
+internal sealed class ReadTracker(IReadOnlyList<ITensorStore> files, IProgress<TensorProgress> progress)
 {
     private readonly HashSet<string> _read = new(StringComparer.Ordinal);
     private readonly int[] _readInFile = new int[files.Count];
@@ -10,7 +10,7 @@ internal sealed class ReadTracker(IReadOnlyList<SafetensorsFile> files, IProgres
     private long _doneBytes;
     private int _lastFile = -1;
 
-    public void Read(SafetensorsFile file, SafetensorsTensor tensor)
+    public void Read(ITensorStore file, SafetensorsTensor tensor)
     {
         TensorProgress report;
         lock (_lock)
@@ -40,7 +40,7 @@ internal sealed class ReadTracker(IReadOnlyList<SafetensorsFile> files, IProgres
         progress.Report(report);
     }
 
-    private int IndexOf(SafetensorsFile file)
+    private int IndexOf(ITensorStore file)
     {
         for (int i = 0; i < files.Count; i++)
             if (ReferenceEquals(files[i], file)) return i;

@@ -15,7 +15,7 @@ namespace Granary.Models.Checkpoints;
 /// (<c>{name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {string: string}}</c>), then the data
 /// section; offsets are relative to the data section.
 /// </remarks>
-public sealed unsafe class SafetensorsFile : IDisposable
+public sealed unsafe class SafetensorsFile : IDisposable, ITensorStore
 {
     /// <summary>Largest header accepted (the reference implementation's limit).</summary>
     public const long MaxHeaderLength = 100_000_000;

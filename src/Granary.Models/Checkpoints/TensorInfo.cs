@@ -13,5 +13,5 @@ public sealed record TensorInfo(string Name, DType DType, long[] Shape, string F
     public long ElementCount => ShapeMath.ElementCount(Shape);
 
     /// <summary>Number of bytes.</summary>
-    public long ByteLength => ElementCount * DType.Size();
+    public long ByteLength => DType.ByteCount(ElementCount);
 }

@@ -6,7 +6,8 @@ namespace Granary.Models.Llama;
 /// <summary>
 /// Uploads the slice of each checkpoint tensor that one rank needs: rows (output features) or columns
 /// (input features) of a matrix, read straight from the memory-mapped file so no rank reads more than its
-/// share. Every tensor's shape is checked against the config first. Counts the bytes it uploaded.
+/// share. Every tensor's shape is checked against the config first. Matrices go through
+/// <see cref="IBackend.UploadWeight"/>, which may quantize them. Counts the bytes the backend holds.
 /// </summary>
 internal sealed class ShardLoader(Checkpoint checkpoint, IBackend backend)
 {
@@ -19,18 +20,18 @@ internal sealed class ShardLoader(Checkpoint checkpoint, IBackend backend)
     public DeviceBuffer Rows(string name, long rows, long cols, long start, long count)
     {
         var info = cols == 0 ? checkpoint.Require(name, rows) : checkpoint.Require(name, rows, cols);
-        var bytes = new byte[count * Math.Max(cols, 1) * info.DType.Size()];
+        var bytes = new byte[info.DType.ByteCount(count * Math.Max(cols, 1))];
         checkpoint.CopyRows(name, start, count, bytes);
-        return Upload(info.DType, bytes);
+        return cols == 0 ? Upload(info.DType, bytes) : UploadWeight(name, info.DType, bytes, cols);
     }
 
     /// <summary>Columns [start, start + count) of every row of a [rows, cols] matrix.</summary>
     public DeviceBuffer Columns(string name, long rows, long cols, long start, long count)
     {
         var info = checkpoint.Require(name, rows, cols);
-        var bytes = new byte[rows * count * info.DType.Size()];
+        var bytes = new byte[rows * info.DType.ByteCount(count)];
         checkpoint.CopyColumns(name, start, count, bytes);
-        return Upload(info.DType, bytes);
+        return UploadWeight(name, info.DType, bytes, count);
     }
 
     /// <summary>
@@ -42,16 +43,15 @@ internal sealed class ShardLoader(Checkpoint checkpoint, IBackend backend)
     {
         var types = parts.Select(p => checkpoint.Require(p.Name, p.Rows, cols).DType).ToArray();
         if (types.Any(t => t != types[0])) return (null, parts.Select(p => Rows(p.Name, p.Rows, cols, p.Start, p.Count)).ToArray());
-        int size = types[0].Size();
-        var bytes = new byte[parts.Sum(p => p.Count) * cols * size];
+        var bytes = new byte[types[0].ByteCount(parts.Sum(p => p.Count) * cols)];
         long at = 0;
         foreach (var p in parts)
         {
-            long n = p.Count * cols * size;
+            long n = types[0].ByteCount(p.Count * cols);
             checkpoint.CopyRows(p.Name, p.Start, p.Count, bytes.AsSpan(checked((int)at), checked((int)n)));
             at += n;
         }
-        var stack = Upload(types[0], bytes);
+        var stack = UploadWeight(string.Join(" + ", parts.Select(p => p.Name)), types[0], bytes, cols);
         var views = new DeviceBuffer[parts.Length];
         long offset = 0;
         for (int i = 0; i < parts.Length; i++)
@@ -62,7 +62,14 @@ internal sealed class ShardLoader(Checkpoint checkpoint, IBackend backend)
         return (stack, views);
     }
 
-    public DeviceBuffer Whole(string name, long rows, long cols) => Rows(name, rows, cols, 0, rows);
+    /// <summary>A whole matrix as the checkpoint has it, never quantized (the MoE router, which llama.cpp keeps unquantized too).</summary>
+    public DeviceBuffer Whole(string name, long rows, long cols)
+    {
+        var info = checkpoint.Require(name, rows, cols);
+        var bytes = new byte[info.DType.ByteCount(rows * cols)];
+        checkpoint.CopyRows(name, 0, rows, bytes);
+        return Upload(info.DType, bytes);
+    }
 
     /// <summary>A small vector (norm weight, bias slice) converted to the backend's activation type, in which it is applied.</summary>
     public DeviceBuffer Vector(string name, long length, long start, long count)
@@ -78,5 +85,21 @@ internal sealed class ShardLoader(Checkpoint checkpoint, IBackend backend)
     {
         Bytes += bytes.Length;
         return backend.Upload(dtype, bytes);
+    }
+
+    private DeviceBuffer UploadWeight(string name, DType dtype, byte[] bytes, long rowLength)
+    {
+        if (!backend.SupportsWeights(dtype)) throw new NotSupportedException($"{checkpoint.Directory}: {backend.Name} cannot run {dtype} weights (tensor '{name}')");
+        DeviceBuffer buffer;
+        try
+        {
+            buffer = backend.UploadWeight(dtype, bytes, rowLength);
+        }
+        catch (NotSupportedException e)
+        {
+            throw new NotSupportedException($"{checkpoint.Directory}: tensor '{name}': {e.Message}", e);
+        }
+        Bytes += buffer.ByteLength;
+        return buffer;
     }
 }

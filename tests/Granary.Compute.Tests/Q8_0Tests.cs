@@ -1,0 +1,147 @@
+using Granary.Compute;
+using Granary.Compute.Cpu;
+
+namespace Granary.Compute.Tests;
+
+/// <summary>Q8_0 weights: the format against llama.cpp's rules and error bounds (test-quantize-fns), the int8 matmul against float references.</summary>
+public class Q8_0Tests : IDisposable
+{
+    private readonly IBackend _backend = new CpuBackend(new CpuBackendOptions { Threads = 2 });
+    private readonly Random _random = new(7);
+
+    public void Dispose() => _backend.Dispose();
+
+    /// <summary>llama.cpp's test-quantize-fns data: 0.1 + 2 cos(i + offset).</summary>
+    private static float[] LlamaTestData(int n, float offset) => Enumerable.Range(0, n).Select(i => 0.1f + 2 * MathF.Cos(i + offset)).ToArray();
+
+    private float[] RandomFloats(int n) => Enumerable.Range(0, n).Select(_ => (float)(_random.NextDouble() * 2 - 1)).ToArray();
+
+    [Fact]
+    public void QuantizationErrorIsWithinLlamaCppsBound()
+    {
+        float[] data = LlamaTestData(32 * 128, 0);
+        float[] back = new float[data.Length];
+        Q8_0Blocks.Dequantize(Q8_0Blocks.Quantize(data), back);
+        // test-quantize-fns' array_rmse is sqrt(sum of squares) / n, bounded by MAX_QUANTIZATION_TOTAL_ERROR.
+        double error = Math.Sqrt(data.Zip(back, (a, b) => (double)(a - b) * (a - b)).Sum()) / data.Length;
+        Assert.True(error < 0.002, $"error {error}");
+        // And each element within half a step of its block (the step d = max / 127, itself rounded to fp16).
+        for (int b = 0; b < data.Length / 32; b++)
+        {
+            double step = data.Skip(b * 32).Take(32).Max(MathF.Abs) / 127;
+            for (int i = b * 32; i < b * 32 + 32; i++) Assert.True(Math.Abs(data[i] - back[i]) <= step * 0.501 + Math.Abs(data[i]) * 1e-3, $"element {i}");
+        }
+    }
+
+    [Fact]
+    public void BlocksAreScaleThenValuesRoundedHalfAwayFromZero()
+    {
+        float[] block = new float[32];
+        block[0] = 127;
+        block[1] = -2.5f;
+        block[2] = 0.5f;
+        byte[] bytes = Q8_0Blocks.Quantize(block);
+        Assert.Equal(34, bytes.Length);
+        Assert.Equal((Half)1, BitConverter.ToHalf(bytes, 0));
+        Assert.Equal([127, unchecked((byte)(sbyte)-3), 1, 0], bytes[2..6]);
+    }
+
+    [Theory]
+    [InlineData(1, 288, 70)]
+    [InlineData(3, 64, 5)]
+    [InlineData(17, 768, 129)]
+    [InlineData(64, 288, 288)]
+    [InlineData(7, 96, 33)]
+    [InlineData(Q8MatMulJob.MaxRows, 96, 33)]
+    public void MatMulMatchesTheQuantizedArithmeticAndTheFloatProduct(int rows, int inFeatures, int outFeatures)
+    {
+        float[] x = RandomFloats(rows * inFeatures), w = RandomFloats(outFeatures * inFeatures), bias = RandomFloats(outFeatures);
+        byte[] wq = Q8_0Blocks.Quantize(w);
+        float[] wBack = new float[w.Length];
+        Q8_0Blocks.Dequantize(wq, wBack);
+        using var xb = Upload(x);
+        using var wb = _backend.Upload(DType.Q8_0, wq);
+        using var bb = Upload(bias);
+        using var yb = _backend.Allocate(DType.F32, rows * outFeatures);
+        Assert.Equal(outFeatures * inFeatures, wb.Length);
+        _backend.MatMul(xb, wb, bb, yb, rows, inFeatures, outFeatures);
+        float[] y = new float[rows * outFeatures];
+        _backend.CopyToHost(yb, y);
+        for (int r = 0; r < rows; r++)
+        {
+            // Steps of fewer than MaxRows rows quantize the activations (int8 dots); longer ones widen the weights (f32 tiles).
+            float[] xBack = rows < Q8MatMulJob.MaxRows ? QuantizeActivations(x.AsSpan(r * inFeatures, inFeatures)) : x[(r * inFeatures)..((r + 1) * inFeatures)];
+            for (int o = 0; o < outFeatures; o++)
+            {
+                double quantized = bias[o], exact = bias[o];
+                for (int k = 0; k < inFeatures; k++)
+                {
+                    quantized += (double)xBack[k] * wBack[o * inFeatures + k];
+                    exact += (double)x[r * inFeatures + k] * w[o * inFeatures + k];
+                }
+                float got = y[r * outFeatures + o];
+                Assert.True(Math.Abs(got - quantized) < 1e-4 * (1 + Math.Abs(quantized)), $"y[{r},{o}] = {got}, the quantized arithmetic gives {quantized}");
+                // llama.cpp's MAX_DOT_PRODUCT_ERROR for Q8_0 x Q8_0, per element of the dot.
+                Assert.True(Math.Abs(got - exact) / inFeatures < 0.02, $"y[{r},{o}] = {got}, the float product is {exact}");
+            }
+        }
+    }
+
+    [Fact]
+    public unsafe void InlineScaleConversionEqualsHalfForEveryFiniteValue()
+    {
+        for (int bits = 0; bits < 0x10000; bits++)
+        {
+            ushort h = (ushort)bits;
+            if (Half.IsNaN(BitConverter.UInt16BitsToHalf(h)) || Half.IsInfinity(BitConverter.UInt16BitsToHalf(h))) continue;
+            Assert.Equal((float)BitConverter.UInt16BitsToHalf(h), Q8Dot.Scale((byte*)&h));
+        }
+    }
+
+    [Fact]
+    public void ViewsStartOnBlocksAndBadSizesAreRefused()
+    {
+        using var buffer = _backend.Upload(DType.Q8_0, Q8_0Blocks.Quantize(RandomFloats(128)));
+        using var view = _backend.Slice(buffer, 64, 64);
+        Assert.Equal(68, view.ByteLength);
+        Assert.Throws<ArgumentException>(() => _backend.Slice(buffer, 16, 32));
+        Assert.Throws<ArgumentException>(() => _backend.Upload(DType.Q8_0, new byte[35]));
+        Assert.Throws<InvalidOperationException>(() => DType.Q8_0.Size());
+        Assert.True(_backend.SupportsWeights(DType.Q8_0));
+    }
+
+    [Fact]
+    public void EmbeddingOfAQ8_0TableDequantizesTheRow()
+    {
+        float[] table = RandomFloats(3 * 64);
+        byte[] q = Q8_0Blocks.Quantize(table);
+        float[] expected = new float[table.Length];
+        Q8_0Blocks.Dequantize(q, expected);
+        var batch = new BatchLayout(1, 1, 1);
+        batch.TokenIds[0] = 2;
+        batch.Commit(1, 1, 0);
+        using var tb = _backend.Upload(DType.Q8_0, q);
+        using var ob = _backend.Allocate(DType.F32, 64);
+        _backend.Embedding(tb, 0, 3, 64, batch, ob);
+        float[] output = new float[64];
+        _backend.CopyToHost(ob, output);
+        Assert.Equal(expected[128..], output);
+    }
+
+    private DeviceBuffer Upload(float[] values) => _backend.Upload(DType.F32, System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()));
+
+    /// <summary>Activations as the kernel quantizes them (llama.cpp's AVX2 rule: 127 / max, half to even, fp16 scale), dequantized.</summary>
+    private static float[] QuantizeActivations(ReadOnlySpan<float> x)
+    {
+        var result = new float[x.Length];
+        for (int b = 0; b < x.Length / 32; b++)
+        {
+            var block = x.Slice(b * 32, 32);
+            float max = 0;
+            foreach (float v in block) max = MathF.Max(max, MathF.Abs(v));
+            float d = (float)(Half)(max / 127), inverse = max != 0 ? 127 / max : 0;
+            for (int i = 0; i < 32; i++) result[b * 32 + i] = d * MathF.Round(block[i] * inverse, MidpointRounding.ToEven);
+        }
+        return result;
+    }
+}
