@@ -39,6 +39,7 @@ public static class GranaryOrleansHosting
         });
         client.Configure<ClusterOptions>(o => { o.ClusterId = options.ClusterId; o.ServiceId = "granary"; });
         client.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = options.ResponseTimeout);
+        client.AddActivityPropagation(); // the caller's trace goes on in the cluster
         if (options.CertificatePath is { Length: > 0 } path)
         {
             var certificate = X509CertificateLoader.LoadPkcs12FromFile(path, options.CertificatePassword);

@@ -22,6 +22,8 @@ public static class GranarySiloBuilder
             o.EnableConnectionLivenessCheck = false;
         });
         silo.Configure<SiloMessagingOptions>(o => o.ResponseTimeout = cluster.CallTimeout);
+        // A request's trace follows it across grain calls: gateway -> session grain -> the other silos' rank grains.
+        silo.AddActivityPropagation();
         silo.Services.AddSingleton(cluster);
         silo.Services.AddSingleton(store);
         silo.Services.AddSingleton<SiloRoles>();

@@ -60,6 +60,7 @@ public sealed partial class SiloHost : IAsyncDisposable
             .AddFilter("Orleans.Runtime.Silo", LogLevel.Error) // its server-GC note does not apply to a silo that runs models on its own threads
             .AddFilter("Polly", LogLevel.Error).AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Warning); // Orleans' placement retries, the host's banner
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(10));
+        if (!options.Gateway) ServerTelemetry.AddSiloTracing(builder.Services);
         var redis = cluster.UsesRedis ? await ConnectAsync(cluster.RedisUrl).ConfigureAwait(false) : null;
 
         int siloPort = cluster.Port == 0 ? FreePort() : cluster.Port;

@@ -33,11 +33,26 @@ internal static class ServerTelemetry
             });
         if (otlp)
         {
-            telemetry.WithTracing(tracing => tracing.AddSource(GranaryTelemetry.Name, "Microsoft.Orleans.Runtime", "Microsoft.Orleans.Application")
+            telemetry.WithTracing(tracing => TraceSources(tracing)
                 .AddAspNetCoreInstrumentation(aspnet => aspnet.Filter = ctx => ctx.Request.Path != MetricsPath)
                 .AddOtlpExporter());
         }
     }
+
+    /// <summary>
+    /// Traces of a silo without the gateway role (its session and rank grains, its engine steps), over OTLP when
+    /// OTEL_EXPORTER_OTLP_ENDPOINT is set; a gateway silo's server exports them already.
+    /// </summary>
+    public static void AddSiloTracing(IServiceCollection services)
+    {
+        if (string.IsNullOrEmpty(Environment.GetEnvironmentVariable("OTEL_EXPORTER_OTLP_ENDPOINT"))) return;
+        services.AddOpenTelemetry().ConfigureResource(resource => resource.AddService("granary"))
+            .WithTracing(tracing => TraceSources(tracing).AddOtlpExporter());
+    }
+
+    // Granary's request and step spans, and Orleans' grain-call spans (the request's path across silos).
+    private static TracerProviderBuilder TraceSources(TracerProviderBuilder tracing) =>
+        tracing.AddSource(GranaryTelemetry.Name, "Microsoft.Orleans.Runtime", "Microsoft.Orleans.Application");
 
     public static void MapEndpoint(WebApplication app) => app.MapPrometheusScrapingEndpoint(MetricsPath);
 }

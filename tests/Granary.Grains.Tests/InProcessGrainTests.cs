@@ -37,7 +37,11 @@ public sealed class InProcessGrainTests : IAsyncLifetime
             };
             silo.AddGranaryGrains(cluster, store);
         });
-        builder.ConfigureClient(client => client.Services.AddSerializer(s => s.AddGranaryTypes()));
+        builder.ConfigureClient(client =>
+        {
+            client.Services.AddSerializer(s => s.AddGranaryTypes());
+            client.AddActivityPropagation();
+        });
         _cluster = builder.Build();
         await _cluster.DeployAsync();
     }
@@ -89,6 +93,26 @@ public sealed class InProcessGrainTests : IAsyncLifetime
         view = await Eventually(coordinator, v => v.Replicas.Count == 3 && v.Unplaced.Count == 0);
         Assert.True(await coordinator.RemoveAsync("m"));
         await Eventually(coordinator, v => v.Replicas.Count == 0 && v.Deployments.Count == 0);
+    }
+
+    [Fact]
+    public async Task ARequestsTraceFollowsItsGrainCallsAcrossSilos()
+    {
+        var seen = new System.Collections.Concurrent.ConcurrentBag<Activity>();
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name.StartsWith("Microsoft.Orleans", StringComparison.Ordinal),
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = seen.Add,
+        };
+        ActivitySource.AddActivityListener(listener);
+        using var test = new Activity("request").Start();
+        // The silo grain of the last silo asks the first one's: a call from the client, then one from silo to silo.
+        string first = SiloKeys[0], last = SiloKeys[^1];
+        await Grains.GetGrain<ISiloGrain>(SiloGrainKey.For(last)).TimeCallsAsync(first, calls: 1, requestBytes: 16, responseBytes: 4);
+        test.Stop();
+        var mine = seen.Where(a => a.TraceId == test.TraceId).ToList();
+        Assert.Contains(mine, a => a.DisplayName.Contains("EchoAsync", StringComparison.Ordinal));
     }
 
     [Fact]
