@@ -38,7 +38,8 @@ run() { # run NAME DLL KIND(old|new)
     done
     echo "== $name: $3"
     "${granary[@]}" bench serve --base-url "http://127.0.0.1:$2" --num-prompts "${PROMPTS:-64}" --max-concurrency "${CONCURRENCY:-16}" \
-      --input-len "${INPUT:-32}" --output-len "${OUTPUT:-64}" 2>/dev/null | grep -E 'throughput|Mean TTFT|Mean TPOT|Failed'
+      --input-len "${INPUT:-32}" --output-len "${OUTPUT:-64}" 2>/dev/null | grep -E 'throughput|Mean TTFT|Mean TPOT|Failed' \
+      || { echo "(no result: the replica did not serve; its silos' logs follow)"; tail -n 5 "$logs/$name"-*.log; }
   }
   local g1 g2; g1=$(free_port); g2=$(free_port)
   silo "$name-one" one "cpu:0,cpu:1" "$g1"
