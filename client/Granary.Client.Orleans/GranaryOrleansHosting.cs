@@ -30,14 +30,9 @@ public static class GranaryOrleansHosting
     public static IClientBuilder UseGranaryCluster(this IClientBuilder client, GranaryOrleansOptions options)
     {
         if (string.IsNullOrWhiteSpace(options.RedisUrl)) throw new ArgumentException("GranaryOrleansOptions.RedisUrl is required (the cluster's redis://HOST:PORT)");
-        if (!Uri.TryCreate(options.RedisUrl, UriKind.Absolute, out var redis) || redis.Scheme is not ("redis" or "rediss") || redis.Port <= 0)
-            throw new ArgumentException($"GranaryOrleansOptions.RedisUrl must be redis://HOST:PORT, got '{options.RedisUrl}'");
-        client.UseRedisClustering(o =>
-        {
-            o.ConfigurationOptions = new StackExchange.Redis.ConfigurationOptions { EndPoints = { { redis.Host, redis.Port } }, Ssl = redis.Scheme == "rediss", AbortOnConnectFail = false };
-            if (redis.UserInfo.Split(':', 2) is [_, { Length: > 0 } password]) o.ConfigurationOptions.Password = Uri.UnescapeDataString(password);
-        });
-        client.Configure<ClusterOptions>(o => { o.ClusterId = options.ClusterId; o.ServiceId = "granary"; });
+        var redis = RedisAddress.Parse(options.RedisUrl);
+        client.UseRedisClustering(o => o.ConfigurationOptions = redis);
+        client.Configure<ClusterOptions>(o => { o.ClusterId = options.ClusterId; o.ServiceId = GranaryOrleansOptions.ServiceId; });
         client.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = options.ResponseTimeout);
         client.AddActivityPropagation(); // the caller's trace goes on in the cluster
         if (options.CertificatePath is { Length: > 0 } path)

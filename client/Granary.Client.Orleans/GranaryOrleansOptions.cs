@@ -6,6 +6,9 @@ public sealed class GranaryOrleansOptions
     /// <summary>The configuration section the options bind from.</summary>
     public const string Section = "Granary:Orleans";
 
+    /// <summary>Orleans' ServiceId of every Granary cluster (the cluster id tells them apart).</summary>
+    public const string ServiceId = "granary";
+
     /// <summary>The cluster's Redis, where the silos' gateways are listed, e.g. redis://10.0.0.1:6379. Required.</summary>
     public string RedisUrl { get; set; } = "";
 

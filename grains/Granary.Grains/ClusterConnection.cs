@@ -1,5 +1,4 @@
 using Granary.Client.Orleans;
-using Granary.Grains.Coordination;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;

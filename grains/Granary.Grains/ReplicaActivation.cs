@@ -80,8 +80,8 @@ public sealed class ReplicaActivation : IDisposable
         var bySilo = silos.Zip(infos).ToDictionary(p => p.First, p => p.Second);
         var call = new ReplicaActivationCall(placement, spec, Addresses(placement, bySilo));
         // The lowest rank of each other silo leads that silo's part.
-        var leads = silos.Where(s => s != siloKey)
-            .Select(s => grains.GetGrain<IRankGrain>(ReplicaGrainKeys.Rank(placement, placement.Ranks.First(r => r.Silo == s).Rank))).ToList();
+        var others = silos.Where(s => s != siloKey).ToList();
+        var leads = others.Select(s => grains.GetGrain<IRankGrain>(ReplicaGrainKeys.Rank(placement, placement.Ranks.First(r => r.Silo == s).Rank))).ToList();
         var loads = leads.Select(g => g.LoadAsync(call)).ToArray();
         LocalRanks? local = null;
         try
@@ -89,7 +89,7 @@ public sealed class ReplicaActivation : IDisposable
             local = await Task.Run(() => LocalRanks.Connect(placement, spec, model.Plan, siloKey, call.Addresses, cpuThreads, model.MaxRows, model.MaxPositions, timeout)).ConfigureAwait(false);
             await Task.WhenAll(loads).ConfigureAwait(false);
             string logitsSilo = placement.Ranks[model.Plan.LogitsRank].Silo;
-            int logitsIndex = logitsSilo == siloKey ? -1 : silos.Where(s => s != siloKey).ToList().IndexOf(logitsSilo);
+            int logitsIndex = others.IndexOf(logitsSilo); // -1: this silo
             var executor = new SpanningExecutor(placement.Id, model.Plan, local, leads, logitsIndex, timeout);
             return new ReplicaActivation(placement, local.Grains, model.StartSession(placement, executor, loggers), local);
         }

@@ -40,8 +40,6 @@ public sealed partial class ReplicaHost : IAsyncDisposable
     /// <summary>This silo's Orleans address.</summary>
     public string SiloKey => _silo.SiloAddress.ToParsableString();
 
-    public IEnumerable<ReplicaActivation> Activations => _active.Values;
-
     /// <summary>The session of a replica generation serving here, or null.</summary>
     public ReplicaSession? FindSession(string replicaId, long generation) =>
         _active.TryGetValue(replicaId, out var a) && a.Placement.Generation == generation ? a.Session : null;
@@ -121,10 +119,7 @@ public sealed partial class ReplicaHost : IAsyncDisposable
         string replicaId = call.Placement.Id;
         if (call.Placement.Ranks.All(r => r.Silo != SiloKey)) throw new ArgumentException($"replica {replicaId} has no rank on silo {SiloKey}");
         if (_active.TryGetValue(replicaId, out var older))
-        {
-            if (older.Placement.Generation == call.Placement.Generation && older.RemotePart is not null) Deactivate(replicaId, older, "rank 0 activates it again");
-            else if (older.Placement.Generation != call.Placement.Generation) Deactivate(replicaId, older, "it was placed again");
-        }
+            Deactivate(replicaId, older, older.Placement.Generation == call.Placement.Generation ? "rank 0 activates it again" : "it was placed again");
         var started = DateTime.UtcNow;
         var activation = await Task.Run(() => ReplicaActivation.ActivatePart(call, SiloKey, CpuThreads(), _options.CallTimeout)).ConfigureAwait(false);
         lock (_lock)

@@ -81,8 +81,8 @@ public sealed partial class SiloHost : IAsyncDisposable
                     o.GatewayPort = clientPort;
                 });
             }
-            else silo.UseLocalhostClustering(siloPort, clientPort, serviceId: "granary", clusterId: cluster.ClusterId);
-            silo.Configure<Orleans.Configuration.ClusterOptions>(o => { o.ClusterId = cluster.ClusterId; o.ServiceId = "granary"; });
+            else silo.UseLocalhostClustering(siloPort, clientPort, serviceId: GranaryOrleansOptions.ServiceId, clusterId: cluster.ClusterId);
+            silo.Configure<Orleans.Configuration.ClusterOptions>(o => { o.ClusterId = cluster.ClusterId; o.ServiceId = GranaryOrleansOptions.ServiceId; });
             silo.Configure<Orleans.Configuration.SiloOptions>(o => o.SiloName = cluster.SiloName);
             silo.AddGranaryGrains(cluster, redis is null ? new MemoryClusterStateStore() : new RedisClusterStateStore(redis, cluster.ClusterId));
             if (LoadCertificate(cluster) is { } certificate) silo.UseTls(certificate, tls => ClusterTls.Configure(tls, certificate));

@@ -49,7 +49,7 @@ internal sealed class SpanningExecutor : IModelExecutor
 
     public void AllocateKvCache(int blocks, int blockSize)
     {
-        var calls = _remotes.Select(async r => { await r.AllocateKvCacheAsync(blocks, blockSize).ConfigureAwait(false); return true; }).ToArray();
+        var calls = _remotes.Select(r => r.AllocateKvCacheAsync(blocks, blockSize)).ToArray();
         _local.AllocateKvCache(blocks, blockSize);
         // Once, while the replica loads (off the request path).
         WhenAll(calls).GetAwaiter().GetResult();
@@ -87,19 +87,15 @@ internal sealed class SpanningExecutor : IModelExecutor
         }
         // Wait for the calls even when this silo's part failed (the other silos must be done with the step); that
         // failure is the one to report.
-        byte[][] replies;
         try
         {
-            replies = await WhenAll(calls);
+            await WhenAll(calls);
         }
-        catch (CommunicatorException) when (failed is not null)
-        {
-            replies = [];
-        }
+        catch (CommunicatorException) when (failed is not null) { }
         if (failed is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failed);
         if (_logitsIndex >= 0)
         {
-            _reply = replies[_logitsIndex];
+            _reply = calls[_logitsIndex].Result;
             (_replyRows, _replyCandidates) = (batch.LogitRowCount, batch.SampleCandidates);
         }
     }
@@ -131,12 +127,12 @@ internal sealed class SpanningExecutor : IModelExecutor
         TopKReply.Read(_reply, _replyRows, k, ids, values, logSumExp);
     }
 
-    /// <summary>The replies of the calls; a failed or late call becomes a <see cref="CommunicatorException"/>, after cutting the replica's links.</summary>
-    private async Task<T[]> WhenAll<T>(Task<T>[] calls)
+    /// <summary>Waits for the calls; a failed or late one becomes a <see cref="CommunicatorException"/>, after cutting the replica's links.</summary>
+    private async Task WhenAll(Task[] calls)
     {
         try
         {
-            return await Task.WhenAll(calls).WaitAsync(_callTimeout).ConfigureAwait(false);
+            await Task.WhenAll(calls).WaitAsync(_callTimeout).ConfigureAwait(false);
         }
         catch (Exception e) when (e is not CommunicatorException)
         {

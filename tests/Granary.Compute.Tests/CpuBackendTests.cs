@@ -190,23 +190,7 @@ public class CpuBackendTests : IDisposable
         float[] output = Read(ob, q.Length);
         for (int t = 0; t < length; t++)
         for (int h = 0; h < heads; h++)
-        {
-            int kvh = h / (heads / kvHeads);
-            var scores = new double[t + 1];
-            for (int s = 0; s <= t; s++)
-            {
-                double dot = 0;
-                for (int d = 0; d < headDim; d++) dot += q[(t * heads + h) * headDim + d] * k[s * kvDim + kvh * headDim + d];
-                scores[s] = dot * 0.5;
-            }
-            double max = scores.Max(), z = scores.Sum(s => Math.Exp(s - max));
-            for (int d = 0; d < headDim; d++)
-            {
-                double expected = 0;
-                for (int s = 0; s <= t; s++) expected += Math.Exp(scores[s] - max) / z * v[s * kvDim + kvh * headDim + d];
-                Assert.True(Math.Abs(expected - output[(t * heads + h) * headDim + d]) < 1e-5, $"position {t} head {h} dim {d}");
-            }
-        }
+            AssertDenseAttention(q, output, t, h, k, v, t, heads, kvHeads, headDim, 0.5, $"position {t}");
     }
 
     /// <summary>
@@ -255,21 +239,32 @@ public class CpuBackendTests : IDisposable
         for (int h = 0; h < heads; h++)
         {
             var (k, v) = r < chunk ? (k0, v0) : (k1, v1);
-            int kvh = h / (heads / kvHeads), position = batch.Positions[r];
-            var scores = new double[position + 1];
-            for (int s = 0; s <= position; s++)
-            {
-                double dot = 0;
-                for (int d = 0; d < headDim; d++) dot += q[(r * heads + h) * headDim + d] * k[s * kvDim + kvh * headDim + d];
-                scores[s] = dot * 0.3;
-            }
-            double max = scores.Max(), z = scores.Sum(s => Math.Exp(s - max));
-            for (int d = 0; d < headDim; d++)
-            {
-                double expected = 0;
-                for (int s = 0; s <= position; s++) expected += Math.Exp(scores[s] - max) / z * v[s * kvDim + kvh * headDim + d];
-                Assert.True(Math.Abs(expected - output[(r * heads + h) * headDim + d]) < 1e-5, $"row {r} head {h} dim {d}: {output[(r * heads + h) * headDim + d]}, expected {expected}");
-            }
+            AssertDenseAttention(q, output, r, h, k, v, batch.Positions[r], heads, kvHeads, headDim, 0.3, $"row {r}");
+        }
+    }
+
+    /// <summary>
+    /// The dense reference for one row and head: softmax(scale * q.k) over the keys of positions 0..position, times
+    /// the values (in double), against the backend's output within 1e-5.
+    /// </summary>
+    private static void AssertDenseAttention(float[] q, float[] output, int row, int h, float[] k, float[] v, int position, int heads, int kvHeads, int headDim,
+        double scale, string where)
+    {
+        int kvDim = kvHeads * headDim, kvh = h / (heads / kvHeads);
+        var scores = new double[position + 1];
+        for (int s = 0; s <= position; s++)
+        {
+            double dot = 0;
+            for (int d = 0; d < headDim; d++) dot += q[(row * heads + h) * headDim + d] * k[s * kvDim + kvh * headDim + d];
+            scores[s] = dot * scale;
+        }
+        double max = scores.Max(), z = scores.Sum(s => Math.Exp(s - max));
+        for (int d = 0; d < headDim; d++)
+        {
+            double expected = 0;
+            for (int s = 0; s <= position; s++) expected += Math.Exp(scores[s] - max) / z * v[s * kvDim + kvh * headDim + d];
+            float actual = output[(row * heads + h) * headDim + d];
+            Assert.True(Math.Abs(expected - actual) < 1e-5, $"{where} head {h} dim {d}: {actual}, expected {expected}");
         }
     }
 

@@ -1,14 +1,15 @@
 using StackExchange.Redis;
 
-namespace Granary.Grains.Coordination;
+namespace Granary.Client.Orleans;
 
 /// <summary>Turns the cluster's redis://[:password@]host:port[/db] address into StackExchange.Redis options.</summary>
 public static class RedisAddress
 {
+    /// <summary>The options for <paramref name="url"/>; <see cref="ArgumentException"/> for one that is not redis://HOST:PORT.</summary>
     public static ConfigurationOptions Parse(string url)
     {
         if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("redis" or "rediss") || uri.Port <= 0)
-            throw new ArgumentException($"--cluster must be a redis://HOST:PORT address, got '{url}'");
+            throw new ArgumentException($"the cluster's Redis must be a redis://HOST:PORT address, got '{url}'");
         var options = new ConfigurationOptions
         {
             EndPoints = { { uri.Host, uri.Port } },
