@@ -133,7 +133,7 @@ public class CliTests
     }
 
     [Theory]
-    [InlineData("q4", "error: unknown quantization 'q4' (known: none, q8_0)")]
+    [InlineData("q4", "error: unknown quantization 'q4' (known: none, q8_0, fp8)")]
     [InlineData("q8_0 --device cuda:0", "error: --quantization q8_0 runs on the CPU backend only, not on 'cuda:0'")]
     public void BadQuantizationGivesOneClearError(string value, string message)
     {
