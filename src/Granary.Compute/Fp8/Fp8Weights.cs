@@ -19,13 +19,12 @@ public static class Fp8Weights
         return (int)(bytes / (rowLength + sizeof(float)));
     }
 
-    /// <summary>The codes and the scales of an upload.</summary>
-    public static (ReadOnlySpan<byte> Codes, ReadOnlySpan<float> Scales) Split(ReadOnlySpan<byte> data, long rowLength)
-    {
-        int rows = Rows(data.Length, rowLength);
-        int codes = checked((int)(rows * rowLength));
-        return (data[..codes], System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(data[codes..]));
-    }
+    /// <summary>The codes of an upload, row after row.</summary>
+    public static ReadOnlySpan<byte> Codes(ReadOnlySpan<byte> data, long rowLength) => data[..checked((int)(Rows(data.Length, rowLength) * rowLength))];
+
+    /// <summary>The rows' scales of an upload.</summary>
+    public static ReadOnlySpan<float> Scales(ReadOnlySpan<byte> data, long rowLength) =>
+        System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(data[checked((int)(Rows(data.Length, rowLength) * rowLength))..]);
 
     /// <summary>Per-row quantization (<see cref="Fp8Quantization.QuantizeRows"/>) of float32 rows, in the upload layout.</summary>
     public static byte[] Quantize(ReadOnlySpan<float> weights, long rowLength)
@@ -41,7 +40,8 @@ public static class Fp8Weights
     /// <summary>The float32 values of an upload: each code times its row's scale.</summary>
     public static float[] Dequantize(ReadOnlySpan<byte> data, long rowLength)
     {
-        var (codes, scales) = Split(data, rowLength);
+        var codes = Codes(data, rowLength);
+        var scales = Scales(data, rowLength);
         var values = new float[codes.Length];
         for (int r = 0; r < scales.Length; r++)
         {
