@@ -13,7 +13,7 @@ namespace Granary.Cuda;
 /// row lists) is staged through a pinned ring and copied on the same stream, so nothing waits for the
 /// device except <see cref="CopyToHost"/> and <see cref="Synchronize"/>.
 /// </summary>
-public sealed unsafe class CudaBackend : IBackend
+public sealed unsafe partial class CudaBackend : IBackend
 {
     private const uint Threads = 256;
     private const long InitialRingBytes = 16L << 20;
@@ -87,6 +87,7 @@ public sealed unsafe class CudaBackend : IBackend
     public CudaBackend(CudaBackendOptions? options = null)
     {
         _options = options ?? new CudaBackendOptions();
+        if (_options.Quantization == WeightQuantization.Q8_0) throw new NotSupportedException("--quantization q8_0 runs on the CPU backend only (the CUDA backend quantizes to fp8)");
         NativeLibraries.Require(CudaLibrary.Driver);
         NativeLibraries.Require(CudaLibrary.Nvrtc);
         NativeLibraries.Require(CudaLibrary.Cublas);
@@ -117,14 +118,14 @@ public sealed unsafe class CudaBackend : IBackend
         var cache = _options.KernelCacheDirectory is { } dir ? new KernelCache(dir) : KernelCache.Default();
         string[] compileOptions = KernelCompiler.Options(major, minor, _options.Float32Activations);
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        var image = KernelCompiler.Compile(KernelSource.Code, compileOptions, cache, out string key, out bool fromCache);
+        var image = KernelCompiler.Compile(ModuleCode, compileOptions, cache, out string key, out bool fromCache);
         int status;
         fixed (byte* p = image) status = Driver.cuModuleLoadData(out _module, p);
         if (status != 0 && fromCache)
         {
             // A damaged or foreign cache entry: compile afresh.
             cache.Remove(key);
-            image = KernelCompiler.Compile(KernelSource.Code, compileOptions, cache, out key, out fromCache);
+            image = KernelCompiler.Compile(ModuleCode, compileOptions, cache, out key, out fromCache);
             fixed (byte* p = image) status = Driver.cuModuleLoadData(out _module, p);
         }
         Driver.Check(status, "cuModuleLoadData");
@@ -149,6 +150,9 @@ public sealed unsafe class CudaBackend : IBackend
         _fGemvSplit = Function("gemv_split");
         _fTopKPart = Function("top_k_part");
         _fTopKMerge = Function("top_k_merge");
+        (_fGemmFp8M16, _fGemmFp8M32, _fGemmFp8M64) = (Function("gemm_fp8_m16"), Function("gemm_fp8_m32"), Function("gemm_fp8_m64"));
+        _fFp8Epilogue = Function("fp8_epilogue");
+        _fEmbeddingFp8 = Function("embedding_fp8");
 
         Cublas.Check(Cublas.cublasCreate(out _cublas), "cublasCreate");
         Cublas.Check(Cublas.cublasSetStream(_cublas, _stream), "cublasSetStream");
@@ -206,6 +210,7 @@ public sealed unsafe class CudaBackend : IBackend
 
     public DeviceBuffer Upload(DType dtype, ReadOnlySpan<byte> data)
     {
+        if (dtype == DType.F8E4M3) throw new ArgumentException("FP8 weights are uploaded with their scales, through UploadWeight", nameof(dtype));
         if (data.Length % dtype.Size() != 0) throw new ArgumentException($"{data.Length} bytes is not a whole number of {dtype} elements", nameof(data));
         Bind();
         Barrier();
@@ -222,6 +227,7 @@ public sealed unsafe class CudaBackend : IBackend
     {
         var b = Dev(buffer);
         CheckRange(b, offset, length);
+        if (b.DType == DType.F8E4M3) return SliceFp8(b, offset, length);
         return new CudaBuffer(this, b.DType, length, b.Pointer + (ulong)(offset * b.DType.Size()), owns: false);
     }
 
@@ -310,6 +316,11 @@ public sealed unsafe class CudaBackend : IBackend
         CheckRange(o, 0, (long)batch.Rows * dim);
         CheckRange(Dev(table), 0, (long)vocabRows * dim);
         if (batch.Rows == 0) return;
+        if (IsFp8(table))
+        {
+            Fp8Embedding(Dev(table), vocabStart, vocabRows, dim, batch.Rows, o);
+            return;
+        }
         Launch(_fEmbedding, (uint)batch.Rows, 1, Threads, 0, P(table), I((int)table.DType), _dTokens, I(vocabStart), I(vocabRows), I(dim), P(output), I((int)o.DType));
     }
 
@@ -333,6 +344,11 @@ public sealed unsafe class CudaBackend : IBackend
         CheckRange(Act(x), 0, (long)rows * inFeatures);
         bool floatOut = CheckProjections(projections, rows, inFeatures);
         if (rows == 0 || projections.Length == 0) return;
+        if (IsFp8(projections[0].Weight))
+        {
+            Fp8Projections(x, projections, rows, inFeatures, floatOut);
+            return;
+        }
         if (UsesGemv(rows, inFeatures) && projections.Length <= 3)
         {
             GemvProjections(x, null, 0, projections, inFeatures, floatOut);
@@ -396,7 +412,7 @@ public sealed unsafe class CudaBackend : IBackend
         bool fused = CheckNorm(x, normWeight, normed, rows, inFeatures);
         bool floatOut = CheckProjections(projections, rows, inFeatures);
         if (rows == 0 || projections.Length == 0) return;
-        if (fused && projections.Length <= 3)
+        if (fused && projections.Length <= 3 && !IsFp8(projections[0].Weight))
         {
             GemvProjections(x, normWeight, eps, projections, inFeatures, floatOut);
             return;
@@ -411,6 +427,11 @@ public sealed unsafe class CudaBackend : IBackend
         CheckRange(Act(x), 0, (long)rows * inFeatures);
         CheckGated(gate, up, gateOut, upOut, rows, inFeatures, outFeatures);
         if (rows == 0) return;
+        if (IsFp8(gate))
+        {
+            Fp8Gated(x, Dev(gate), Dev(up), gateOut, rows, inFeatures, outFeatures);
+            return;
+        }
         var g = InActivationType(Dev(gate));
         var u = InActivationType(Dev(up));
         if (UsesGemv(rows, inFeatures))
@@ -439,7 +460,7 @@ public sealed unsafe class CudaBackend : IBackend
         bool fused = CheckNorm(x, normWeight, normed, rows, inFeatures);
         CheckGated(gate, up, gateOut, upOut, rows, inFeatures, outFeatures);
         if (rows == 0) return;
-        if (fused)
+        if (fused && !IsFp8(gate))
         {
             GemvGated(x, normWeight, eps, InActivationType(Dev(gate)), InActivationType(Dev(up)), gateOut, inFeatures, outFeatures);
             return;
@@ -463,6 +484,11 @@ public sealed unsafe class CudaBackend : IBackend
         CheckRange(Dev(weight), 0, (long)inFeatures * outFeatures);
         if (bias is not null) CheckRange(Act(bias), 0, outFeatures);
         if (rows == 0) return;
+        if (IsFp8(weight))
+        {
+            Fp8AddResidual(x, Dev(weight), bias, residual, rows, inFeatures, outFeatures);
+            return;
+        }
         if (UsesGemv(rows, inFeatures))
         {
             ulong w = InActivationType(Dev(weight)).Pointer;
@@ -592,6 +618,7 @@ public sealed unsafe class CudaBackend : IBackend
         {
             var p = projections[i];
             CheckRange(Dev(p.Weight), 0, (long)inFeatures * p.OutFeatures);
+            if (IsFp8(p.Weight) != IsFp8(projections[0].Weight)) throw new NotSupportedException("the projections of one MatMul are all FP8 or none");
             var yb = Dev(p.Output);
             if (yb.DType != _act && yb.DType != DType.F32) throw new ArgumentException($"MatMul writes {_act} or F32, got a {yb.DType} buffer");
             if (i > 0 && (yb.DType == DType.F32) != floatOut) throw new ArgumentException("the projections of one MatMul write one element type");
@@ -620,6 +647,7 @@ public sealed unsafe class CudaBackend : IBackend
     {
         CheckRange(Dev(gate), 0, (long)inFeatures * outFeatures);
         CheckRange(Dev(up), 0, (long)inFeatures * outFeatures);
+        if (IsFp8(gate) != IsFp8(up)) throw new NotSupportedException("gate and up are both FP8 or neither");
         CheckRange(Act(gateOut), 0, (long)rows * outFeatures);
         CheckRange(Act(upOut), 0, (long)rows * outFeatures);
     }
@@ -864,6 +892,7 @@ public sealed unsafe class CudaBackend : IBackend
         Driver.cuMemFree(_cublasWorkspace);
         _topK?.Dispose();
         _stacked?.Dispose();
+        _fp8Sums?.Dispose();
         Cublas.cublasDestroy(_cublas);
         Driver.cuModuleUnload(_module);
         if (_hostRing != 0) Driver.cuMemFreeHost(_hostRing);
@@ -923,6 +952,7 @@ public sealed unsafe class CudaBackend : IBackend
     private CudaBuffer InActivationType(CudaBuffer weight)
     {
         if (weight.DType == _act) return weight;
+        if (weight.DType == DType.F8E4M3) throw new InvalidOperationException("an FP8 weight reached a product that reads the activation type");
         if (weight.Converted is { } converted) return converted;
         var copy = NewBuffer(_act, weight.Length);
         Launch(_fConvert, Grid(weight.Length), 1, Threads, 0, weight.Pointer, I((int)weight.DType), copy.Pointer, I((int)_act), (ulong)weight.Length);
@@ -1307,7 +1337,7 @@ public sealed unsafe class CudaBackend : IBackend
 
     private string KernelName(nint function)
     {
-        foreach (string name in KernelSource.Names)
+        foreach (string name in KernelSource.Names.Concat(Fp8KernelSource.Names))
         {
             if (Driver.cuModuleGetFunction(out nint f, _module, name) == 0 && f == function) return name;
         }
