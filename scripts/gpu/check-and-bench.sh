@@ -1,5 +1,6 @@
 #!/bin/bash
-# Correctness and speed of the CUDA backend, on the GPU machine, from the checkout's root, after
+# Correctness and speed of the CUDA backend, on the GPU machine, from the checkout's root, after scripts/gpu/pack.sh here and
+#   tar -C .gpu -xJf .gpu/app.tar.xz there (carry .gpu); by hand, that is
 #   ../shared/tools/gpu-pack.sh .gpu silo/Granary.Silo/Granary.Silo.csproj tests/Granary.Cuda.Tests/Granary.Cuda.Tests.csproj
 #   cp ../shared/tools/hf_baseline.py .gpu/
 #   # the test app drags in 30 MB of test-runner files it does not need here; without its deps.json the host

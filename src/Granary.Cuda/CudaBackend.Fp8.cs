@@ -12,7 +12,7 @@ namespace Granary.Cuda;
 /// </summary>
 public sealed unsafe partial class CudaBackend
 {
-    private readonly nint _fGemmFp8M16, _fGemmFp8M32, _fGemmFp8M64, _fFp8Epilogue, _fEmbeddingFp8;
+    private readonly nint _fGemmFp8M16, _fGemmFp8M32, _fGemmFp8M64, _fFp8Epilogue, _fEmbeddingFp8, _fGemvFp8, _fGemvFp8Gated, _fGemvFp8Split;
 
     /// <summary>The float32 sums the FP8 products add into; kept zero between products (the epilogue zeroes what it reads).</summary>
     private CudaBuffer? _fp8Sums;
@@ -130,7 +130,8 @@ public sealed unsafe partial class CudaBackend
     /// <summary>
     /// Adds x [rows, k] times the FP8 matrix [n, k]^T (scaled) into columns [column, column + n) of the sums [rows, ldSums].
     /// Rows go 16, 32 or 64 at a time; the inputs are split into slices until the grid holds about two blocks a
-    /// multiprocessor, so that a narrow matrix at one row still has its loads spread over the whole GPU.
+    /// multiprocessor (measured on an H200: one a multiprocessor was slower), so that a narrow matrix still has its loads
+    /// spread over the whole GPU.
     /// </summary>
     private void GemmFp8(ulong x, CudaBuffer w, int rows, int k, int n, ulong sums, int ldSums, int column)
     {

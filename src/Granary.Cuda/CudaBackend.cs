@@ -148,6 +148,7 @@ public sealed unsafe partial class CudaBackend : IBackend
         _fSplitStacked = Function("split_stacked");
         _fSiluMulStacked = Function("silu_mul_stacked");
         _fGemvSplit = Function("gemv_split");
+        (_fGemvFp8, _fGemvFp8Gated, _fGemvFp8Split) = (Function("gemv_fp8"), Function("gemv_fp8_gated"), Function("gemv_fp8_split"));
         _fTopKPart = Function("top_k_part");
         _fTopKMerge = Function("top_k_merge");
         (_fGemmFp8M16, _fGemmFp8M32, _fGemmFp8M64) = (Function("gemm_fp8_m16"), Function("gemm_fp8_m32"), Function("gemm_fp8_m64"));
@@ -344,14 +345,14 @@ public sealed unsafe partial class CudaBackend : IBackend
         CheckRange(Act(x), 0, (long)rows * inFeatures);
         bool floatOut = CheckProjections(projections, rows, inFeatures);
         if (rows == 0 || projections.Length == 0) return;
-        if (IsFp8(projections[0].Weight))
-        {
-            Fp8Projections(x, projections, rows, inFeatures, floatOut);
-            return;
-        }
         if (UsesGemv(rows, inFeatures) && projections.Length <= 3)
         {
             GemvProjections(x, null, 0, projections, inFeatures, floatOut);
+            return;
+        }
+        if (IsFp8(projections[0].Weight))
+        {
+            Fp8Projections(x, projections, rows, inFeatures, floatOut);
             return;
         }
         if (!floatOut && projections.Length is 2 or 3 && StackedProjections(projections, inFeatures))
@@ -412,7 +413,7 @@ public sealed unsafe partial class CudaBackend : IBackend
         bool fused = CheckNorm(x, normWeight, normed, rows, inFeatures);
         bool floatOut = CheckProjections(projections, rows, inFeatures);
         if (rows == 0 || projections.Length == 0) return;
-        if (fused && projections.Length <= 3 && !IsFp8(projections[0].Weight))
+        if (fused && projections.Length <= 3)
         {
             GemvProjections(x, normWeight, eps, projections, inFeatures, floatOut);
             return;
@@ -427,6 +428,11 @@ public sealed unsafe partial class CudaBackend : IBackend
         CheckRange(Act(x), 0, (long)rows * inFeatures);
         CheckGated(gate, up, gateOut, upOut, rows, inFeatures, outFeatures);
         if (rows == 0) return;
+        if (UsesGemv(rows, inFeatures))
+        {
+            GemvGated(x, null, 0, GemvWeight(gate), GemvWeight(up), gateOut, inFeatures, outFeatures);
+            return;
+        }
         if (IsFp8(gate))
         {
             Fp8Gated(x, Dev(gate), Dev(up), gateOut, rows, inFeatures, outFeatures);
@@ -434,11 +440,6 @@ public sealed unsafe partial class CudaBackend : IBackend
         }
         var g = InActivationType(Dev(gate));
         var u = InActivationType(Dev(up));
-        if (UsesGemv(rows, inFeatures))
-        {
-            GemvGated(x, null, 0, g, u, gateOut, inFeatures, outFeatures);
-            return;
-        }
         long n = (long)rows * outFeatures;
         if (Follows(g, (long)outFeatures * inFeatures, u))
         {
@@ -460,9 +461,9 @@ public sealed unsafe partial class CudaBackend : IBackend
         bool fused = CheckNorm(x, normWeight, normed, rows, inFeatures);
         CheckGated(gate, up, gateOut, upOut, rows, inFeatures, outFeatures);
         if (rows == 0) return;
-        if (fused && !IsFp8(gate))
+        if (fused)
         {
-            GemvGated(x, normWeight, eps, InActivationType(Dev(gate)), InActivationType(Dev(up)), gateOut, inFeatures, outFeatures);
+            GemvGated(x, normWeight, eps, GemvWeight(gate), GemvWeight(up), gateOut, inFeatures, outFeatures);
             return;
         }
         RmsNorm(x, normWeight, normed, rows, inFeatures, eps);
@@ -484,15 +485,15 @@ public sealed unsafe partial class CudaBackend : IBackend
         CheckRange(Dev(weight), 0, (long)inFeatures * outFeatures);
         if (bias is not null) CheckRange(Act(bias), 0, outFeatures);
         if (rows == 0) return;
+        if (UsesGemv(rows, inFeatures))
+        {
+            var w = GemvWeight(weight);
+            Gemv(false, P(x), 0, 0, w, w, w, P(residual), 0, 0, Bias(bias), 0, 0, outFeatures, outFeatures, outFeatures, inFeatures, GemvResidual);
+            return;
+        }
         if (IsFp8(weight))
         {
             Fp8AddResidual(x, Dev(weight), bias, residual, rows, inFeatures, outFeatures);
-            return;
-        }
-        if (UsesGemv(rows, inFeatures))
-        {
-            ulong w = InActivationType(Dev(weight)).Pointer;
-            Gemv(false, P(x), 0, 0, w, w, w, P(residual), 0, 0, Bias(bias), 0, 0, outFeatures, outFeatures, outFeatures, inFeatures, GemvResidual);
             return;
         }
         if (bias is null)
@@ -584,30 +585,35 @@ public sealed unsafe partial class CudaBackend : IBackend
         var b = projections.Length > 1 ? projections[1] : a;
         var c = projections.Length > 2 ? projections[2] : b;
         int e1 = a.OutFeatures, e2 = e1 + (projections.Length > 1 ? b.OutFeatures : 0), total = e2 + (projections.Length > 2 ? c.OutFeatures : 0);
-        Gemv(false, P(x), norm is null ? 0 : P(norm), eps,
-            InActivationType(Dev(a.Weight)).Pointer, InActivationType(Dev(b.Weight)).Pointer, InActivationType(Dev(c.Weight)).Pointer,
+        Gemv(false, P(x), norm is null ? 0 : P(norm), eps, GemvWeight(a.Weight), GemvWeight(b.Weight), GemvWeight(c.Weight),
             P(a.Output), P(b.Output), P(c.Output), Bias(a.Bias), projections.Length > 1 ? Bias(b.Bias) : 0, projections.Length > 2 ? Bias(c.Bias) : 0,
             e1, e2, total, inFeatures, (floatOut ? GemvFloatOut : 0) | (norm is null ? 0 : GemvNorm));
     }
 
     /// <summary>silu(gate) * up straight from the two float accumulators: one kernel, one rounding.</summary>
     private void GemvGated(DeviceBuffer x, DeviceBuffer? norm, float eps, CudaBuffer gate, CudaBuffer up, DeviceBuffer gateOut, int inFeatures, int outFeatures) =>
-        Gemv(true, P(x), norm is null ? 0 : P(norm), eps, gate.Pointer, up.Pointer, up.Pointer, P(gateOut), P(gateOut), P(gateOut), 0, 0, 0,
+        Gemv(true, P(x), norm is null ? 0 : P(norm), eps, gate, up, up, P(gateOut), P(gateOut), P(gateOut), 0, 0, 0,
             outFeatures, outFeatures, outFeatures, inFeatures, norm is null ? 0 : GemvNorm);
 
+    /// <summary>A weight as the GEMV reads it: FP8 codes as they are, any other type in the activation type.</summary>
+    private CudaBuffer GemvWeight(DeviceBuffer weight) => IsFp8(weight) ? Dev(weight) : InActivationType(Dev(weight));
+
     /// <summary>Launches a GEMV kernel over the concatenated outputs [0, total) (see its comment in <see cref="KernelSource"/>).</summary>
-    private void Gemv(bool gated, ulong x, ulong norm, float eps, ulong w0, ulong w1, ulong w2, ulong y0, ulong y1, ulong y2, ulong b0, ulong b1, ulong b2,
+    private void Gemv(bool gated, ulong x, ulong norm, float eps, CudaBuffer w0, CudaBuffer w1, CudaBuffer w2, ulong y0, ulong y1, ulong y2, ulong b0, ulong b1, ulong b2,
         int e1, int e2, int total, int inFeatures, int flags)
     {
         // Persistent warps, 8 a block: as many blocks as outputs need, at most as many as the chip holds at once.
         // Long rows (down) take two warps an output: twice the loads in flight for their few outputs.
-        bool split = !gated && inFeatures >= 4096;
-        nint kernel = gated ? _fGemvGated : split ? _fGemvSplit : _fGemv;
+        bool split = !gated && inFeatures >= 4096, fp8 = w0.DType == DType.F8E4M3;
+        nint kernel = fp8 ? (gated ? _fGemvFp8Gated : split ? _fGemvFp8Split : _fGemvFp8) : gated ? _fGemvGated : split ? _fGemvSplit : _fGemv;
         int perBlock = split ? 4 : 8;
         uint shared = (uint)(inFeatures * 2);
         uint blocks = (uint)Math.Min((total + perBlock - 1) / perBlock, _multiprocessors * Occupancy(kernel, Threads, shared));
-        Launch(kernel, blocks, 1, Threads, shared, x, norm, F(eps), w0, w1, w2, y0, y1, y2, b0, b1, b2, I(e1), I(e2), I(total), I(inFeatures), I(flags));
+        Launch(kernel, blocks, 1, Threads, shared, x, norm, F(eps), w0.Pointer, w1.Pointer, w2.Pointer, Scales(w0), Scales(w1), Scales(w2),
+            y0, y1, y2, b0, b1, b2, I(e1), I(e2), I(total), I(inFeatures), I(flags));
     }
+
+    private static ulong Scales(CudaBuffer weight) => weight.Scales?.Pointer ?? 0;
 
     /// <summary>Checks the projections of a MatMul; returns whether they write float32.</summary>
     private bool CheckProjections(ReadOnlySpan<Projection> projections, int rows, int inFeatures)

@@ -20,36 +20,6 @@ internal static class Fp8KernelSource
     public const string Code = """
 
 // ---- FP8 E4M3 weights ------------------------------------------------------------------------------------------------
-// Two codes (low byte first) as two floats, exactly.
-#if __CUDA_ARCH__ >= 890
-__device__ __forceinline__ uint2 e4m3x4_to_f16x4(u32 w) {
-    uint2 r;
-    asm("{ .reg .b16 lo, hi; mov.b32 {lo, hi}, %2; cvt.rn.f16x2.e4m3x2 %0, lo; cvt.rn.f16x2.e4m3x2 %1, hi; }" : "=r"(r.x), "=r"(r.y) : "r"(w));
-    return r;
-}
-__device__ __forceinline__ float e4m3_lo(u32 h2) { return h2f((u16)(h2 & 0xffffu)); }
-__device__ __forceinline__ float e4m3_hi(u32 h2) { return h2f((u16)(h2 >> 16)); }
-#else
-// The code's exponent and mantissa bits placed in a float's give value * 2^-120 (a subnormal for exponent 0: exact, as
-// these kernels are compiled without flush-to-zero).
-__device__ __forceinline__ float e4m3_f(u32 c) { return __uint_as_float(((c & 0x7fu) << 20) | ((c & 0x80u) << 24)) * 0x1p120f; }
-__device__ __forceinline__ uint2 e4m3x4_to_f16x4(u32 w) { uint2 r; r.x = w & 0xffffu; r.y = w >> 16; return r; }
-__device__ __forceinline__ float e4m3_lo(u32 h2) { return e4m3_f(h2 & 0xffu); }
-__device__ __forceinline__ float e4m3_hi(u32 h2) { return e4m3_f((h2 >> 8) & 0xffu); }
-#endif
-// Packs two floats as bf16x2, lo in the low half.
-__device__ __forceinline__ u32 bf16x2(float lo, float hi) {
-    u32 r;
-    asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
-    return r;
-}
-// The four codes of w as bf16 pairs: codes 0, 1 in p.x, codes 2, 3 in p.y.
-__device__ __forceinline__ uint2 e4m3x4_to_bf16x4(u32 w) {
-    uint2 h = e4m3x4_to_f16x4(w), r;
-    r.x = bf16x2(e4m3_lo(h.x), e4m3_hi(h.x));
-    r.y = bf16x2(e4m3_lo(h.y), e4m3_hi(h.y));
-    return r;
-}
 __device__ __forceinline__ void mma_bf16(float* c, u32 a0, u32 a1, u32 a2, u32 a3, u32 b0, u32 b1) {
 #if __CUDA_ARCH__ >= 800
     asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};"
@@ -190,15 +160,8 @@ extern "C" __global__ void embedding_fp8(const unsigned char* table, const float
     int local = tokens[row] - vocabStart;
     bool inside = local >= 0 && local < vocabRows;
     float s = inside ? scales[local] : 0.f;
-    for (int d = threadIdx.x; d < dim; d += blockDim.x) {
-        float v = 0.f;
-        if (inside) {
-            u32 c = table[(long long)local * dim + d];
-            uint2 h = e4m3x4_to_f16x4(c);
-            v = e4m3_lo(h.x) * s;
-        }
-        stt(out, (long long)row * dim + d, v, outType);
-    }
+    for (int d = threadIdx.x; d < dim; d += blockDim.x)
+        stt(out, (long long)row * dim + d, inside ? e4m3_lo(e4m3x4_to_f16x4(table[(long long)local * dim + d]).x) * s : 0.f, outType);
 }
 """;
 }
