@@ -59,23 +59,11 @@ public sealed unsafe partial class CudaBackend : IBackend
 
     private bool _disposed;
 
-    // Step graphs: the ops since the last sync point, the previous step's, and graphs made from steps seen
-    // twice in a row (one per shape of step: decode at each batch size serving meets). While a step's ops
-    // match some graph's, they are held back (deferred) and the graph is launched at the sync point; once
-    // no graph matches, the held ops run as usual.
-    private const int MaxStepOps = 4096;
-    private const int MaxGraphs = 16;
-    private StreamOp[] _ops = new StreamOp[MaxStepOps];
-    private StreamOp[] _previousOps = new StreamOp[MaxStepOps];
-    private readonly StepGraph?[] _graphs = new StepGraph?[MaxGraphs];
-    private int _opCount, _previousCount = -1;
-    private bool _traceBroken, _deferring, _capturing, _stepEnded;
     // Set once NCCL collectives run on the stream (WatchCollectives): the waits poll, so that they can be interrupted.
     private TimeSpan? _collectiveTimeout;
     private string? _interrupted;
     // Recorded at EndStep: when the step before the next one is done.
     private readonly nint _stepDone;
-    private int _candidates; // bit i: _graphs[i] matches the step so far
     private long _steps;
     private ulong _cublasWorkspace;
     // alpha, beta = 0 (overwrite), beta = 1 (accumulate)
@@ -542,78 +530,7 @@ public sealed unsafe partial class CudaBackend : IBackend
         new ReadOnlySpan<float>(host + 2L * rows * k * 4, rows).CopyTo(logSumExp);
     }
 
-    /// <summary>
-    /// Whether a step takes the GEMV kernel: one row, bf16 activations, inputs in whole 16-byte chunks, and few
-    /// enough of them for the kernel to stage in shared memory (at most 40 KB).
-    /// </summary>
-    private bool UsesGemv(int rows, int inFeatures) => _options.SkinnyGemv && _act == DType.BF16 && rows == 1
-        && inFeatures % 8 == 0 && inFeatures * 2 <= 40 << 10;
-
     private static ulong Bias(DeviceBuffer? bias) => bias is null ? 0 : P(bias);
-
-    private const int GemvFloatOut = 1 << 16, GemvResidual = 1 << 17, GemvNorm = 1 << 18;
-
-    /// <summary>Resident blocks of <paramref name="threads"/> threads a multiprocessor holds (cached).</summary>
-    private int Occupancy(nint kernel, uint threads, uint shared)
-    {
-        if (_occupancy.TryGetValue((kernel, threads, shared), out int blocks)) return blocks;
-        Driver.Check(Driver.cuOccupancyMaxActiveBlocksPerMultiprocessor(out blocks, kernel, (int)threads, shared), "cuOccupancyMaxActiveBlocksPerMultiprocessor");
-        blocks = Math.Max(blocks, 1);
-        _occupancy[(kernel, threads, shared)] = blocks;
-        return blocks;
-    }
-
-    /// <summary>
-    /// Registers per thread and resident blocks per multiprocessor (256 threads; 4 KB of shared memory, or what a
-    /// head size of 64 needs) of the GEMV and attention kernels.
-    /// </summary>
-    public IEnumerable<string> KernelInfo()
-    {
-        foreach (string name in new[] { "gemv", "gemv_gated", "gemv_split", "attention" })
-        {
-            nint f = Function(name);
-            Driver.Check(Driver.cuFuncGetAttribute(out int registers, Driver.FuncAttrNumRegs, f), "cuFuncGetAttribute");
-            uint shared = name == "attention" ? AttentionShared(64, Threads) : 4096;
-            yield return $"{name}: {registers} registers a thread, {Occupancy(f, Threads, shared)} blocks of {Threads} threads a multiprocessor";
-        }
-    }
-
-    /// <summary>One GEMV kernel for up to three projections of the one row x (normalized first when <paramref name="norm"/> is given).</summary>
-    private void GemvProjections(DeviceBuffer x, DeviceBuffer? norm, float eps, ReadOnlySpan<Projection> projections, int inFeatures, bool floatOut)
-    {
-        var a = projections[0];
-        var b = projections.Length > 1 ? projections[1] : a;
-        var c = projections.Length > 2 ? projections[2] : b;
-        int e1 = a.OutFeatures, e2 = e1 + (projections.Length > 1 ? b.OutFeatures : 0), total = e2 + (projections.Length > 2 ? c.OutFeatures : 0);
-        Gemv(false, P(x), norm is null ? 0 : P(norm), eps, GemvWeight(a.Weight), GemvWeight(b.Weight), GemvWeight(c.Weight),
-            P(a.Output), P(b.Output), P(c.Output), Bias(a.Bias), projections.Length > 1 ? Bias(b.Bias) : 0, projections.Length > 2 ? Bias(c.Bias) : 0,
-            e1, e2, total, inFeatures, (floatOut ? GemvFloatOut : 0) | (norm is null ? 0 : GemvNorm));
-    }
-
-    /// <summary>silu(gate) * up straight from the two float accumulators: one kernel, one rounding.</summary>
-    private void GemvGated(DeviceBuffer x, DeviceBuffer? norm, float eps, CudaBuffer gate, CudaBuffer up, DeviceBuffer gateOut, int inFeatures, int outFeatures) =>
-        Gemv(true, P(x), norm is null ? 0 : P(norm), eps, gate, up, up, P(gateOut), P(gateOut), P(gateOut), 0, 0, 0,
-            outFeatures, outFeatures, outFeatures, inFeatures, norm is null ? 0 : GemvNorm);
-
-    /// <summary>A weight as the GEMV reads it: FP8 codes as they are, any other type in the activation type.</summary>
-    private CudaBuffer GemvWeight(DeviceBuffer weight) => IsFp8(weight) ? Dev(weight) : InActivationType(Dev(weight));
-
-    /// <summary>Launches a GEMV kernel over the concatenated outputs [0, total) (see its comment in <see cref="KernelSource"/>).</summary>
-    private void Gemv(bool gated, ulong x, ulong norm, float eps, CudaBuffer w0, CudaBuffer w1, CudaBuffer w2, ulong y0, ulong y1, ulong y2, ulong b0, ulong b1, ulong b2,
-        int e1, int e2, int total, int inFeatures, int flags)
-    {
-        // Persistent warps, 8 a block: as many blocks as outputs need, at most as many as the chip holds at once.
-        // Long rows (down) take two warps an output: twice the loads in flight for their few outputs.
-        bool split = !gated && inFeatures >= 4096, fp8 = w0.DType == DType.F8E4M3;
-        nint kernel = fp8 ? (gated ? _fGemvFp8Gated : split ? _fGemvFp8Split : _fGemvFp8) : gated ? _fGemvGated : split ? _fGemvSplit : _fGemv;
-        int perBlock = split ? 4 : 8;
-        uint shared = (uint)(inFeatures * 2);
-        uint blocks = (uint)Math.Min((total + perBlock - 1) / perBlock, _multiprocessors * Occupancy(kernel, Threads, shared));
-        Launch(kernel, blocks, 1, Threads, shared, x, norm, F(eps), w0.Pointer, w1.Pointer, w2.Pointer, Scales(w0), Scales(w1), Scales(w2),
-            y0, y1, y2, b0, b1, b2, I(e1), I(e2), I(total), I(inFeatures), I(flags));
-    }
-
-    private static ulong Scales(CudaBuffer weight) => weight.Scales?.Pointer ?? 0;
 
     /// <summary>Checks the projections of a MatMul; returns whether they write float32.</summary>
     private bool CheckProjections(ReadOnlySpan<Projection> projections, int rows, int inFeatures)
@@ -1002,53 +919,12 @@ public sealed unsafe partial class CudaBackend : IBackend
         _tablesBlockSize = blockSize;
     }
 
-    private ulong Stage<T>(ReadOnlySpan<T> data) where T : unmanaged
-    {
-        long bytes = (long)data.Length * sizeof(T);
-        var (host, device) = RingAlloc(bytes);
-        data.CopyTo(new Span<T>((void*)host, data.Length));
-        if (bytes > 0) CopyToDevice(device, host, bytes);
-        return device;
-    }
-
-    private (nint Host, ulong Device) RingAlloc(long bytes)
-    {
-        if (_stepEnded) ReuseRingAfterStep();
-        long aligned = (Math.Max(bytes, 1) + 255) & ~255L;
-        if (_ringUsed + aligned > _ringBytes)
-        {
-            Sync();
-            if (aligned > _ringBytes) GrowRing(Math.Max(aligned, 2 * _ringBytes));
-        }
-        long offset = _ringUsed;
-        _ringUsed += aligned;
-        return (_hostRing + (nint)offset, _deviceRing + (ulong)offset);
-    }
-
-    private void GrowRing(long bytes)
-    {
-        if (_hostRing != 0) Driver.cuMemFreeHost(_hostRing);
-        if (_deviceRing != 0) Driver.cuMemFree(_deviceRing);
-        Driver.Check(Driver.cuMemHostAlloc(out _hostRing, (nuint)bytes, 0), "cuMemHostAlloc");
-        Driver.Check(Driver.cuMemAlloc(out _deviceRing, (nuint)bytes), "cuMemAlloc");
-        _ringBytes = bytes;
-        _ringUsed = 0;
-    }
-
     /// <summary>Waits for the stream; the staging ring is then free, and staged layouts with it.</summary>
     private void Sync()
     {
         CloseStep();
         WaitFor(0);
         FreeRing();
-    }
-
-    /// <summary>Once the work that read it is done: the staging ring is free from its start, and staged layouts are gone.</summary>
-    private void FreeRing()
-    {
-        _ringUsed = 0;
-        _layout = null;
-        _tablesLayout = null;
     }
 
     /// <summary>
@@ -1081,77 +957,6 @@ public sealed unsafe partial class CudaBackend : IBackend
         var op = new StreamOp { Kind = StreamOpKind.Memset, ArgCount = 2 };
         op.Args[0] = device; op.Args[1] = (ulong)bytes;
         Issue(op);
-    }
-
-    /// <summary>Runs an op now, or holds it back while the step so far matches a cached graph.</summary>
-    private void Issue(in StreamOp op)
-    {
-        if (InterruptReason is { } reason) throw new CommunicatorException(reason);
-        _epoch++;
-        if (!_options.Graphs)
-        {
-            Execute(op);
-            return;
-        }
-        if (_opCount == 0)
-        {
-            _candidates = (1 << MaxGraphs) - 1;
-            _deferring = true;
-        }
-        if (_deferring)
-        {
-            int still = 0;
-            for (int i = 0; i < MaxGraphs; i++)
-            {
-                if ((_candidates & (1 << i)) != 0 && _graphs[i] is { } g && _opCount < g.Ops.Length && op.SameAs(g.Ops[_opCount])) still |= 1 << i;
-            }
-            _candidates = still;
-            if (still != 0)
-            {
-                _ops[_opCount++] = op;
-                return;
-            }
-            // The step went another way: run what was held back, then carry on op by op.
-            _deferring = false;
-            for (int i = 0; i < _opCount; i++) Execute(_ops[i]);
-        }
-        Execute(op);
-        if (_opCount < MaxStepOps) _ops[_opCount++] = op;
-        else _traceBroken = true;
-    }
-
-    /// <summary>Ends the current step before work that bypasses the recorder (copies, collectives, allocation).</summary>
-    internal void Barrier()
-    {
-        _epoch++;
-        CloseStep();
-    }
-
-    /// <summary>
-    /// Launches (or records) the step's held-back ops now: a rank with no sync point of its own between steps (all but
-    /// the logits rank of a group) needs this for step graphs. The next step then stages from the start of the ring
-    /// again once this one is done (<see cref="ReuseRingAfterStep"/>), so that its ops match this one's.
-    /// </summary>
-    public void EndStep()
-    {
-        Bind();
-        Barrier();
-        Driver.Check(Driver.cuEventRecord(_stepDone, _stream), "cuEventRecord");
-        _stepEnded = true;
-    }
-
-    /// <summary>
-    /// At the first staging after <see cref="EndStep"/>: waits for that step to finish (a rank without sync points has
-    /// let it run on) and frees the ring, as <see cref="Sync"/> does. Without it such a rank stages each step at new
-    /// addresses, so no two steps are alike and none replays as a graph. Ops issued before this point that use data
-    /// staged earlier come before any copy that overwrites it on the stream.
-    /// </summary>
-    private void ReuseRingAfterStep()
-    {
-        _stepEnded = false;
-        if (_ringUsed == 0) return;
-        WaitFor(_stepDone);
-        FreeRing();
     }
 
     /// <summary>
@@ -1192,152 +997,6 @@ public sealed unsafe partial class CudaBackend : IBackend
             if (waited < TimeSpan.FromMilliseconds(1)) Thread.SpinWait(20);
             else if (waited < TimeSpan.FromMilliseconds(200)) Thread.Yield();
             else Thread.Sleep(1);
-        }
-    }
-
-    /// <summary>Sync points so far: collectives that time themselves number their events within one.</summary>
-    internal long SyncPoints => _steps;
-
-    /// <summary>Puts a collective (or an event record) on the stream in call order; step graphs capture it like a kernel.</summary>
-    internal void IssueOp(in StreamOp op)
-    {
-        Bind();
-        Issue(op);
-    }
-
-    /// <summary>
-    /// At a sync point: launches the graph the whole step matched, runs held-back ops otherwise, and turns a
-    /// step that repeats the previous one into a graph for the steps to come.
-    /// </summary>
-    private void CloseStep()
-    {
-        _steps++;
-        if (InterruptReason is not null)
-        {
-            // The step's collectives can never complete (and their communicator may be gone): drop what was held back.
-            _opCount = 0;
-            _deferring = false;
-            return;
-        }
-        if (!_options.Graphs) return;
-        if (_deferring)
-        {
-            _deferring = false;
-            for (int i = 0; i < MaxGraphs; i++)
-            {
-                if ((_candidates & (1 << i)) != 0 && _graphs[i] is { } g && g.Ops.Length == _opCount)
-                {
-                    Driver.Check(Driver.cuGraphLaunch(g.Exec, _stream), "cuGraphLaunch");
-                    g.LastUsed = _steps;
-                    GraphReplays++;
-                    _opCount = 0;
-                    return;
-                }
-            }
-            // A step that matched the start of a graph but not the whole of one: it runs, and is recorded below.
-            for (int i = 0; i < _opCount; i++) Execute(_ops[i]);
-        }
-        if (!_traceBroken && _opCount > 1)
-        {
-            bool repeats = _previousCount == _opCount;
-            for (int i = 0; repeats && i < _opCount; i++) repeats = _ops[i].SameAs(_previousOps[i]);
-            if (repeats) BuildGraph();
-            (_ops, _previousOps) = (_previousOps, _ops);
-            _previousCount = _opCount;
-        }
-        _opCount = 0;
-        _traceBroken = false;
-    }
-
-    /// <summary>Steps replayed from a graph so far.</summary>
-    public long GraphReplays { get; private set; }
-
-    /// <summary>
-    /// Captures the ops of the step just run (nothing executes during capture) as a graph to replay, in place of
-    /// the least recently used one when the cache is full.
-    /// </summary>
-    private void BuildGraph()
-    {
-        int slot = 0;
-        for (int i = 0; i < MaxGraphs; i++)
-        {
-            if (_graphs[i] is null) { slot = i; break; }
-            if (_graphs[i]!.LastUsed < _graphs[slot]!.LastUsed) slot = i;
-        }
-        if (_graphs[slot] is { } old)
-        {
-            Driver.cuGraphExecDestroy(old.Exec);
-            _graphs[slot] = null;
-        }
-        nint exec;
-        Driver.Check(Driver.cuStreamBeginCapture(_stream, Driver.CaptureModeThreadLocal), "cuStreamBeginCapture");
-        _capturing = true;
-        try
-        {
-            for (int i = 0; i < _opCount; i++) Execute(_ops[i]);
-        }
-        finally
-        {
-            _capturing = false;
-            Driver.Check(Driver.cuStreamEndCapture(_stream, out nint graph), "cuStreamEndCapture");
-            try
-            {
-                Driver.Check(Driver.cuGraphInstantiateWithFlags(out exec, graph, 0), "cuGraphInstantiateWithFlags");
-            }
-            finally
-            {
-                Driver.cuGraphDestroy(graph);
-            }
-        }
-        _graphs[slot] = new StepGraph(_ops.AsSpan(0, _opCount).ToArray(), exec) { LastUsed = _steps };
-    }
-
-    private void Execute(in StreamOp op)
-    {
-        switch (op.Kind)
-        {
-            case StreamOpKind.Kernel:
-            {
-                void** pointers = stackalloc void*[op.ArgCount];
-                var args = op.Args;
-                ulong* a = (ulong*)Unsafe.AsPointer(ref args[0]);
-                for (int i = 0; i < op.ArgCount; i++) pointers[i] = a + i;
-                int status;
-                if (op.Overlaps)
-                {
-                    var attribute = new Driver.LaunchAttribute { Id = Driver.LaunchAttrProgrammaticStreamSerialization, Value = 1 };
-                    var config = new Driver.LaunchConfig
-                    {
-                        GridX = op.GridX, GridY = op.GridY, GridZ = 1, BlockX = op.Block, BlockY = 1, BlockZ = 1,
-                        SharedBytes = op.Shared, Stream = _stream, Attributes = &attribute, AttributeCount = 1,
-                    };
-                    status = Driver.cuLaunchKernelEx(&config, op.Function, pointers, null);
-                }
-                else status = Driver.cuLaunchKernel(op.Function, op.GridX, op.GridY, 1, op.Block, 1, 1, op.Shared, _stream, pointers, null);
-                if (status != 0) Driver.Check(status, $"cuLaunchKernel({KernelName(op.Function)}, grid {op.GridX}x{op.GridY}, block {op.Block})");
-                break;
-            }
-            case StreamOpKind.Gemm:
-            {
-                int m = (int)op.Args[0], n = (int)op.Args[1], k = (int)op.Args[2], type = (int)op.Args[6], cType = (int)op.Args[7];
-                fixed (float* ab = s_alphaBeta)
-                    Cublas.Check(Cublas.cublasGemmEx(_cublas, Cublas.OpT, Cublas.OpN, m, n, k, ab, op.Args[3], type, k, op.Args[4], type, k, ab + 1 + op.Args[8], op.Args[5], cType, m, Cublas.Compute32F, Cublas.GemmDefault), "cublasGemmEx");
-                break;
-            }
-            case StreamOpKind.CopyToDevice:
-                Driver.Check(Driver.cuMemcpyHtoDAsync(op.Args[0], (void*)(nint)op.Args[1], (nuint)op.Args[2], _stream), "cuMemcpyHtoDAsync");
-                break;
-            case StreamOpKind.Memset:
-                Driver.Check(Driver.cuMemsetD8Async(op.Args[0], 0, (nuint)op.Args[1], _stream), "cuMemsetD8Async");
-                break;
-            case StreamOpKind.Nccl:
-                NcclCommunicator.Execute(op, _stream);
-                break;
-            case StreamOpKind.EventRecord:
-                // Captured as an external record, the record becomes a node of its own, so the replays record it too
-                // (the flag is refused outside a capture).
-                Driver.Check(_capturing ? Driver.cuEventRecordWithFlags((nint)op.Args[0], _stream, Driver.EventRecordExternal) : Driver.cuEventRecord((nint)op.Args[0], _stream), "cuEventRecord");
-                break;
         }
     }
 

@@ -1,0 +1,242 @@
+using System.Runtime.CompilerServices;
+using Granary.Compute;
+using Granary.Cuda.Native;
+
+namespace Granary.Cuda;
+
+/// <summary>
+/// The step recorder: every op goes through <see cref="Issue"/>; a step whose ops repeat an earlier step's is replayed
+/// as a CUDA graph (up to 16 kept, one per shape of step), its ops held back while they still match one.
+/// </summary>
+public sealed unsafe partial class CudaBackend
+{
+    // Step graphs: the ops since the last sync point, the previous step's, and graphs made from steps seen
+    // twice in a row (one per shape of step: decode at each batch size serving meets). While a step's ops
+    // match some graph's, they are held back (deferred) and the graph is launched at the sync point; once
+    // no graph matches, the held ops run as usual.
+    private const int MaxStepOps = 4096;
+    private const int MaxGraphs = 16;
+    private StreamOp[] _ops = new StreamOp[MaxStepOps];
+    private StreamOp[] _previousOps = new StreamOp[MaxStepOps];
+    private readonly StepGraph?[] _graphs = new StepGraph?[MaxGraphs];
+    private int _opCount, _previousCount = -1;
+    private bool _traceBroken, _deferring, _capturing, _stepEnded;
+    private int _candidates; // bit i: _graphs[i] matches the step so far
+
+    /// <summary>Runs an op now, or holds it back while the step so far matches a cached graph.</summary>
+    private void Issue(in StreamOp op)
+    {
+        if (InterruptReason is { } reason) throw new CommunicatorException(reason);
+        _epoch++;
+        if (!_options.Graphs)
+        {
+            Execute(op);
+            return;
+        }
+        if (_opCount == 0)
+        {
+            _candidates = (1 << MaxGraphs) - 1;
+            _deferring = true;
+        }
+        if (_deferring)
+        {
+            int still = 0;
+            for (int i = 0; i < MaxGraphs; i++)
+            {
+                if ((_candidates & (1 << i)) != 0 && _graphs[i] is { } g && _opCount < g.Ops.Length && op.SameAs(g.Ops[_opCount])) still |= 1 << i;
+            }
+            _candidates = still;
+            if (still != 0)
+            {
+                _ops[_opCount++] = op;
+                return;
+            }
+            // The step went another way: run what was held back, then carry on op by op.
+            _deferring = false;
+            for (int i = 0; i < _opCount; i++) Execute(_ops[i]);
+        }
+        Execute(op);
+        if (_opCount < MaxStepOps) _ops[_opCount++] = op;
+        else _traceBroken = true;
+    }
+
+    /// <summary>Ends the current step before work that bypasses the recorder (copies, collectives, allocation).</summary>
+    internal void Barrier()
+    {
+        _epoch++;
+        CloseStep();
+    }
+
+    /// <summary>
+    /// Launches (or records) the step's held-back ops now: a rank with no sync point of its own between steps (all but
+    /// the logits rank of a group) needs this for step graphs. The next step then stages from the start of the ring
+    /// again once this one is done (<see cref="ReuseRingAfterStep"/>), so that its ops match this one's.
+    /// </summary>
+    public void EndStep()
+    {
+        Bind();
+        Barrier();
+        Driver.Check(Driver.cuEventRecord(_stepDone, _stream), "cuEventRecord");
+        _stepEnded = true;
+    }
+
+    /// <summary>
+    /// At the first staging after <see cref="EndStep"/>: waits for that step to finish (a rank without sync points has
+    /// let it run on) and frees the ring, as <see cref="Sync"/> does. Without it such a rank stages each step at new
+    /// addresses, so no two steps are alike and none replays as a graph. Ops issued before this point that use data
+    /// staged earlier come before any copy that overwrites it on the stream.
+    /// </summary>
+    private void ReuseRingAfterStep()
+    {
+        _stepEnded = false;
+        if (_ringUsed == 0) return;
+        WaitFor(_stepDone);
+        FreeRing();
+    }
+
+    /// <summary>Sync points so far: collectives that time themselves number their events within one.</summary>
+    internal long SyncPoints => _steps;
+
+    /// <summary>Puts a collective (or an event record) on the stream in call order; step graphs capture it like a kernel.</summary>
+    internal void IssueOp(in StreamOp op)
+    {
+        Bind();
+        Issue(op);
+    }
+
+    /// <summary>
+    /// At a sync point: launches the graph the whole step matched, runs held-back ops otherwise, and turns a
+    /// step that repeats the previous one into a graph for the steps to come.
+    /// </summary>
+    private void CloseStep()
+    {
+        _steps++;
+        if (InterruptReason is not null)
+        {
+            // The step's collectives can never complete (and their communicator may be gone): drop what was held back.
+            _opCount = 0;
+            _deferring = false;
+            return;
+        }
+        if (!_options.Graphs) return;
+        if (_deferring)
+        {
+            _deferring = false;
+            for (int i = 0; i < MaxGraphs; i++)
+            {
+                if ((_candidates & (1 << i)) != 0 && _graphs[i] is { } g && g.Ops.Length == _opCount)
+                {
+                    Driver.Check(Driver.cuGraphLaunch(g.Exec, _stream), "cuGraphLaunch");
+                    g.LastUsed = _steps;
+                    GraphReplays++;
+                    _opCount = 0;
+                    return;
+                }
+            }
+            // A step that matched the start of a graph but not the whole of one: it runs, and is recorded below.
+            for (int i = 0; i < _opCount; i++) Execute(_ops[i]);
+        }
+        if (!_traceBroken && _opCount > 1)
+        {
+            bool repeats = _previousCount == _opCount;
+            for (int i = 0; repeats && i < _opCount; i++) repeats = _ops[i].SameAs(_previousOps[i]);
+            if (repeats) BuildGraph();
+            (_ops, _previousOps) = (_previousOps, _ops);
+            _previousCount = _opCount;
+        }
+        _opCount = 0;
+        _traceBroken = false;
+    }
+
+    /// <summary>Steps replayed from a graph so far.</summary>
+    public long GraphReplays { get; private set; }
+
+    /// <summary>
+    /// Captures the ops of the step just run (nothing executes during capture) as a graph to replay, in place of
+    /// the least recently used one when the cache is full.
+    /// </summary>
+    private void BuildGraph()
+    {
+        int slot = 0;
+        for (int i = 0; i < MaxGraphs; i++)
+        {
+            if (_graphs[i] is null) { slot = i; break; }
+            if (_graphs[i]!.LastUsed < _graphs[slot]!.LastUsed) slot = i;
+        }
+        if (_graphs[slot] is { } old)
+        {
+            Driver.cuGraphExecDestroy(old.Exec);
+            _graphs[slot] = null;
+        }
+        nint exec;
+        Driver.Check(Driver.cuStreamBeginCapture(_stream, Driver.CaptureModeThreadLocal), "cuStreamBeginCapture");
+        _capturing = true;
+        try
+        {
+            for (int i = 0; i < _opCount; i++) Execute(_ops[i]);
+        }
+        finally
+        {
+            _capturing = false;
+            Driver.Check(Driver.cuStreamEndCapture(_stream, out nint graph), "cuStreamEndCapture");
+            try
+            {
+                Driver.Check(Driver.cuGraphInstantiateWithFlags(out exec, graph, 0), "cuGraphInstantiateWithFlags");
+            }
+            finally
+            {
+                Driver.cuGraphDestroy(graph);
+            }
+        }
+        _graphs[slot] = new StepGraph(_ops.AsSpan(0, _opCount).ToArray(), exec) { LastUsed = _steps };
+    }
+
+    private void Execute(in StreamOp op)
+    {
+        switch (op.Kind)
+        {
+            case StreamOpKind.Kernel:
+            {
+                void** pointers = stackalloc void*[op.ArgCount];
+                var args = op.Args;
+                ulong* a = (ulong*)Unsafe.AsPointer(ref args[0]);
+                for (int i = 0; i < op.ArgCount; i++) pointers[i] = a + i;
+                int status;
+                if (op.Overlaps)
+                {
+                    var attribute = new Driver.LaunchAttribute { Id = Driver.LaunchAttrProgrammaticStreamSerialization, Value = 1 };
+                    var config = new Driver.LaunchConfig
+                    {
+                        GridX = op.GridX, GridY = op.GridY, GridZ = 1, BlockX = op.Block, BlockY = 1, BlockZ = 1,
+                        SharedBytes = op.Shared, Stream = _stream, Attributes = &attribute, AttributeCount = 1,
+                    };
+                    status = Driver.cuLaunchKernelEx(&config, op.Function, pointers, null);
+                }
+                else status = Driver.cuLaunchKernel(op.Function, op.GridX, op.GridY, 1, op.Block, 1, 1, op.Shared, _stream, pointers, null);
+                if (status != 0) Driver.Check(status, $"cuLaunchKernel({KernelName(op.Function)}, grid {op.GridX}x{op.GridY}, block {op.Block})");
+                break;
+            }
+            case StreamOpKind.Gemm:
+            {
+                int m = (int)op.Args[0], n = (int)op.Args[1], k = (int)op.Args[2], type = (int)op.Args[6], cType = (int)op.Args[7];
+                fixed (float* ab = s_alphaBeta)
+                    Cublas.Check(Cublas.cublasGemmEx(_cublas, Cublas.OpT, Cublas.OpN, m, n, k, ab, op.Args[3], type, k, op.Args[4], type, k, ab + 1 + op.Args[8], op.Args[5], cType, m, Cublas.Compute32F, Cublas.GemmDefault), "cublasGemmEx");
+                break;
+            }
+            case StreamOpKind.CopyToDevice:
+                Driver.Check(Driver.cuMemcpyHtoDAsync(op.Args[0], (void*)(nint)op.Args[1], (nuint)op.Args[2], _stream), "cuMemcpyHtoDAsync");
+                break;
+            case StreamOpKind.Memset:
+                Driver.Check(Driver.cuMemsetD8Async(op.Args[0], 0, (nuint)op.Args[1], _stream), "cuMemsetD8Async");
+                break;
+            case StreamOpKind.Nccl:
+                NcclCommunicator.Execute(op, _stream);
+                break;
+            case StreamOpKind.EventRecord:
+                // Captured as an external record, the record becomes a node of its own, so the replays record it too
+                // (the flag is refused outside a capture).
+                Driver.Check(_capturing ? Driver.cuEventRecordWithFlags((nint)op.Args[0], _stream, Driver.EventRecordExternal) : Driver.cuEventRecord((nint)op.Args[0], _stream), "cuEventRecord");
+                break;
+        }
+    }
+}
