@@ -76,7 +76,8 @@ public sealed class Scheduler(SchedulerOptions options, BlockManager blocks)
     /// A sequence whose token from <paramref name="running"/> will be its last by length (max_tokens, the context) is
     /// left out; one that stops on that token (a stop token or string) cannot be known yet: its row in the next step is
     /// computed and its token dropped. Returns false, changing nothing, when the next step may be another: a prompt
-    /// still to prefill, a waiting sequence that could join, a running sequence left out, or blocks too few (a preemption).
+    /// still to prefill, a waiting sequence that could join (room in the batch and a free block), a running sequence left out, or blocks too
+    /// few (a preemption).
     /// </summary>
     internal bool Continue(LaunchedStep running, LaunchedStep next, int maxModelLength)
     {
@@ -92,7 +93,8 @@ public sealed class Scheduler(SchedulerOptions options, BlockManager blocks)
             blocksNeeded += Math.Max(0, blocks.BlocksFor(sequence.Length + 1) - sequence.Blocks.Count);
         }
         if (stillRunning != _running.Count || continuing == 0 || continuing > options.MaxBatchedTokens || blocksNeeded > blocks.FreeBlocks) return false;
-        if (_waiting.Count > 0 && continuing < options.MaxSequences && continuing < options.MaxBatchedTokens) return false;
+        // A waiting sequence could join (Schedule admits one only into a free block: at least its last token needs one).
+        if (_waiting.Count > 0 && continuing < options.MaxSequences && continuing < options.MaxBatchedTokens && blocks.FreeBlocks > blocksNeeded) return false;
 
         next.Clear(continuation: true);
         for (int s = 0; s < running.Count; s++)

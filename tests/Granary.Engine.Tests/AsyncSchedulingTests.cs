@@ -33,6 +33,23 @@ public class AsyncSchedulingTests
     }
 
     [Fact]
+    public void AWaitingSequenceWithNoRoomLeavesTheStepsOverlapping()
+    {
+        var executor = new CountingExecutor();
+        // Two blocks of four: the first sequence (5 + 3 tokens) holds both, so the second waits until it is done.
+        using var engine = Engine(executor, async: true, blocks: 2);
+        var first = engine.Add([1, 2, 3, 4, 5], SamplingParams.Greedy(3) with { IgnoreEos = true });
+        var second = engine.Add([6, 7], SamplingParams.Greedy(3) with { IgnoreEos = true });
+        var launches = new List<(int, int)>();
+        executor.Launched = _ => launches.Add((first.OutputLength, second.OutputLength));
+        engine.RunToCompletion();
+        // Each sequence's steps overlap; the second's prefill waits for the first's last token.
+        Assert.Equal([(0, 0), (0, 0), (1, 0), (3, 0), (3, 0), (3, 1)], launches);
+        Assert.Equal(3, second.OutputLength);
+        Assert.Equal(0, engine.Scheduler.Preemptions);
+    }
+
+    [Fact]
     public void WithoutAsyncSchedulingEachStepIsLaunchedAfterTheLastOnesTokens()
     {
         var executor = new CountingExecutor();
