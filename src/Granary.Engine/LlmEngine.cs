@@ -224,7 +224,7 @@ public sealed partial class LlmEngine : IDisposable
     /// <summary>Runs the given requests to completion (one process, no server): the CLI and tests use it.</summary>
     public void RunToCompletion(CancellationToken cancellationToken = default)
     {
-        while (_scheduler.HasWork)
+        while (HasWork)
         {
             cancellationToken.ThrowIfCancellationRequested();
             Step();

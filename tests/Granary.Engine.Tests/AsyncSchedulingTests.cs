@@ -173,5 +173,9 @@ public class AsyncSchedulingTests
         Assert.Equal(FinishReason.Stop, sequence.FinishReason);
         // The prefill, the step that sampled the stop token, and one more launched before the stop was seen (its token dropped).
         Assert.Equal(3, executor.Launches);
+        // That last step was read too: nothing is left in flight.
+        Assert.False(engine.HasWork);
+        engine.ReadLogits(0, new float[executor.VocabSize]);
+        Assert.Equal(engine.Blocks.TotalBlocks, engine.Blocks.FreeBlocks);
     }
 }
