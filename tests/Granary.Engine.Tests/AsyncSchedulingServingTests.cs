@@ -60,6 +60,32 @@ public class AsyncSchedulingServingTests
     }
 
     [Fact]
+    public async Task SeededChoicesAreTheSameWithAndWithout()
+    {
+        async Task<int[][]> Choices(bool async)
+        {
+            using var model = Load(async);
+            using var engine = new AsyncEngine(model.Engine);
+            var prompts = Prompts.Take(2).Select(p => model.Tokenizer.Encode(p, addSpecialTokens: true)).ToList();
+            // Two prompts, three choices each (seeds 5, 6 and 7), streamed; one draws from the top 40, the others from all.
+            var sampling = new SamplingParams { Temperature = 0.9f, Seed = 5, MaxTokens = 20, IgnoreEos = true };
+            var handles = new[]
+            {
+                engine.Submit(new GenerationRequest { Prompts = prompts, Sampling = sampling, N = 3, Stream = true }),
+                engine.Submit(new GenerationRequest { Prompts = [prompts[0]], Sampling = sampling with { TopK = 40, Logprobs = 1 }, Stream = true }),
+            };
+            var events = (await Task.WhenAll(handles.Select(ReadAll)).WaitAsync(TimeSpan.FromMinutes(2))).SelectMany((e, r) => e.Select(x => (Request: r, Event: x)));
+            return [.. events.GroupBy(e => (e.Request, e.Event.Index)).OrderBy(g => g.Key).Select(g => g.SelectMany(e => e.Event.TokenIds).ToArray())];
+        }
+
+        var expected = await Choices(async: false);
+        var actual = await Choices(async: true);
+        Assert.Equal(7, expected.Length);
+        Assert.All(expected, tokens => Assert.Equal(20, tokens.Length));
+        Assert.Equal(expected, actual);
+    }
+
+    [Fact]
     public async Task ARequestCancelledMidStreamEndsThereAndTheOthersGoOn()
     {
         using var reference = Load(async: false);
