@@ -1,5 +1,6 @@
 #!/bin/bash
-# Correctness and speed of the CUDA backend, on the GPU machine, from the checkout's root, after
+# Correctness and speed of the CUDA backend, on the GPU machine, from the checkout's root, after scripts/gpu/pack.sh here and
+#   tar -C .gpu -xJf .gpu/app.tar.xz there (carry .gpu); by hand, that is
 #   ../shared/tools/gpu-pack.sh .gpu silo/Granary.Silo/Granary.Silo.csproj tests/Granary.Cuda.Tests/Granary.Cuda.Tests.csproj
 #   cp ../shared/tools/hf_baseline.py .gpu/
 #   # the test app drags in 30 MB of test-runner files it does not need here; without its deps.json the host
@@ -12,11 +13,12 @@
 #             bf16 activations, or split where the CPU's two logprobs are within 2e-2), top-5 logprobs within
 #             2e-2, batched + chunked prefill on CUDA gives the same tokens
 #   bench     a Llama-3.2-1B-shaped bf16 checkpoint made by hf_baseline.py (which prints the transformers
-#             eager baseline in the same run), then granary bench-local --device cuda:0 --batch 1,8,32,64
+#             eager baseline in the same run), then granary bench-local --device cuda:0 --batch 1,8,32,64, bf16 then
+#             --quantization fp8
 #   profile   time per op at the 1B shapes (1 and 32 rows)
 #   (NOGRAPHS=0 skips the second fixtures and bench runs without step graphs)
 #   serve     granary serve --device cuda:0 on that checkpoint, loaded by granary bench serve with 64 concurrent
-#             requests (prompt 128, 128 new tokens): TTFT, TPOT and throughput
+#             requests (prompt 128, 128 new tokens): TTFT, TPOT and throughput; bf16, then fp8 weights
 #   compile   the transformers static cache + torch.compile baseline at batch 32 (slow to compile)
 #   nccl      the NCCL communicator as a group of one (its calls in step graphs, timed on the device), and two
 #             ranks sharing the GPU on the host-staged collectives
@@ -73,6 +75,9 @@ if has bench; then
   echo "== granary bench-local"
   timeout 300 dotnet $GRANARY bench-local --model "$MODEL" --device cuda:0 --batch 1,8,32,64 --prompt 128 --new 128 --json 2>&1 | tee "$OUT/bench.log"
   status=$((status | PIPESTATUS[0]))
+  echo "== granary bench-local, fp8 weights"
+  timeout 300 dotnet $GRANARY bench-local --model "$MODEL" --device cuda:0 --quantization fp8 --batch 1,8,32,64 --prompt 128 --new 128 --json 2>&1 | tee "$OUT/bench-fp8.log"
+  status=$((status | PIPESTATUS[0]))
   if [ "${NOGRAPHS:-1}" = 1 ]; then
     echo "== granary bench-local, no step graphs"
     GRANARY_CUDA_GRAPHS=0 timeout 300 dotnet $GRANARY bench-local --model "$MODEL" --device cuda:0 --batch 1,8,32,64 --prompt 128 --new 128 --json 2>&1 | tee "$OUT/bench-nographs.log"
@@ -86,6 +91,14 @@ if has serve; then
   for _ in $(seq 120); do curl -sf http://127.0.0.1:8000/ready >/dev/null && break; sleep 1; done
   timeout 200 dotnet $GRANARY bench serve --base-url http://127.0.0.1:8000 --num-prompts 256 --max-concurrency 64 --request-rate inf \
     --input-len 128 --output-len 128 --vocab-size 128000 --json "$OUT/serve.json" 2>&1 | tail -40 | tee "$OUT/serve.log"
+  status=$((status | PIPESTATUS[0]))
+  kill $server; wait $server
+  echo "== granary serve on cuda:0, fp8 weights, 64 concurrent requests"
+  dotnet $GRANARY serve --model "$MODEL" --device cuda:0 --quantization fp8 --port 8000 --max-num-seqs 64 --max-num-batched-tokens 2048 > "$OUT/serve-fp8-server.log" 2>&1 &
+  server=$!
+  for _ in $(seq 120); do curl -sf http://127.0.0.1:8000/ready >/dev/null && break; sleep 1; done
+  timeout 200 dotnet $GRANARY bench serve --base-url http://127.0.0.1:8000 --num-prompts 256 --max-concurrency 64 --request-rate inf \
+    --input-len 128 --output-len 128 --vocab-size 128000 --json "$OUT/serve-fp8.json" 2>&1 | tail -40 | tee "$OUT/serve-fp8.log"
   status=$((status | PIPESTATUS[0]))
   kill $server; wait $server
 fi

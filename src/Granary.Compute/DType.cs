@@ -13,4 +13,10 @@ public enum DType
     /// (34 bytes); element = scale * value. <see cref="DTypeExtensions.ByteCount"/> gives a buffer's size.
     /// </summary>
     Q8_0,
+
+    /// <summary>
+    /// FP8 E4M3 weight codes (OCP OFP8), one byte an element, each row scaled by one float32: a weight upload of this type
+    /// holds the codes of every row then the rows' scales (<see cref="Fp8.Fp8Weights"/>).
+    /// </summary>
+    F8E4M3,
 }

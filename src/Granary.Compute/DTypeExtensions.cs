@@ -8,6 +8,7 @@ public static class DTypeExtensions
     {
         DType.F32 or DType.I32 => 4,
         DType.BF16 or DType.F16 => 2,
+        DType.F8E4M3 => 1,
         DType.Q8_0 => throw new InvalidOperationException("Q8_0 is stored in blocks of 32 elements and has no size per element; use ByteCount"),
         _ => throw new ArgumentOutOfRangeException(nameof(dtype), dtype, "unknown dtype"),
     };
@@ -30,6 +31,6 @@ public static class DTypeExtensions
         return bytes % unit != 0 ? -1 : bytes / unit * dtype.BlockLength();
     }
 
-    /// <summary>The safetensors name of the type (F32, BF16, F16, I32).</summary>
-    public static string SafetensorsName(this DType dtype) => dtype.ToString();
+    /// <summary>The safetensors name of the type (F32, BF16, F16, I32, F8_E4M3).</summary>
+    public static string SafetensorsName(this DType dtype) => dtype == DType.F8E4M3 ? "F8_E4M3" : dtype.ToString();
 }

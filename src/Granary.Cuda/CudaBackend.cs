@@ -13,7 +13,7 @@ namespace Granary.Cuda;
 /// row lists) is staged through a pinned ring and copied on the same stream, so nothing waits for the
 /// device except <see cref="CopyToHost"/> and <see cref="Synchronize"/>.
 /// </summary>
-public sealed unsafe class CudaBackend : IBackend
+public sealed unsafe partial class CudaBackend : IBackend
 {
     private const uint Threads = 256;
     private const long InitialRingBytes = 16L << 20;
@@ -87,6 +87,7 @@ public sealed unsafe class CudaBackend : IBackend
     public CudaBackend(CudaBackendOptions? options = null)
     {
         _options = options ?? new CudaBackendOptions();
+        if (_options.Quantization == WeightQuantization.Q8_0) throw new NotSupportedException("--quantization q8_0 runs on the CPU backend only (the CUDA backend quantizes to fp8)");
         NativeLibraries.Require(CudaLibrary.Driver);
         NativeLibraries.Require(CudaLibrary.Nvrtc);
         NativeLibraries.Require(CudaLibrary.Cublas);
@@ -117,14 +118,14 @@ public sealed unsafe class CudaBackend : IBackend
         var cache = _options.KernelCacheDirectory is { } dir ? new KernelCache(dir) : KernelCache.Default();
         string[] compileOptions = KernelCompiler.Options(major, minor, _options.Float32Activations);
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        var image = KernelCompiler.Compile(KernelSource.Code, compileOptions, cache, out string key, out bool fromCache);
+        var image = KernelCompiler.Compile(ModuleCode, compileOptions, cache, out string key, out bool fromCache);
         int status;
         fixed (byte* p = image) status = Driver.cuModuleLoadData(out _module, p);
         if (status != 0 && fromCache)
         {
             // A damaged or foreign cache entry: compile afresh.
             cache.Remove(key);
-            image = KernelCompiler.Compile(KernelSource.Code, compileOptions, cache, out key, out fromCache);
+            image = KernelCompiler.Compile(ModuleCode, compileOptions, cache, out key, out fromCache);
             fixed (byte* p = image) status = Driver.cuModuleLoadData(out _module, p);
         }
         Driver.Check(status, "cuModuleLoadData");
@@ -147,8 +148,12 @@ public sealed unsafe class CudaBackend : IBackend
         _fSplitStacked = Function("split_stacked");
         _fSiluMulStacked = Function("silu_mul_stacked");
         _fGemvSplit = Function("gemv_split");
+        (_fGemvFp8, _fGemvFp8Gated, _fGemvFp8Split) = (Function("gemv_fp8"), Function("gemv_fp8_gated"), Function("gemv_fp8_split"));
         _fTopKPart = Function("top_k_part");
         _fTopKMerge = Function("top_k_merge");
+        (_fGemmFp8M16, _fGemmFp8M32, _fGemmFp8M64) = (Function("gemm_fp8_m16"), Function("gemm_fp8_m32"), Function("gemm_fp8_m64"));
+        _fFp8Epilogue = Function("fp8_epilogue");
+        _fEmbeddingFp8 = Function("embedding_fp8");
 
         Cublas.Check(Cublas.cublasCreate(out _cublas), "cublasCreate");
         Cublas.Check(Cublas.cublasSetStream(_cublas, _stream), "cublasSetStream");
@@ -206,6 +211,7 @@ public sealed unsafe class CudaBackend : IBackend
 
     public DeviceBuffer Upload(DType dtype, ReadOnlySpan<byte> data)
     {
+        if (dtype == DType.F8E4M3) throw new ArgumentException("FP8 weights are uploaded with their scales, through UploadWeight", nameof(dtype));
         if (data.Length % dtype.Size() != 0) throw new ArgumentException($"{data.Length} bytes is not a whole number of {dtype} elements", nameof(data));
         Bind();
         Barrier();
@@ -222,6 +228,7 @@ public sealed unsafe class CudaBackend : IBackend
     {
         var b = Dev(buffer);
         CheckRange(b, offset, length);
+        if (b.DType == DType.F8E4M3) return SliceFp8(b, offset, length);
         return new CudaBuffer(this, b.DType, length, b.Pointer + (ulong)(offset * b.DType.Size()), owns: false);
     }
 
@@ -310,6 +317,11 @@ public sealed unsafe class CudaBackend : IBackend
         CheckRange(o, 0, (long)batch.Rows * dim);
         CheckRange(Dev(table), 0, (long)vocabRows * dim);
         if (batch.Rows == 0) return;
+        if (IsFp8(table))
+        {
+            Fp8Embedding(Dev(table), vocabStart, vocabRows, dim, batch.Rows, o);
+            return;
+        }
         Launch(_fEmbedding, (uint)batch.Rows, 1, Threads, 0, P(table), I((int)table.DType), _dTokens, I(vocabStart), I(vocabRows), I(dim), P(output), I((int)o.DType));
     }
 
@@ -336,6 +348,11 @@ public sealed unsafe class CudaBackend : IBackend
         if (UsesGemv(rows, inFeatures) && projections.Length <= 3)
         {
             GemvProjections(x, null, 0, projections, inFeatures, floatOut);
+            return;
+        }
+        if (IsFp8(projections[0].Weight))
+        {
+            Fp8Projections(x, projections, rows, inFeatures, floatOut);
             return;
         }
         if (!floatOut && projections.Length is 2 or 3 && StackedProjections(projections, inFeatures))
@@ -411,13 +428,18 @@ public sealed unsafe class CudaBackend : IBackend
         CheckRange(Act(x), 0, (long)rows * inFeatures);
         CheckGated(gate, up, gateOut, upOut, rows, inFeatures, outFeatures);
         if (rows == 0) return;
-        var g = InActivationType(Dev(gate));
-        var u = InActivationType(Dev(up));
         if (UsesGemv(rows, inFeatures))
         {
-            GemvGated(x, null, 0, g, u, gateOut, inFeatures, outFeatures);
+            GemvGated(x, null, 0, GemvWeight(gate), GemvWeight(up), gateOut, inFeatures, outFeatures);
             return;
         }
+        if (IsFp8(gate))
+        {
+            Fp8Gated(x, Dev(gate), Dev(up), gateOut, rows, inFeatures, outFeatures);
+            return;
+        }
+        var g = InActivationType(Dev(gate));
+        var u = InActivationType(Dev(up));
         long n = (long)rows * outFeatures;
         if (Follows(g, (long)outFeatures * inFeatures, u))
         {
@@ -441,7 +463,7 @@ public sealed unsafe class CudaBackend : IBackend
         if (rows == 0) return;
         if (fused)
         {
-            GemvGated(x, normWeight, eps, InActivationType(Dev(gate)), InActivationType(Dev(up)), gateOut, inFeatures, outFeatures);
+            GemvGated(x, normWeight, eps, GemvWeight(gate), GemvWeight(up), gateOut, inFeatures, outFeatures);
             return;
         }
         RmsNorm(x, normWeight, normed, rows, inFeatures, eps);
@@ -465,8 +487,13 @@ public sealed unsafe class CudaBackend : IBackend
         if (rows == 0) return;
         if (UsesGemv(rows, inFeatures))
         {
-            ulong w = InActivationType(Dev(weight)).Pointer;
+            var w = GemvWeight(weight);
             Gemv(false, P(x), 0, 0, w, w, w, P(residual), 0, 0, Bias(bias), 0, 0, outFeatures, outFeatures, outFeatures, inFeatures, GemvResidual);
+            return;
+        }
+        if (IsFp8(weight))
+        {
+            Fp8AddResidual(x, Dev(weight), bias, residual, rows, inFeatures, outFeatures);
             return;
         }
         if (bias is null)
@@ -558,30 +585,35 @@ public sealed unsafe class CudaBackend : IBackend
         var b = projections.Length > 1 ? projections[1] : a;
         var c = projections.Length > 2 ? projections[2] : b;
         int e1 = a.OutFeatures, e2 = e1 + (projections.Length > 1 ? b.OutFeatures : 0), total = e2 + (projections.Length > 2 ? c.OutFeatures : 0);
-        Gemv(false, P(x), norm is null ? 0 : P(norm), eps,
-            InActivationType(Dev(a.Weight)).Pointer, InActivationType(Dev(b.Weight)).Pointer, InActivationType(Dev(c.Weight)).Pointer,
+        Gemv(false, P(x), norm is null ? 0 : P(norm), eps, GemvWeight(a.Weight), GemvWeight(b.Weight), GemvWeight(c.Weight),
             P(a.Output), P(b.Output), P(c.Output), Bias(a.Bias), projections.Length > 1 ? Bias(b.Bias) : 0, projections.Length > 2 ? Bias(c.Bias) : 0,
             e1, e2, total, inFeatures, (floatOut ? GemvFloatOut : 0) | (norm is null ? 0 : GemvNorm));
     }
 
     /// <summary>silu(gate) * up straight from the two float accumulators: one kernel, one rounding.</summary>
     private void GemvGated(DeviceBuffer x, DeviceBuffer? norm, float eps, CudaBuffer gate, CudaBuffer up, DeviceBuffer gateOut, int inFeatures, int outFeatures) =>
-        Gemv(true, P(x), norm is null ? 0 : P(norm), eps, gate.Pointer, up.Pointer, up.Pointer, P(gateOut), P(gateOut), P(gateOut), 0, 0, 0,
+        Gemv(true, P(x), norm is null ? 0 : P(norm), eps, gate, up, up, P(gateOut), P(gateOut), P(gateOut), 0, 0, 0,
             outFeatures, outFeatures, outFeatures, inFeatures, norm is null ? 0 : GemvNorm);
 
+    /// <summary>A weight as the GEMV reads it: FP8 codes as they are, any other type in the activation type.</summary>
+    private CudaBuffer GemvWeight(DeviceBuffer weight) => IsFp8(weight) ? Dev(weight) : InActivationType(Dev(weight));
+
     /// <summary>Launches a GEMV kernel over the concatenated outputs [0, total) (see its comment in <see cref="KernelSource"/>).</summary>
-    private void Gemv(bool gated, ulong x, ulong norm, float eps, ulong w0, ulong w1, ulong w2, ulong y0, ulong y1, ulong y2, ulong b0, ulong b1, ulong b2,
+    private void Gemv(bool gated, ulong x, ulong norm, float eps, CudaBuffer w0, CudaBuffer w1, CudaBuffer w2, ulong y0, ulong y1, ulong y2, ulong b0, ulong b1, ulong b2,
         int e1, int e2, int total, int inFeatures, int flags)
     {
         // Persistent warps, 8 a block: as many blocks as outputs need, at most as many as the chip holds at once.
         // Long rows (down) take two warps an output: twice the loads in flight for their few outputs.
-        bool split = !gated && inFeatures >= 4096;
-        nint kernel = gated ? _fGemvGated : split ? _fGemvSplit : _fGemv;
+        bool split = !gated && inFeatures >= 4096, fp8 = w0.DType == DType.F8E4M3;
+        nint kernel = fp8 ? (gated ? _fGemvFp8Gated : split ? _fGemvFp8Split : _fGemvFp8) : gated ? _fGemvGated : split ? _fGemvSplit : _fGemv;
         int perBlock = split ? 4 : 8;
         uint shared = (uint)(inFeatures * 2);
         uint blocks = (uint)Math.Min((total + perBlock - 1) / perBlock, _multiprocessors * Occupancy(kernel, Threads, shared));
-        Launch(kernel, blocks, 1, Threads, shared, x, norm, F(eps), w0, w1, w2, y0, y1, y2, b0, b1, b2, I(e1), I(e2), I(total), I(inFeatures), I(flags));
+        Launch(kernel, blocks, 1, Threads, shared, x, norm, F(eps), w0.Pointer, w1.Pointer, w2.Pointer, Scales(w0), Scales(w1), Scales(w2),
+            y0, y1, y2, b0, b1, b2, I(e1), I(e2), I(total), I(inFeatures), I(flags));
     }
+
+    private static ulong Scales(CudaBuffer weight) => weight.Scales?.Pointer ?? 0;
 
     /// <summary>Checks the projections of a MatMul; returns whether they write float32.</summary>
     private bool CheckProjections(ReadOnlySpan<Projection> projections, int rows, int inFeatures)
@@ -592,6 +624,7 @@ public sealed unsafe class CudaBackend : IBackend
         {
             var p = projections[i];
             CheckRange(Dev(p.Weight), 0, (long)inFeatures * p.OutFeatures);
+            if (IsFp8(p.Weight) != IsFp8(projections[0].Weight)) throw new NotSupportedException("the projections of one MatMul are all FP8 or none");
             var yb = Dev(p.Output);
             if (yb.DType != _act && yb.DType != DType.F32) throw new ArgumentException($"MatMul writes {_act} or F32, got a {yb.DType} buffer");
             if (i > 0 && (yb.DType == DType.F32) != floatOut) throw new ArgumentException("the projections of one MatMul write one element type");
@@ -620,6 +653,7 @@ public sealed unsafe class CudaBackend : IBackend
     {
         CheckRange(Dev(gate), 0, (long)inFeatures * outFeatures);
         CheckRange(Dev(up), 0, (long)inFeatures * outFeatures);
+        if (IsFp8(gate) != IsFp8(up)) throw new NotSupportedException("gate and up are both FP8 or neither");
         CheckRange(Act(gateOut), 0, (long)rows * outFeatures);
         CheckRange(Act(upOut), 0, (long)rows * outFeatures);
     }
@@ -864,6 +898,7 @@ public sealed unsafe class CudaBackend : IBackend
         Driver.cuMemFree(_cublasWorkspace);
         _topK?.Dispose();
         _stacked?.Dispose();
+        _fp8Sums?.Dispose();
         Cublas.cublasDestroy(_cublas);
         Driver.cuModuleUnload(_module);
         if (_hostRing != 0) Driver.cuMemFreeHost(_hostRing);
@@ -923,6 +958,7 @@ public sealed unsafe class CudaBackend : IBackend
     private CudaBuffer InActivationType(CudaBuffer weight)
     {
         if (weight.DType == _act) return weight;
+        if (weight.DType == DType.F8E4M3) throw new InvalidOperationException("an FP8 weight reached a product that reads the activation type");
         if (weight.Converted is { } converted) return converted;
         var copy = NewBuffer(_act, weight.Length);
         Launch(_fConvert, Grid(weight.Length), 1, Threads, 0, weight.Pointer, I((int)weight.DType), copy.Pointer, I((int)_act), (ulong)weight.Length);
@@ -1307,7 +1343,7 @@ public sealed unsafe class CudaBackend : IBackend
 
     private string KernelName(nint function)
     {
-        foreach (string name in KernelSource.Names)
+        foreach (string name in KernelSource.Names.Concat(Fp8KernelSource.Names))
         {
             if (Driver.cuModuleGetFunction(out nint f, _module, name) == 0 && f == function) return name;
         }

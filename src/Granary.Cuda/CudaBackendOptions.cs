@@ -1,3 +1,4 @@
+using Granary.Compute;
 using Granary.Cuda.Kernels;
 
 namespace Granary.Cuda;
@@ -32,6 +33,13 @@ public sealed class CudaBackendOptions
     /// GRANARY_CUDA_PDL is 0.
     /// </summary>
     public bool OverlapKernels { get; set; } = Environment.GetEnvironmentVariable("GRANARY_CUDA_PDL") != "0";
+
+    /// <summary>
+    /// How <see cref="CudaBackend.UploadWeight"/> stores weight matrices: as given (default), or FP8 E4M3 with a float32
+    /// scale per output feature (<see cref="WeightQuantization.Fp8"/>; checkpoints already in FP8 load as FP8 either
+    /// way). Q8_0 is the CPU backend's only.
+    /// </summary>
+    public WeightQuantization Quantization { get; set; }
 
     /// <summary>Where compiled kernels are kept; null means <see cref="KernelCache.Default"/>.</summary>
     public string? KernelCacheDirectory { get; set; }

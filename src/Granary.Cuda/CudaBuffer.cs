@@ -24,10 +24,17 @@ public sealed class CudaBuffer : DeviceBuffer
     /// <summary>A copy of a weight matrix in the activation type, made on first use by a GEMM that needs one.</summary>
     internal CudaBuffer? Converted { get; set; }
 
+    /// <summary>An FP8 weight matrix's float32 scales, one per row (output feature); null for other buffers.</summary>
+    internal CudaBuffer? Scales { get; init; }
+
+    /// <summary>An FP8 weight matrix's row length (input features), by which a view of whole rows finds its scales.</summary>
+    internal long RowLength { get; init; }
+
     public override void Dispose()
     {
         Converted?.Dispose();
         Converted = null;
+        Scales?.Dispose();
         if (_pointer == 0) return;
         if (_owns) Owner.Free(_pointer);
         _pointer = 0;

@@ -7,13 +7,17 @@ namespace Granary.Engine;
 /// <summary>Creates the backend a device name asks for: "cpu", "cuda" (device 0) or "cuda:N".</summary>
 public static class BackendFactory
 {
-    /// <param name="quantization">How the backend stores weight matrices; Q8_0 runs on the CPU only.</param>
+    /// <param name="quantization">How the backend stores weight matrices; Q8_0 runs on the CPU only, FP8 on both.</param>
     public static IBackend Create(string device, int threads, WeightQuantization quantization = WeightQuantization.None)
     {
         if (device == "cpu") return new CpuBackend(new CpuBackendOptions { Threads = threads > 0 ? threads : Environment.ProcessorCount, Quantization = quantization });
-        if (quantization != WeightQuantization.None)
+        if (quantization == WeightQuantization.Q8_0)
             throw new NotSupportedException($"--quantization {quantization.Name()} runs on the CPU backend only, not on '{device}'");
-        if (CudaBackendOptions.Parse(device) is { } cuda) return new CudaBackend(cuda);
+        if (CudaBackendOptions.Parse(device) is { } cuda)
+        {
+            cuda.Quantization = quantization;
+            return new CudaBackend(cuda);
+        }
         throw new ArgumentException($"unknown device '{device}' (known: cpu, cuda, cuda:N)");
     }
 

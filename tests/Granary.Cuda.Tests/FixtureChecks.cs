@@ -36,6 +36,8 @@ internal static class FixtureChecks
                 bool bf16Checkpoint = IsBf16(dir);
                 failures += Check(dir, log, f32: false, strict: bf16Checkpoint, tp);
                 if (!bf16Checkpoint) failures += Check(dir, log, f32: true, strict: true, tp);
+                // FP8 weights: the CPU multiplies by the same values, dequantized (bf16 activations on the GPU).
+                failures += Check(dir, log, f32: false, strict: bf16Checkpoint, tp, WeightQuantization.Fp8);
             }
             catch (Exception e)
             {
@@ -56,15 +58,16 @@ internal static class FixtureChecks
     }
 
     /// <summary>The CUDA engine: one rank, or <paramref name="tp"/> tensor-parallel ranks as threads of this process.</summary>
-    private static LlmEngine CudaEngine(string dir, bool f32, int tp, EngineOptions options, TextWriter? log = null)
+    private static LlmEngine CudaEngine(string dir, bool f32, int tp, EngineOptions options, WeightQuantization quantization, TextWriter? log = null)
     {
-        if (tp == 1) return Engine(dir, new CudaBackend(new CudaBackendOptions { Float32Activations = f32 }), options);
+        if (tp == 1) return Engine(dir, new CudaBackend(new CudaBackendOptions { Float32Activations = f32, Quantization = quantization }), options);
         var config = ModelConfig.Load(dir);
         var plan = ParallelPlan.Create(config, tp, 1, null, null);
         var executor = new InProcessGroupExecutor(dir, plan, r =>
         {
             var device = CudaBackendOptions.Parse(BackendFactory.RankDevice("cuda", r))!;
             device.Float32Activations = f32;
+            device.Quantization = quantization;
             return new CudaBackend(device);
         }, options.MaxBatchedTokens, Math.Min(config.MaxPositionEmbeddings, 4096), TimeSpan.FromSeconds(60));
         foreach (var rank in executor.Ranks) log?.WriteLine($"  rank {rank.Rank}: {rank.Description}");
@@ -91,16 +94,17 @@ internal static class FixtureChecks
         return false;
     }
 
-    private static int Check(string dir, TextWriter log, bool f32, bool strict, int tp)
+    private static int Check(string dir, TextWriter log, bool f32, bool strict, int tp, WeightQuantization quantization = WeightQuantization.None)
     {
-        string name = Path.GetFileName(Path.TrimEndingDirectorySeparator(dir)) + (f32 ? " [f32 act]" : " [bf16 act]") + (tp > 1 ? $" [tp {tp}]" : "") + (strict ? "" : " (report only)");
+        string name = Path.GetFileName(Path.TrimEndingDirectorySeparator(dir)) + (f32 ? " [f32 act]" : " [bf16 act]") + (tp > 1 ? $" [tp {tp}]" : "")
+            + (quantization == WeightQuantization.None ? "" : $" [{quantization.Name()}]") + (strict ? "" : " (report only)");
         var prompts = Prompts(dir);
         const int Tokens = 12;
         var sampling = SamplingParams.Greedy(Tokens) with { IgnoreEos = true, Logprobs = 5 };
         int failures = 0;
 
-        using var cpu = Engine(dir, new CpuBackend(new CpuBackendOptions { Threads = 1 }), new EngineOptions { KvCacheBlocks = 64 });
-        using var gpu = CudaEngine(dir, f32, tp, new EngineOptions { KvCacheBlocks = 64 }, log);
+        using var cpu = Engine(dir, new CpuBackend(new CpuBackendOptions { Threads = 1, Quantization = quantization }), new EngineOptions { KvCacheBlocks = 64 });
+        using var gpu = CudaEngine(dir, f32, tp, new EngineOptions { KvCacheBlocks = 64 }, quantization, log);
         var cpuRuns = new List<Sequence>();
         for (int p = 0; p < prompts.Count; p++)
         {
@@ -135,7 +139,7 @@ internal static class FixtureChecks
         }
 
         // Batched, chunked prefill (8 tokens a step), small blocks: the same tokens again.
-        using var batched = CudaEngine(dir, f32, tp, new EngineOptions { KvCacheBlocks = 256, BlockSize = 4, MaxBatchedTokens = 8 });
+        using var batched = CudaEngine(dir, f32, tp, new EngineOptions { KvCacheBlocks = 256, BlockSize = 4, MaxBatchedTokens = 8 }, quantization);
         var sequences = prompts.Select(p => batched.Add(p, SamplingParams.Greedy(Tokens) with { IgnoreEos = true })).ToList();
         batched.RunToCompletion();
         for (int p = 0; p < prompts.Count; p++)
@@ -152,7 +156,7 @@ internal static class FixtureChecks
         SamplingParams Request(int p) => SamplingParams.Greedy(Tokens) with { IgnoreEos = true, StopTokenIds = p == 0 ? [stop] : [] };
         var runs = new bool[] { true, false }.Select(async =>
         {
-            using var engine = CudaEngine(dir, f32, tp, new EngineOptions { KvCacheBlocks = 256, BlockSize = 4, MaxBatchedTokens = 8, AsyncScheduling = async });
+            using var engine = CudaEngine(dir, f32, tp, new EngineOptions { KvCacheBlocks = 256, BlockSize = 4, MaxBatchedTokens = 8, AsyncScheduling = async }, quantization);
             var batch = prompts.Select((prompt, p) => engine.Add(prompt, Request(p))).ToList();
             engine.RunToCompletion();
             return batch.Select(s => s.OutputIds.ToArray()).ToList();

@@ -8,7 +8,7 @@ namespace Granary.Cuda.Tests;
 /// when activations are bf16, so both see identical values): relative L2 error per op, bf16 and float32
 /// activations, the GEMV and cuBLAS paths, chunked attention over long contexts, GQA and odd head sizes.
 /// </summary>
-internal sealed class OpChecks : IDisposable
+internal sealed partial class OpChecks : IDisposable
 {
     private readonly CudaBackend _gpu;
     // One thread: the CPU worker pool can hang with several threads (seen 2026-11-22, Threads 4 and 8), and these inputs are small.
@@ -198,6 +198,7 @@ internal sealed class OpChecks : IDisposable
             Compare($"GatedMatMul rows {rows} {outF}x{inF}{(stacked ? " stacked" : "")}", go, (long)rows * outF);
         }
         TopK();
+        Fp8();
 
         // The last two have more (head, row) blocks than one wave of 256 threads holds: attention takes 128-thread blocks.
         foreach (var (heads, kvHeads, headDim) in new[] { (8, 2, 64), (4, 1, 32), (6, 3, 12), (4, 4, 128), (128, 16, 64), (96, 12, 128) })

@@ -11,7 +11,7 @@ internal sealed class CommonOptions
     public Option<int> MaxModelLength { get; } = new("--max-model-len") { Description = "Longest prompt plus output (default: the model's context)" };
     public Option<long> KvCacheMiB { get; } = new("--kv-cache-mib") { Description = "KV cache memory in MiB (default 1024)", DefaultValueFactory = _ => 1024 };
     public Option<string> Device { get; } = new("--device") { Description = "Device to compute on: cpu or cuda:N (default cpu)", DefaultValueFactory = _ => "cpu" };
-    public Option<string> Quantization { get; } = new("--quantization") { Description = "Store weights quantized at load: none or q8_0 (llama.cpp's Q8_0, CPU only; default none)", DefaultValueFactory = _ => "none" };
+    public Option<string> Quantization { get; } = new("--quantization") { Description = "Store weights quantized at load: none, q8_0 (llama.cpp's Q8_0, CPU only) or fp8 (E4M3, a scale per output channel: read as FP8 on CUDA, dequantized on the CPU); default none", DefaultValueFactory = _ => "none" };
     public Option<int?> TensorParallel { get; } = new("--tensor-parallel-size", "--tp") { Description = "Tensor-parallel ranks (env TP_SIZE; default 1, or WORLD_SIZE / PP when started as one process per rank)" };
     public Option<int?> PipelineParallel { get; } = new("--pipeline-parallel-size", "--pp") { Description = "Pipeline stages (env PP_SIZE; default 1)" };
     public Option<bool> NoAsyncScheduling { get; } = new("--no-async-scheduling") { Description = "Lay out each step only once the step before it is read (default: the next decode step is laid out while the last one runs, as vLLM's async scheduling)" };

@@ -23,7 +23,7 @@ internal static class DeployCommand
         var partition = new Option<string?>("--pp-partition") { Description = "Layers per stage, e.g. 3,2,3" };
         var replicas = new Option<string>("--replicas") { Description = "Replicas, or auto to fill every free device", DefaultValueFactory = _ => "1" };
         var device = new Option<string>("--device") { Description = "Device kind the ranks run on: cpu or cuda", DefaultValueFactory = _ => "cpu" };
-        var quantization = new Option<string>("--quantization") { Description = "Store weights quantized at load: none or q8_0 (llama.cpp's Q8_0, CPU only)", DefaultValueFactory = _ => "none" };
+        var quantization = new Option<string>("--quantization") { Description = "Store weights quantized at load: none, q8_0 (llama.cpp's Q8_0, CPU only) or fp8 (E4M3, CUDA and CPU)", DefaultValueFactory = _ => "none" };
         var kvCache = new Option<long>("--kv-cache-mib") { Description = "KV cache memory per rank in MiB", DefaultValueFactory = _ => 256 };
         var maxModelLength = new Option<int>("--max-model-len") { Description = "Longest prompt plus output (default: the model's context)" };
         var maxSeqs = new Option<int>("--max-num-seqs") { Description = "Most sequences in a replica's running batch", DefaultValueFactory = _ => 64 };
@@ -71,7 +71,7 @@ internal static class DeployCommand
                 AsyncScheduling = !parse.GetValue(noAsync),
             };
             spec.Validate();
-            if (Granary.Compute.WeightQuantizationNames.Parse(spec.Quantization) != Granary.Compute.WeightQuantization.None && spec.DeviceKind != "cpu")
+            if (Granary.Compute.WeightQuantizationNames.Parse(spec.Quantization) == Granary.Compute.WeightQuantization.Q8_0 && spec.DeviceKind != "cpu")
                 throw new ArgumentException($"--quantization {spec.Quantization} runs on the CPU backend only, not on {spec.DeviceKind}");
             // The same checks a silo runs before loading, here where the user sees them, when the folder is here too.
             if (Directory.Exists(spec.Model) || File.Exists(spec.Model))

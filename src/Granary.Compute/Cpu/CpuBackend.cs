@@ -1,11 +1,15 @@
 using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
+using Granary.Compute.Fp8;
 
 namespace Granary.Compute.Cpu;
 
 /// <summary>
 /// The backend on host memory: float32 activations and KV cache, F32/BF16/F16 or Q8_0 weights (quantized at upload
 /// when the options ask), SIMD kernels run on a pool of persistent threads. Operations run synchronously on the
-/// calling thread's order.
+/// calling thread's order. FP8 weights (<see cref="DType.F8E4M3"/> uploads, or any weight under
+/// <see cref="WeightQuantization.Fp8"/>) are held dequantized as float32: the values the GPU multiplies by, so that the
+/// CPU can check it.
 /// </summary>
 public sealed unsafe class CpuBackend : IBackend
 {
@@ -36,6 +40,7 @@ public sealed unsafe class CpuBackend : IBackend
 
     public DeviceBuffer Upload(DType dtype, ReadOnlySpan<byte> data)
     {
+        if (dtype == DType.F8E4M3) throw new ArgumentException("FP8 weights (codes and per-row scales) go through UploadWeight, not Upload", nameof(dtype));
         long elements = dtype.ElementCount(data.Length);
         if (elements < 0) throw new ArgumentException($"{data.Length} bytes is not a whole number of {dtype} elements", nameof(data));
         var buffer = new CpuBuffer(dtype, elements);
@@ -45,13 +50,19 @@ public sealed unsafe class CpuBackend : IBackend
 
     public DeviceBuffer UploadWeight(DType dtype, ReadOnlySpan<byte> data, long rowLength)
     {
-        if (_quantization == WeightQuantization.None || dtype == DType.Q8_0) return Upload(dtype, data);
+        if (dtype == DType.Q8_0 || _quantization == WeightQuantization.None && dtype != DType.F8E4M3) return Upload(dtype, data);
+        float[] values = dtype == DType.F8E4M3 ? Fp8Weights.Dequantize(data, rowLength) : HostConversions.ToFloat(dtype, data);
+        // FP8 codes are quantized already: they keep their values under every option but Q8_0, which re-quantizes them.
+        if (dtype == DType.F8E4M3 && _quantization != WeightQuantization.Q8_0) return UploadFloats(values);
+        if (_quantization == WeightQuantization.Fp8) return UploadFloats(Fp8Weights.Dequantize(Fp8Weights.Quantize(values, rowLength), rowLength));
         if (rowLength % Q8_0Blocks.BlockLength != 0)
             throw new NotSupportedException($"Q8_0 quantizes rows in blocks of {Q8_0Blocks.BlockLength} elements; this matrix (or this rank's slice of it) has rows of {rowLength}");
-        return Upload(DType.Q8_0, Q8_0Blocks.Quantize(HostConversions.ToFloat(dtype, data)));
+        return Upload(DType.Q8_0, Q8_0Blocks.Quantize(values));
     }
 
-    public bool SupportsWeights(DType dtype) => dtype is DType.F32 or DType.BF16 or DType.F16 or DType.Q8_0;
+    public bool SupportsWeights(DType dtype) => dtype is DType.F32 or DType.BF16 or DType.F16 or DType.Q8_0 or DType.F8E4M3;
+
+    private DeviceBuffer UploadFloats(float[] values) => Upload(DType.F32, MemoryMarshal.AsBytes(values.AsSpan()));
 
     public DeviceBuffer Slice(DeviceBuffer buffer, long offset, long length)
     {

@@ -11,7 +11,8 @@ internal static class KernelSource
     public static readonly string[] Names =
     [
         "convert", "embedding", "rms_norm", "rope", "silu_mul", "add", "add_bias", "write_kv", "rope_write_kv",
-        "attention", "gather_rows", "scale_add_rows", "gemv", "gemv_gated", "gemv_split", "top_k_part", "top_k_merge",
+        "attention", "gather_rows", "scale_add_rows", "gemv", "gemv_gated", "gemv_split", "gemv_fp8", "gemv_fp8_gated", "gemv_fp8_split",
+        "top_k_part", "top_k_merge",
         "split_stacked", "silu_mul_stacked",
     ];
 
@@ -405,6 +406,41 @@ extern "C" __global__ void scale_add_rows(const act_t* src, act_t* dst, int cols
     }
 }
 
+// FP8 E4M3 weight codes (see Fp8KernelSource), widened exactly: four codes of a word as two f16 pairs (e4m3_lo/hi give
+// their floats; measured on an H200, the conversion instruction beat integer bit placement by 20-30%), or as two
+// bf16 pairs (codes 0, 1 in .x, code 0 in the low half).
+#if __CUDA_ARCH__ >= 890
+__device__ __forceinline__ uint2 e4m3x4_to_f16x4(u32 w) {
+    uint2 r;
+    asm("{ .reg .b16 lo, hi; mov.b32 {lo, hi}, %2; cvt.rn.f16x2.e4m3x2 %0, lo; cvt.rn.f16x2.e4m3x2 %1, hi; }" : "=r"(r.x), "=r"(r.y) : "r"(w));
+    return r;
+}
+__device__ __forceinline__ float e4m3_lo(u32 h2) { return h2f((u16)(h2 & 0xffffu)); }
+__device__ __forceinline__ float e4m3_hi(u32 h2) { return h2f((u16)(h2 >> 16)); }
+#else
+// Before sm_89: the code's exponent and mantissa bits placed in a float's give value * 2^-120 (a subnormal for
+// exponent 0: exact, as these kernels keep denormals).
+__device__ __forceinline__ float e4m3_f(u32 c) { return __uint_as_float(((c & 0x7fu) << 20) | ((c & 0x80u) << 24)) * 0x1p120f; }
+__device__ __forceinline__ uint2 e4m3x4_to_f16x4(u32 w) { uint2 r; r.x = w & 0xffffu; r.y = w >> 16; return r; }
+__device__ __forceinline__ float e4m3_lo(u32 h2) { return e4m3_f(h2 & 0xffu); }
+__device__ __forceinline__ float e4m3_hi(u32 h2) { return e4m3_f((h2 >> 8) & 0xffu); }
+#endif
+// Packs two floats as bf16x2, lo in the low half.
+__device__ __forceinline__ u32 bf16x2(float lo, float hi) {
+#if __CUDA_ARCH__ >= 800
+    u32 r;
+    asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
+    return r;
+#else
+    return (u32)f2bf(lo) | (u32)f2bf(hi) << 16;
+#endif
+}
+__device__ __forceinline__ uint2 e4m3x4_to_bf16x4(u32 w) {
+    uint2 h = e4m3x4_to_f16x4(w), r;
+    r.x = bf16x2(e4m3_lo(h.x), e4m3_hi(h.x));
+    r.y = bf16x2(e4m3_lo(h.y), e4m3_hi(h.y));
+    return r;
+}
 // y = x W^T for one row of x and bf16 weights, float accumulation, 16-byte loads (inFeatures % 8 == 0). Each block
 // first stages x in shared memory as bf16: a copy of bf16 activations, or with `norm`, RmsNorm of the float32 row
 // (the residual stream) with weight normW, computed as rms_norm computes it. The outputs of up to three matrices
@@ -423,6 +459,15 @@ __device__ __forceinline__ float dot8(uint4 a, uint4 b) {
          + __uint_as_float(a.y << 16) * __uint_as_float(b.y << 16) + __uint_as_float(a.y & 0xffff0000u) * __uint_as_float(b.y & 0xffff0000u)
          + __uint_as_float(a.z << 16) * __uint_as_float(b.z << 16) + __uint_as_float(a.z & 0xffff0000u) * __uint_as_float(b.z & 0xffff0000u)
          + __uint_as_float(a.w << 16) * __uint_as_float(b.w << 16) + __uint_as_float(a.w & 0xffff0000u) * __uint_as_float(b.w & 0xffff0000u);
+}
+// 16 E4M3 codes times 16 bf16 (xa: the first 8, xb: the next 8).
+__device__ __forceinline__ float dot4_e4m3(u32 codes, u32 x01, u32 x23) {
+    uint2 h = e4m3x4_to_f16x4(codes);
+    return e4m3_lo(h.x) * __uint_as_float(x01 << 16) + e4m3_hi(h.x) * __uint_as_float(x01 & 0xffff0000u)
+         + e4m3_lo(h.y) * __uint_as_float(x23 << 16) + e4m3_hi(h.y) * __uint_as_float(x23 & 0xffff0000u);
+}
+__device__ __forceinline__ float dot16_e4m3(uint4 w, uint4 xa, uint4 xb) {
+    return dot4_e4m3(w.x, xa.x, xa.y) + dot4_e4m3(w.y, xa.z, xa.w) + dot4_e4m3(w.z, xb.x, xb.y) + dot4_e4m3(w.w, xb.z, xb.w);
 }
 __device__ __forceinline__ uint4 ld_stream(const uint4* p) {
     uint4 v;
@@ -479,15 +524,17 @@ __device__ __forceinline__ void gemv_stage(const void* x, const u16* normW, floa
         if (second) out[i + n] = norm4(b, wb, inv);
     }
 }
-template <bool GATED, int SPLIT>
-__device__ __forceinline__ void gemv_body(const void* x, const u16* normW, float eps, const u16* w0, const u16* w1, const u16* w2,
+template <bool GATED, int SPLIT, bool FP8>
+__device__ __forceinline__ void gemv_body(const void* x, const u16* normW, float eps, const void* w0, const void* w1, const void* w2,
+    const float* s0, const float* s1, const float* s2,
     void* y0, void* y1, void* y2, const u16* b0, const u16* b1, const u16* b2, int e1, int e2, int total, int inFeatures, int packed) {
     const int floatOut = (packed >> 16) & 1, residual = (packed >> 17) & 1, norm = (packed >> 18) & 1;
     extern __shared__ uint4 xs[];
     __shared__ float scratch[33];
     __shared__ float partial[8];
     // SPLIT warps share an output, each over its part of the inputs, so that long rows have more loads in flight.
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, part = warp % SPLIT, chunks = inFeatures >> 3;
+    // A chunk is one 16-byte load of weights: 8 bf16 or 16 FP8 codes.
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, part = warp % SPLIT, chunks = inFeatures >> (FP8 ? 4 : 3);
     const int perBlock = (blockDim.x >> 5) / SPLIT, stride = gridDim.x * perBlock;
     const int begin = chunks * part / SPLIT, end = chunks * (part + 1) / SPLIT;
     int out = blockIdx.x * perBlock + warp / SPLIT;
@@ -495,10 +542,10 @@ __device__ __forceinline__ void gemv_body(const void* x, const u16* normW, float
     const uint4* ur = 0;
     uint4 wa[GEMV_BATCH], wb[GEMV_BATCH];
 #define GEMV_ROW(o) { \
-        const u16* w = GATED || (o) < e1 ? w0 : (o) < e2 ? w1 : w2; \
+        const unsigned char* w = (const unsigned char*)(GATED || (o) < e1 ? w0 : (o) < e2 ? w1 : w2); \
         int local = GATED || (o) < e1 ? (o) : (o) < e2 ? (o) - e1 : (o) - e2; \
-        wr = (const uint4*)(w + (long long)local * inFeatures); \
-        if (GATED) ur = (const uint4*)(w1 + (long long)local * inFeatures); }
+        wr = (const uint4*)(w + (long long)local * inFeatures * (FP8 ? 1 : 2)); \
+        if (GATED) ur = (const uint4*)((const unsigned char*)w1 + (long long)local * inFeatures * (FP8 ? 1 : 2)); }
     PDL_TRIGGER();
     if (out < total) { GEMV_ROW(out); gemv_load<GATED>(wa, wb, wr, ur, begin + lane, end); }
     PDL_WAIT();
@@ -513,9 +560,15 @@ __device__ __forceinline__ void gemv_body(const void* x, const u16* normW, float
             for (int u = 0; u < GEMV_BATCH; u++) {
                 int c = c0 + 32 * u;
                 if (c < end) {
-                    uint4 xv = xs[c];
-                    acc += dot8(wa[u], xv);
-                    if (GATED) acc2 += dot8(wb[u], xv);
+                    if (FP8) {
+                        uint4 xa = xs[2 * c], xb = xs[2 * c + 1];
+                        acc += dot16_e4m3(wa[u], xa, xb);
+                        if (GATED) acc2 += dot16_e4m3(wb[u], xa, xb);
+                    } else {
+                        uint4 xv = xs[c];
+                        acc += dot8(wa[u], xv);
+                        if (GATED) acc2 += dot8(wb[u], xv);
+                    }
                 }
             }
             c0 += 32 * GEMV_BATCH;
@@ -535,10 +588,12 @@ __device__ __forceinline__ void gemv_body(const void* x, const u16* normW, float
         }
         if (active && part == 0 && lane == 0) {
             void* y; const u16* b; int local;
-            if (GATED) { y = y0; b = 0; local = index; sum = sum / (1.f + __expf(-sum)) * sum2; }
-            else if (index < e1) { y = y0; b = b0; local = index; }
-            else if (index < e2) { y = y1; b = b1; local = index - e1; }
-            else { y = y2; b = b2; local = index - e2; }
+            const float* s;
+            if (GATED) { y = y0; b = 0; local = index; if (FP8) { sum *= s0[index]; sum2 *= s1[index]; } sum = sum / (1.f + __expf(-sum)) * sum2; s = 0; }
+            else if (index < e1) { y = y0; b = b0; local = index; s = s0; }
+            else if (index < e2) { y = y1; b = b1; local = index - e1; s = s1; }
+            else { y = y2; b = b2; local = index - e2; s = s2; }
+            if (FP8 && !GATED) sum *= s[local];
             if (b) sum += bf2f(b[local]);
             if (residual) ((float*)y)[local] += sum;
             else if (floatOut) ((float*)y)[local] = sum;
@@ -547,12 +602,18 @@ __device__ __forceinline__ void gemv_body(const void* x, const u16* normW, float
     }
 #undef GEMV_ROW
 }
-#define GEMV_PARAMS const void* x, const u16* normW, float eps, const u16* w0, const u16* w1, const u16* w2, void* y0, void* y1, void* y2, \
+// The _fp8 forms read E4M3 codes (16 a chunk) and multiply each output's sum by its row's scale (s0, s1, s2: the
+// matrices' scales; gated: the gate's and the up projection's).
+#define GEMV_PARAMS const void* x, const u16* normW, float eps, const void* w0, const void* w1, const void* w2, \
+    const float* s0, const float* s1, const float* s2, void* y0, void* y1, void* y2, \
     const u16* b0, const u16* b1, const u16* b2, int e1, int e2, int total, int inFeatures, int packed
-#define GEMV_ARGS x, normW, eps, w0, w1, w2, y0, y1, y2, b0, b1, b2, e1, e2, total, inFeatures, packed
-extern "C" __global__ void __launch_bounds__(256) gemv(GEMV_PARAMS) { gemv_body<false, 1>(GEMV_ARGS); }
-extern "C" __global__ void __launch_bounds__(256) gemv_gated(GEMV_PARAMS) { gemv_body<true, 1>(GEMV_ARGS); }
-extern "C" __global__ void __launch_bounds__(256) gemv_split(GEMV_PARAMS) { gemv_body<false, 2>(GEMV_ARGS); }
+#define GEMV_ARGS x, normW, eps, w0, w1, w2, s0, s1, s2, y0, y1, y2, b0, b1, b2, e1, e2, total, inFeatures, packed
+extern "C" __global__ void __launch_bounds__(256) gemv(GEMV_PARAMS) { gemv_body<false, 1, false>(GEMV_ARGS); }
+extern "C" __global__ void __launch_bounds__(256) gemv_gated(GEMV_PARAMS) { gemv_body<true, 1, false>(GEMV_ARGS); }
+extern "C" __global__ void __launch_bounds__(256) gemv_split(GEMV_PARAMS) { gemv_body<false, 2, false>(GEMV_ARGS); }
+extern "C" __global__ void __launch_bounds__(256) gemv_fp8(GEMV_PARAMS) { gemv_body<false, 1, true>(GEMV_ARGS); }
+extern "C" __global__ void __launch_bounds__(256) gemv_fp8_gated(GEMV_PARAMS) { gemv_body<true, 1, true>(GEMV_ARGS); }
+extern "C" __global__ void __launch_bounds__(256) gemv_fp8_split(GEMV_PARAMS) { gemv_body<false, 2, true>(GEMV_ARGS); }
 
 // The k largest float32 logits of each row (value descending, lower id first on ties, NaN never) and the row's
 // log-sum-exp, in two kernels. top_k_part: block (part, row) takes the row's ids [part * span, (part + 1) * span),

@@ -8,7 +8,9 @@ namespace Granary.Models.Checkpoints;
 /// <c>model.safetensors.index.json</c>, or else every <c>*.safetensors</c> file of the folder. Files are
 /// memory-mapped; only the bytes a caller reads are paged in, so a tensor-parallel rank that copies its
 /// slices does not read the whole model. A Llama-family GGUF file opens too (<see cref="GgufCheckpoint"/>), its
-/// tensors under their Hugging Face names and in their layout.
+/// tensors under their Hugging Face names and in their layout. FP8 (F8_E4M3) weights read with their scale tensors
+/// (<see cref="Fp8Scale"/>): as <see cref="DType.F8E4M3"/> in the <see cref="Granary.Compute.Fp8.Fp8Weights"/> layout,
+/// or as float32 when their scales are per block; the scale tensors stay readable by name.
 /// </summary>
 public sealed class Checkpoint : IDisposable
 {
@@ -20,6 +22,7 @@ public sealed class Checkpoint : IDisposable
 
     private readonly List<ITensorStore> _files;
     private readonly Dictionary<string, (ITensorStore File, SafetensorsTensor Tensor)> _tensors;
+    private readonly Dictionary<string, Fp8Scale> _fp8;
 
     /// <summary>The checkpoint folder.</summary>
     public string Directory { get; }
@@ -40,6 +43,7 @@ public sealed class Checkpoint : IDisposable
         Directory = directory;
         _files = files;
         _tensors = tensors;
+        _fp8 = Fp8Scale.Find(tensors, directory);
     }
 
     /// <summary>
@@ -79,13 +83,13 @@ public sealed class Checkpoint : IDisposable
                         $"{directory}: no weights found (expected {SingleFileName}, {IndexFileName} or *.safetensors files)");
                 foreach (string f in all) AddFile(SafetensorsFile.Open(f), files, tensors);
             }
+            return new Checkpoint(directory, files, tensors);
         }
         catch
         {
             foreach (var f in files) f.Dispose();
             throw;
         }
-        return new Checkpoint(directory, files, tensors);
     }
 
     private static void OpenSharded(string directory, string indexPath, List<ITensorStore> files,
@@ -141,11 +145,15 @@ public sealed class Checkpoint : IDisposable
     /// <summary>Whether the checkpoint has a tensor of that name.</summary>
     public bool Contains(string tensorName) => _tensors.ContainsKey(tensorName);
 
-    /// <summary>Name, dtype, shape and file of a tensor; <see cref="InvalidDataException"/> naming the folder when absent.</summary>
+    /// <summary>
+    /// Name, dtype, shape and file of a tensor; <see cref="InvalidDataException"/> naming the folder when absent. An FP8
+    /// weight's dtype is the one it reads as: F8E4M3 with per-tensor or per-channel scales, F32 with block scales.
+    /// </summary>
     public TensorInfo Info(string tensorName)
     {
         var (file, t) = Lookup(tensorName);
-        return new TensorInfo(t.Name, t.DType, (long[])t.Shape.Clone(), file.Path);
+        var dtype = _fp8.TryGetValue(tensorName, out var fp8) ? fp8.ReadType : t.DType;
+        return new TensorInfo(t.Name, dtype, (long[])t.Shape.Clone(), file.Path);
     }
 
     /// <summary>
@@ -178,7 +186,9 @@ public sealed class Checkpoint : IDisposable
     /// Copies rows [rowStart, rowStart + rowCount) of a tensor into <paramref name="dest"/>, a row being one index
     /// of dimension 0 (one element of a 1-D tensor; a whole output feature of a 2-D weight): the slice a
     /// tensor-parallel rank holds of a weight split by output features. <paramref name="dest"/> must be exactly
-    /// rowCount * (bytes per row) long. Only the bytes of those rows are read.
+    /// rowCount * (bytes per row) long. Only the bytes of those rows are read. An FP8 weight of K columns with per-tensor or
+    /// per-channel scales gives the rows' codes then their scales (Fp8Weights.ByteCount(rowCount, K) bytes); one with block
+    /// scales, its rows dequantized to float32.
     /// </summary>
     public void CopyRows(string tensorName, long rowStart, long rowCount, Span<byte> dest)
     {
@@ -187,6 +197,13 @@ public sealed class Checkpoint : IDisposable
             throw new ArgumentException($"{file.Path}: tensor '{tensorName}' is a scalar and has no rows", nameof(tensorName));
         long rows = t.Shape[0];
         CheckRange(file, t, "rows", rowStart, rowCount, rows);
+        if (_fp8.TryGetValue(tensorName, out var fp8))
+        {
+            CheckDest(file, t, fp8.ByteCount(rowCount, t.Shape[1]), dest);
+            TrackFp8(file, t, fp8);
+            fp8.CopyRows(file, t, rowStart, rowCount, dest);
+            return;
+        }
         long rowBytes = t.DType.ByteCount(ShapeMath.ElementCount(t.Shape.AsSpan(1)));
         CheckDest(file, t, rowCount * rowBytes, dest);
         _tracker?.Read(file, t);
@@ -197,7 +214,9 @@ public sealed class Checkpoint : IDisposable
     /// <summary>
     /// Copies columns [colStart, colStart + colCount) of every row of a 2-D tensor into <paramref name="dest"/>
     /// (row-major, [rows, colCount]): the slice a tensor-parallel rank holds of a weight split by input features.
-    /// <paramref name="dest"/> must be exactly rows * colCount * (element size) long. Only those bytes are read.
+    /// <paramref name="dest"/> must be exactly rows * colCount * (element size) long. Only those bytes are read. An FP8
+    /// weight of N rows gives those columns' codes of every row then every row's scale (Fp8Weights.ByteCount(N, colCount)
+    /// bytes), or with block scales the columns dequantized to float32.
     /// </summary>
     public void CopyColumns(string tensorName, long colStart, long colCount, Span<byte> dest)
     {
@@ -207,6 +226,13 @@ public sealed class Checkpoint : IDisposable
                 $"{file.Path}: tensor '{tensorName}' has shape {ShapeMath.Format(t.Shape)}; column slices need a 2-D tensor", nameof(tensorName));
         long rows = t.Shape[0], cols = t.Shape[1];
         CheckRange(file, t, "columns", colStart, colCount, cols);
+        if (_fp8.TryGetValue(tensorName, out var fp8))
+        {
+            CheckDest(file, t, fp8.ByteCount(rows, colCount), dest);
+            TrackFp8(file, t, fp8);
+            fp8.CopyColumns(file, t, colStart, colCount, dest);
+            return;
+        }
         if (colStart % t.DType.BlockLength() != 0 || colCount % t.DType.BlockLength() != 0)
             throw new NotSupportedException($"{file.Path}: columns [{colStart}, {colStart + colCount}) of {t.DType} tensor '{tensorName}' do not fall on its blocks of {t.DType.BlockLength()}");
         long sliceBytes = t.DType.ByteCount(colCount);
@@ -216,6 +242,13 @@ public sealed class Checkpoint : IDisposable
         long rowBytes = t.DType.ByteCount(cols), startBytes = t.DType.ByteCount(colStart);
         for (long r = 0; r < rows; r++)
             file.Bytes(t, r * rowBytes + startBytes, (int)sliceBytes).CopyTo(dest.Slice((int)(r * sliceBytes), (int)sliceBytes));
+    }
+
+    /// <summary>An FP8 weight's read counts its scale tensor as read too.</summary>
+    private void TrackFp8(ITensorStore file, SafetensorsTensor weight, Fp8Scale fp8)
+    {
+        _tracker?.Read(file, weight);
+        _tracker?.Read(fp8.File, fp8.Tensor);
     }
 
     private static void CheckRange(ITensorStore file, SafetensorsTensor t, string what, long start, long count, long total)

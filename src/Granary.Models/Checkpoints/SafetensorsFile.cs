@@ -181,7 +181,8 @@ public sealed unsafe class SafetensorsFile : IDisposable, ITensorStore
             "BF16" => DType.BF16,
             "F16" => DType.F16,
             "I32" => DType.I32,
-            _ => throw new NotSupportedException($"{where}: unsupported dtype '{dtypeName}' (supported: F32, BF16, F16, I32)"),
+            "F8_E4M3" => DType.F8E4M3,
+            _ => throw new NotSupportedException($"{where}: unsupported dtype '{dtypeName}' (supported: F32, BF16, F16, I32, F8_E4M3)"),
         };
 
         if (!e.TryGetProperty("shape", out var shapeEl) || shapeEl.ValueKind != JsonValueKind.Array)
