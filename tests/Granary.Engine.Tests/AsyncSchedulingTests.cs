@@ -50,6 +50,43 @@ public class AsyncSchedulingTests
     }
 
     [Fact]
+    public async Task TheServingStepReturnsTheLastStepsTokensWhileTheNextOneRuns()
+    {
+        var executor = new CountingExecutor();
+        var device = new List<TaskCompletionSource>();
+        executor.Device = () =>
+        {
+            var running = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            device.Add(running);
+            return running.Task;
+        };
+        using var engine = Engine(executor, async: true);
+        var sequence = engine.Add([1, 2, 3], SamplingParams.Greedy(4) with { IgnoreEos = true });
+
+        var step = engine.StepAsync().AsTask();
+        Assert.False(step.IsCompleted); // the prefill runs
+        Assert.Equal(1, executor.Launches);
+        device[0].SetResult();
+        var advanced = await step.WaitAsync(TimeSpan.FromSeconds(30));
+        // The prefill's token is out, and the step after it was launched and still runs.
+        Assert.Same(sequence, Assert.Single(advanced));
+        Assert.Equal(1, sequence.OutputLength);
+        Assert.Equal(2, executor.Launches);
+        Assert.False(device[1].Task.IsCompleted);
+
+        for (int n = 1; n < 4; n++)
+        {
+            step = engine.StepAsync().AsTask();
+            Assert.False(step.IsCompleted);
+            device[n].SetResult();
+            await step.WaitAsync(TimeSpan.FromSeconds(30));
+            Assert.Equal(n + 1, sequence.OutputLength);
+        }
+        Assert.Equal(4, executor.Launches); // none past max_tokens
+        Assert.False(engine.HasWork);
+    }
+
+    [Fact]
     public void WithoutAsyncSchedulingEachStepIsLaunchedAfterTheLastOnesTokens()
     {
         var executor = new CountingExecutor();

@@ -40,6 +40,15 @@ internal sealed class CountingExecutor(int vocabSize = 50, int maxRows = 64, int
         }
     }
 
+    /// <summary>When set, what <see cref="ExecuteAsync"/> returns after the step ran: a task standing for the device still at work.</summary>
+    public Func<Task>? Device { get; set; }
+
+    public ValueTask ExecuteAsync(BatchLayout batch)
+    {
+        Execute(batch);
+        return Device is { } device ? new ValueTask(device()) : ValueTask.CompletedTask;
+    }
+
     public void ReadLogits(int logitRow, Span<float> destination)
     {
         if ((uint)logitRow >= (uint)_logitRows) throw new ArgumentOutOfRangeException(nameof(logitRow));
