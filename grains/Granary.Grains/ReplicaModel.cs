@@ -26,6 +26,7 @@ internal sealed record ReplicaModel(DeploymentSpec Spec, ParallelPlan Plan, int 
         MaxModelLength = Spec.MaxModelLength,
         MaxSequences = Spec.MaxSequences,
         MaxBatchedTokens = Spec.MaxBatchedTokens,
+        AsyncScheduling = Spec.AsyncScheduling,
     };
 
     /// <summary>Starts the session grain over the replica's executor (rank 0's silo): tokenizer and end-of-sequence ids from the folder.</summary>

@@ -21,6 +21,15 @@ public sealed class EngineOptions
     /// <summary>Most tokens in one step (the chunked-prefill budget). Default 512.</summary>
     public int MaxBatchedTokens { get; set; } = 512;
 
+    /// <summary>
+    /// Async scheduling (as vLLM v1's): while the device runs step n, the host lays out step n+1 (every running decode
+    /// sequence going on with one more token) and, once step n's tokens are sampled and step n+1 launched, does step
+    /// n's stop checks, detokenizing and events; a step other than plain decode continuation waits for the one before.
+    /// The tokens are the same either way. Where a step runs on the calling thread (the CPU backend) nothing overlaps,
+    /// and each token's event comes one step later. Default true; <c>--no-async-scheduling</c> turns it off.
+    /// </summary>
+    public bool AsyncScheduling { get; set; } = true;
+
     /// <summary>Seed of the generator used by requests without a seed; null seeds from the clock.</summary>
     public int? Seed { get; set; }
 }

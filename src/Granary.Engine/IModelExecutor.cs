@@ -22,12 +22,18 @@ public interface IModelExecutor : IDisposable
     /// <summary>Allocates the paged KV cache on every rank.</summary>
     void AllocateKvCache(int blocks, int blockSize);
 
-    /// <summary>Runs one step; afterwards <see cref="ReadLogits"/> serves the batch's logit rows.</summary>
+    /// <summary>
+    /// Runs one step, or only launches it: an executor may return while the device still runs and wait in
+    /// <see cref="TopLogits"/> or <see cref="ReadLogits"/>, which then serve the batch's logit rows. The engine reads
+    /// them before it launches the next step, and meanwhile (async scheduling) lays that step out in another
+    /// <see cref="BatchLayout"/>: a layout stays unchanged until the step after the next is laid out.
+    /// </summary>
     void Execute(BatchLayout batch);
 
     /// <summary>
     /// <see cref="Execute"/> for the serving loop: an executor that waits on other processes (a replica spanning silos)
     /// completes it when their parts answer, so that no thread waits; the others run the step and complete at once.
+    /// The engine awaits it only when it reads the step's logits, after laying out the next step.
     /// </summary>
     ValueTask ExecuteAsync(BatchLayout batch)
     {

@@ -17,7 +17,10 @@ public sealed partial class LlmEngine : IDisposable
     private readonly ModelRunner _runner;
     private readonly HashSet<int> _eos;
     private readonly List<Sequence> _advanced = [];
-    private readonly Action<Sequence, int, GeneratedTokenLogprobs?> _onToken;
+    private readonly bool _asyncScheduling;
+    // The step launched and not yet read (async scheduling keeps one in flight between calls), and its launch.
+    private LaunchedStep? _running;
+    private ValueTask _launched;
     private readonly ILogger _logger;
     private long _nextId;
 
@@ -39,7 +42,7 @@ public sealed partial class LlmEngine : IDisposable
         _blocks = new BlockManager(blocks, options.BlockSize);
         _scheduler = new Scheduler(new SchedulerOptions { MaxSequences = options.MaxSequences, MaxBatchedTokens = Math.Min(options.MaxBatchedTokens, executor.MaxRows) }, _blocks);
         _runner = new ModelRunner(executor, options.BlockSize, options.MaxSequences, options.Seed);
-        _onToken = OnToken;
+        _asyncScheduling = options.AsyncScheduling;
         LogKvCache(blocks, options.BlockSize, (long)blocks * options.BlockSize, executor.KvBytesPerToken * blocks * options.BlockSize / (1024.0 * 1024.0), MaxModelLength);
     }
 
@@ -59,14 +62,21 @@ public sealed partial class LlmEngine : IDisposable
 
     public BlockManager Blocks => _blocks;
     public Scheduler Scheduler => _scheduler;
-    public bool HasWork => _scheduler.HasWork;
+    /// <summary>Whether a sequence waits or runs, or a launched step is still to be read.</summary>
+    public bool HasWork => _scheduler.HasWork || _running is not null;
     public ITokenizer? Tokenizer => _tokenizer;
 
     /// <summary>
     /// Copies the whole vocabulary's logits of one sampled row of the last step (rows in the order the step
     /// scheduled its sampling sequences) into <paramref name="destination"/>: tests and diagnostics read them.
+    /// Throws while async scheduling has the next step in flight (its logits replace the last step's).
     /// </summary>
-    public void ReadLogits(int logitRow, Span<float> destination) => _executor.ReadLogits(logitRow, destination);
+    public void ReadLogits(int logitRow, Span<float> destination)
+    {
+        if (_running is not null)
+            throw new InvalidOperationException("async scheduling already launched the next step, whose logits replace the last step's: turn EngineOptions.AsyncScheduling off to read a step's logits");
+        _executor.ReadLogits(logitRow, destination);
+    }
 
     /// <summary>Queues a request. Throws <see cref="ArgumentException"/> for a prompt that cannot run here.</summary>
     public Sequence Add(IReadOnlyList<int> promptIds, SamplingParams sampling) => Add(promptIds, sampling, null);
@@ -120,35 +130,101 @@ public sealed partial class LlmEngine : IDisposable
 
     /// <summary>
     /// Runs one forward step. Returns the sequences that got a token or finished this step; the list is
-    /// reused by the next call.
+    /// reused by the next call. With async scheduling (<see cref="EngineOptions.AsyncScheduling"/>) a step
+    /// may launch the next one before it returns (<see cref="HasWork"/> stays true until that one is read).
     /// </summary>
     public IReadOnlyList<Sequence> Step()
     {
-        if (Schedule() is { } step) _runner.Run(step, _onToken);
+        _advanced.Clear();
+        try
+        {
+            if (_running is null)
+            {
+                if (Schedule() is not { } scheduled) return _advanced;
+                _running = _runner.Prepare(scheduled);
+                _runner.Launch(_running, null);
+            }
+            var step = _running;
+            var next = Continue(step);
+            _runner.Collect(step);
+            if (next is not null) _runner.Launch(next, step);
+            _running = next;
+            Advance(step);
+        }
+        catch
+        {
+            _running = null;
+            throw;
+        }
         return _advanced;
     }
 
     /// <summary><see cref="Step"/> for the serving loop: it awaits executors whose parts run in other processes.</summary>
     public async ValueTask<IReadOnlyList<Sequence>> StepAsync()
     {
-        if (Schedule() is { } step) await _runner.RunAsync(step, _onToken);
+        _advanced.Clear();
+        try
+        {
+            if (_running is null)
+            {
+                if (Schedule() is not { } scheduled) return _advanced;
+                _running = _runner.Prepare(scheduled);
+                _launched = _runner.LaunchAsync(_running, null);
+            }
+            var step = _running;
+            var next = Continue(step);
+            var launched = _launched;
+            _launched = default;
+            await launched;
+            _runner.Collect(step);
+            if (next is not null) _launched = _runner.LaunchAsync(next, step);
+            _running = next;
+            Advance(step);
+        }
+        catch
+        {
+            _running = null;
+            _launched = default;
+            throw;
+        }
         return _advanced;
     }
 
     /// <summary>The next step's sequences, or null when there is none.</summary>
     private IReadOnlyList<ScheduledSequence>? Schedule()
     {
-        _advanced.Clear();
         var step = _scheduler.Schedule();
         if (step.Count > 0) return step;
         if (_scheduler.HasWork) throw new InvalidOperationException("no sequence fits in the KV cache");
         return null;
     }
 
+    /// <summary>
+    /// With async scheduling: lays out the step after <paramref name="running"/> while the executor runs it, when it is
+    /// plain decode continuation (<see cref="Scheduler.Continue"/>); null when the next step must wait for its tokens.
+    /// </summary>
+    private LaunchedStep? Continue(LaunchedStep running)
+    {
+        if (!_asyncScheduling) return null;
+        var next = _runner.Free(running);
+        if (!_scheduler.Continue(running, next, MaxModelLength)) return null;
+        _runner.Layout(next);
+        return next;
+    }
+
+    /// <summary>Appends a collected step's tokens: stop checks, detokenizing, finishing.</summary>
+    private void Advance(LaunchedStep step)
+    {
+        for (int s = 0; s < step.Count; s++)
+        {
+            if (step.Sampled[s] >= 0) OnToken(step.Sequences[s], step.Sampled[s], step.Logprobs[s]);
+        }
+    }
+
     /// <summary>Runs the given requests to completion (one process, no server): the CLI and tests use it.</summary>
     public void RunToCompletion(CancellationToken cancellationToken = default)
     {
-        while (_scheduler.HasWork)
+        while (HasWork)
         {
             cancellationToken.ThrowIfCancellationRequested();
             Step();

@@ -3,14 +3,15 @@ using Granary.Compute;
 namespace Granary.Engine;
 
 /// <summary>
-/// Turns a step's scheduled sequences into the batch layout (token ids, positions, KV slots, block tables),
-/// runs the executor and samples a token for every sequence that reached its end.
+/// Turns a step's sequences into the batch layout (token ids, positions, KV slots, block tables), launches it on
+/// the executor, and once it ran samples a token for every sequence that reached its end. It keeps two steps and
+/// alternates between them, so that with async scheduling the next step is laid out while the last one runs.
 /// </summary>
-public sealed class ModelRunner
+internal sealed class ModelRunner
 {
     private readonly IModelExecutor _executor;
     private readonly int _blockSize;
-    private readonly BatchLayout _batch;
+    private readonly LaunchedStep[] _steps;
     private readonly Sampler _sampler;
     private readonly float[] _logits;
     private readonly int[] _topIds;
@@ -21,7 +22,8 @@ public sealed class ModelRunner
     {
         _executor = executor;
         _blockSize = blockSize;
-        _batch = new BatchLayout(executor.MaxRows, maxSequences, (executor.MaxPositions + blockSize - 1) / blockSize);
+        int maxBlocks = (executor.MaxPositions + blockSize - 1) / blockSize;
+        _steps = [new LaunchedStep(executor.MaxRows, maxSequences, maxBlocks), new LaunchedStep(executor.MaxRows, maxSequences, maxBlocks)];
         _sampler = new Sampler(executor.VocabSize, seed);
         _logits = new float[executor.VocabSize];
         _topIds = new int[maxSequences * TopLogits.MaxK];
@@ -29,84 +31,109 @@ public sealed class ModelRunner
         _logSumExp = new float[maxSequences];
     }
 
-    /// <summary>Runs one step. For each scheduled sequence that samples, calls <paramref name="onToken"/>.</summary>
-    public void Run(IReadOnlyList<ScheduledSequence> step, Action<Sequence, int, GeneratedTokenLogprobs?> onToken)
+    /// <summary>The step that is not <paramref name="running"/> (the one launched and not yet collected), to lay out the next in.</summary>
+    public LaunchedStep Free(LaunchedStep? running) => ReferenceEquals(running, _steps[0]) ? _steps[1] : _steps[0];
+
+    /// <summary>Lays out the scheduler's choice (every token id known) in a free step.</summary>
+    public LaunchedStep Prepare(IReadOnlyList<ScheduledSequence> scheduled)
     {
-        int k = Prepare(step);
-        _executor.Execute(_batch);
-        Sample(step, k, onToken);
+        var step = Free(null);
+        step.Clear(continuation: false);
+        for (int s = 0; s < scheduled.Count; s++) step.Add(scheduled[s].Sequence, scheduled[s].Tokens, scheduled[s].Samples);
+        Layout(step);
+        return step;
     }
 
-    /// <summary><see cref="Run"/> through <see cref="IModelExecutor.ExecuteAsync"/>: the serving loop's step.</summary>
-    public async ValueTask RunAsync(IReadOnlyList<ScheduledSequence> step, Action<Sequence, int, GeneratedTokenLogprobs?> onToken)
+    /// <summary>
+    /// Fills the step's batch layout. A continuation's rows compute the token its previous step is sampling (the one
+    /// after each sequence's tokens so far); their ids are written at launch (<see cref="Launch"/>).
+    /// </summary>
+    public void Layout(LaunchedStep step)
     {
-        int k = Prepare(step);
-        await _executor.ExecuteAsync(_batch);
-        Sample(step, k, onToken);
-    }
-
-    /// <summary>Fills the batch layout; returns how many of the largest logits sampling reads (0: none, -1 marks whole rows).</summary>
-    private int Prepare(IReadOnlyList<ScheduledSequence> step)
-    {
-        var b = _batch;
-        int row = 0, logitRows = 0;
+        var b = step.Batch;
+        int row = 0, logitRows = 0, k = 0;
+        bool whole = false;
         for (int s = 0; s < step.Count; s++)
         {
-            var (sequence, count) = (step[s].Sequence, step[s].Tokens);
+            var sequence = step.Sequences[s];
+            int count = step.Tokens[s], start = step.Continuation ? sequence.Length : sequence.ComputedLength;
             var tokens = sequence.Tokens;
             var blocks = sequence.Blocks;
             for (int t = 0; t < count; t++, row++)
             {
-                int position = sequence.ComputedLength + t;
-                b.TokenIds[row] = tokens[position];
+                int position = start + t;
+                b.TokenIds[row] = step.Continuation ? 0 : tokens[position];
                 b.Positions[row] = position;
                 b.SlotMapping[row] = blocks[position / _blockSize] * _blockSize + position % _blockSize;
                 b.RowSequence[row] = s;
             }
             var table = b.BlockTables.AsSpan(s * b.MaxBlocksPerSequence, b.MaxBlocksPerSequence);
             for (int i = 0; i < blocks.Count; i++) table[i] = blocks[i];
-            if (step[s].Samples) b.LogitRows[logitRows++] = row - 1;
-        }
-        b.Commit(row, step.Count, logitRows);
-
-        // Rows whose sampling needs only the largest logits take them from the executor (on a GPU only
-        // k values a row cross to the host); the others read their whole row.
-        int k = 0;
-        bool whole = false;
-        for (int s = 0; s < step.Count; s++)
-        {
-            if (!step[s].Samples) continue;
-            int needed = Sampler.CandidatesNeeded(step[s].Sequence.Sampling);
+            if (!step.Samples[s]) continue;
+            b.LogitRows[logitRows++] = row - 1;
+            // Rows whose sampling needs only the largest logits take them from the executor (on a GPU only
+            // k values a row cross to the host); the others read their whole row.
+            int needed = Sampler.CandidatesNeeded(sequence.Sampling);
             k = Math.Max(k, needed);
             whole |= needed < 0;
         }
+        b.Commit(row, step.Count, logitRows);
         b.SampleCandidates = whole ? -1 : k;
-        return k;
+        step.Candidates = k;
     }
 
-    private void Sample(IReadOnlyList<ScheduledSequence> step, int k, Action<Sequence, int, GeneratedTokenLogprobs?> onToken)
+    /// <summary>Launches a laid-out step; a continuation first takes the tokens <paramref name="previous"/> sampled.</summary>
+    public void Launch(LaunchedStep step, LaunchedStep? previous)
     {
+        WriteContinuedTokens(step, previous);
+        _executor.Execute(step.Batch);
+    }
+
+    /// <summary><see cref="Launch"/> through <see cref="IModelExecutor.ExecuteAsync"/>: the serving loop's step.</summary>
+    public ValueTask LaunchAsync(LaunchedStep step, LaunchedStep? previous)
+    {
+        WriteContinuedTokens(step, previous);
+        return _executor.ExecuteAsync(step.Batch);
+    }
+
+    private static void WriteContinuedTokens(LaunchedStep step, LaunchedStep? previous)
+    {
+        if (!step.Continuation) return;
+        var b = step.Batch;
+        // One row a sequence; a sequence that got no token (it finished meanwhile) computes any id: its token is dropped.
+        for (int s = 0; s < step.Count; s++) b.TokenIds[s] = Math.Max(0, previous!.Sampled[step.Source[s]]);
+        b.Commit(b.Rows, b.Sequences, b.LogitRowCount);
+    }
+
+    /// <summary>
+    /// Reads a launched step's results: counts its tokens as computed and samples a token for each sequence that
+    /// samples (<see cref="LaunchedStep.Sampled"/>), except for a sequence that finished or was aborted since the
+    /// step was laid out, which gets nothing.
+    /// </summary>
+    public void Collect(LaunchedStep step)
+    {
+        int k = step.Candidates;
         if (k > 0) _executor.TopLogits(k, _topIds, _topValues, _logSumExp);
 
         int logitRow = 0;
         for (int s = 0; s < step.Count; s++)
         {
-            var scheduled = step[s];
-            var sequence = scheduled.Sequence;
-            bool samples = scheduled.Samples; // before the tokens count as computed
-            sequence.ComputedLength += scheduled.Tokens;
-            if (!samples) continue;
+            var sequence = step.Sequences[s];
+            int row = step.Samples[s] ? logitRow++ : -1;
+            if (sequence.Status != SequenceStatus.Running) continue;
+            sequence.ComputedLength += step.Tokens[s];
+            if (row < 0) continue;
             int token;
             GeneratedTokenLogprobs? logprobs;
             if (Sampler.CandidatesNeeded(sequence.Sampling) is > 0 and var needed && needed <= k)
-                token = _sampler.Sample(sequence, _topIds.AsSpan(logitRow * k, k), _topValues.AsSpan(logitRow * k, k), _logSumExp[logitRow], out logprobs);
+                token = _sampler.Sample(sequence, _topIds.AsSpan(row * k, k), _topValues.AsSpan(row * k, k), _logSumExp[row], out logprobs);
             else
             {
-                _executor.ReadLogits(logitRow, _logits);
+                _executor.ReadLogits(row, _logits);
                 token = _sampler.Sample(sequence, _logits, out logprobs);
             }
-            logitRow++;
-            onToken(sequence, token, logprobs);
+            step.Sampled[s] = token;
+            step.Logprobs[s] = logprobs;
         }
     }
 }

@@ -69,6 +69,48 @@ public sealed class Scheduler(SchedulerOptions options, BlockManager blocks)
         return _step;
     }
 
+    /// <summary>
+    /// Async scheduling: chooses the step after <paramref name="running"/> (launched, its tokens not sampled yet) as
+    /// <see cref="Schedule"/> would once they are, assuming every sequence it samples goes on: each with one token,
+    /// the one <paramref name="running"/> samples for it, in <paramref name="next"/> (its blocks grown to hold it).
+    /// A sequence whose token from <paramref name="running"/> will be its last by length (max_tokens, the context) is
+    /// left out; one that stops on that token (a stop token or string) cannot be known yet: its row in the next step is
+    /// computed and its token dropped. Returns false, changing nothing, when the next step may be another: a prompt
+    /// still to prefill, a waiting sequence that could join (room in the batch and a free block), a running sequence left out, or blocks too
+    /// few (a preemption).
+    /// </summary>
+    internal bool Continue(LaunchedStep running, LaunchedStep next, int maxModelLength)
+    {
+        int stillRunning = 0, continuing = 0, blocksNeeded = 0;
+        for (int s = 0; s < running.Count; s++)
+        {
+            var sequence = running.Sequences[s];
+            if (sequence.Status != SequenceStatus.Running) continue; // aborted since it was laid out
+            if (!running.Samples[s]) return false; // a prompt chunk: its next chunk is the scheduler's to choose
+            stillRunning++;
+            if (EndsAfterOneMore(sequence, maxModelLength)) continue;
+            continuing++;
+            blocksNeeded += Math.Max(0, blocks.BlocksFor(sequence.Length + 1) - sequence.Blocks.Count);
+        }
+        if (stillRunning != _running.Count || continuing == 0 || continuing > options.MaxBatchedTokens || blocksNeeded > blocks.FreeBlocks) return false;
+        // A waiting sequence could join (Schedule admits one only into a free block: at least its last token needs one).
+        if (_waiting.Count > 0 && continuing < options.MaxSequences && continuing < options.MaxBatchedTokens && blocks.FreeBlocks > blocksNeeded) return false;
+
+        next.Clear(continuation: true);
+        for (int s = 0; s < running.Count; s++)
+        {
+            var sequence = running.Sequences[s];
+            if (sequence.Status != SequenceStatus.Running || EndsAfterOneMore(sequence, maxModelLength)) continue;
+            blocks.Grow(sequence, sequence.Length + 1);
+            next.Add(sequence, tokens: 1, samples: true, source: s);
+        }
+        return true;
+    }
+
+    /// <summary>Whether one more token ends the sequence by length (as <see cref="LlmEngine"/> finishes it).</summary>
+    private static bool EndsAfterOneMore(Sequence sequence, int maxModelLength) =>
+        sequence.OutputLength + 1 >= sequence.Sampling.MaxTokens || sequence.Length + 1 >= maxModelLength;
+
     /// <summary>Removes a finished or aborted sequence and frees its blocks.</summary>
     public void Finish(Sequence sequence, FinishReason reason)
     {

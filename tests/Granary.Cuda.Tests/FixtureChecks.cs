@@ -148,6 +148,25 @@ internal static class FixtureChecks
             if (!agree && strict) failures++;
             log.WriteLine($"  {(agree ? "ok  " : strict ? "FAIL" : "diff")} {name} prompt {p} batched+chunked on cuda: tokens {tokens}");
         }
+
+        // Async scheduling (on above, the default) against none: the same steps (but for the row a stopped sequence
+        // still computes in the step after its stop, whose token is dropped), so the same tokens; a stop token from
+        // the CPU run ends the first prompt's output in both.
+        int stop = cpuRuns[0].OutputIds[Tokens / 2];
+        SamplingParams Request(int p) => SamplingParams.Greedy(Tokens) with { IgnoreEos = true, StopTokenIds = p == 0 ? [stop] : [] };
+        var runs = new bool[] { true, false }.Select(async =>
+        {
+            using var engine = CudaEngine(dir, f32, tp, new EngineOptions { KvCacheBlocks = 256, BlockSize = 4, MaxBatchedTokens = 8, AsyncScheduling = async }, quantization);
+            var batch = prompts.Select((prompt, p) => engine.Add(prompt, Request(p))).ToList();
+            engine.RunToCompletion();
+            return batch.Select(s => s.OutputIds.ToArray()).ToList();
+        }).ToList();
+        for (int p = 0; p < prompts.Count; p++)
+        {
+            bool same = runs[0][p].AsSpan().SequenceEqual(runs[1][p]);
+            if (!same) failures++;
+            log.WriteLine($"  {(same ? "ok  " : "FAIL")} {name} prompt {p} batched on cuda, async scheduling against none: {(same ? "equal" : $"[{string.Join(',', runs[0][p])}] against [{string.Join(',', runs[1][p])}]")}");
+        }
         return failures;
     }
 

@@ -7,6 +7,18 @@ namespace Granary.Engine.Tests;
 /// <summary><c>granary generate</c> and <c>granary tokenize</c> against Hugging Face and llama.cpp references.</summary>
 public class CliTests
 {
+    [Fact]
+    public void GenerateWithoutAsyncSchedulingPrintsTheSameAnswer()
+    {
+        string[] args = ["generate", "--model", TestData.Stories15M, "--prompt", "Once upon a time", "--max-tokens", "24", "--temperature", "0",
+            "--stop", "park", "--logprobs", "2", "--output", "json"];
+        var (code, withAsync, error) = CliRunner.Run(args);
+        Assert.True(code == 0, error);
+        var (codeWithout, without, errorWithout) = CliRunner.Run([.. args, "--no-async-scheduling"]);
+        Assert.True(codeWithout == 0, errorWithout);
+        Assert.Equal(withAsync, without);
+    }
+
     [Theory]
     [MemberData(nameof(TestData.Fixtures), MemberType = typeof(TestData))]
     public void GenerateJsonReproducesTransformersGreedyAndLogprobs(string fixture)

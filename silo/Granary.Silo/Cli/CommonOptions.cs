@@ -14,6 +14,7 @@ internal sealed class CommonOptions
     public Option<string> Quantization { get; } = new("--quantization") { Description = "Store weights quantized at load: none, q8_0 (llama.cpp's Q8_0, CPU only) or fp8 (E4M3, a scale per output channel: read as FP8 on CUDA, dequantized on the CPU); default none", DefaultValueFactory = _ => "none" };
     public Option<int?> TensorParallel { get; } = new("--tensor-parallel-size", "--tp") { Description = "Tensor-parallel ranks (env TP_SIZE; default 1, or WORLD_SIZE / PP when started as one process per rank)" };
     public Option<int?> PipelineParallel { get; } = new("--pipeline-parallel-size", "--pp") { Description = "Pipeline stages (env PP_SIZE; default 1)" };
+    public Option<bool> NoAsyncScheduling { get; } = new("--no-async-scheduling") { Description = "Lay out each step only once the step before it is read (default: the next decode step is laid out while the last one runs, as vLLM's async scheduling)" };
     public Option<string> PipelinePartition { get; } = new("--pp-partition") { Description = "Layers per pipeline stage, e.g. 3,2,3 (env VLLM_PP_LAYER_PARTITION; default: even, extra layers on the stages before the last)" };
 
     public void AddTo(Command command)
@@ -27,6 +28,7 @@ internal sealed class CommonOptions
         command.Options.Add(TensorParallel);
         command.Options.Add(PipelineParallel);
         command.Options.Add(PipelinePartition);
+        command.Options.Add(NoAsyncScheduling);
     }
 
     public LocalModelOptions Read(ParseResult parse, int maxBatchedTokens = 512, int maxSequences = 64) => new()
@@ -42,6 +44,7 @@ internal sealed class CommonOptions
             KvCacheBytes = parse.GetValue(KvCacheMiB) * 1024 * 1024,
             MaxBatchedTokens = maxBatchedTokens,
             MaxSequences = maxSequences,
+            AsyncScheduling = !parse.GetValue(NoAsyncScheduling),
         },
     };
 

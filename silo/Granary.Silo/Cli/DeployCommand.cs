@@ -28,10 +28,11 @@ internal static class DeployCommand
         var maxModelLength = new Option<int>("--max-model-len") { Description = "Longest prompt plus output (default: the model's context)" };
         var maxSeqs = new Option<int>("--max-num-seqs") { Description = "Most sequences in a replica's running batch", DefaultValueFactory = _ => 64 };
         var maxTokens = new Option<int>("--max-batched-tokens", "--max-num-batched-tokens") { Description = "Most tokens per step of a replica", DefaultValueFactory = _ => 512 };
+        var noAsync = new Option<bool>("--no-async-scheduling") { Description = "Replicas lay out each step only once the step before it is read (default: the next decode step is laid out while the last one runs)" };
         var delete = new Option<bool>("--delete") { Description = "Remove the deployment named by --name (or --model) instead" };
         var command = new Command("deploy", "Write a deployment (model, tp, pp, replicas) to the cluster; the coordinator places it");
         cluster.AddTo(command);
-        foreach (var option in new Option[] { model, name, tp, pp, partition, replicas, device, quantization, kvCache, maxModelLength, maxSeqs, maxTokens, delete })
+        foreach (var option in new Option[] { model, name, tp, pp, partition, replicas, device, quantization, kvCache, maxModelLength, maxSeqs, maxTokens, noAsync, delete })
             command.Options.Add(option);
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -67,6 +68,7 @@ internal static class DeployCommand
                 MaxModelLength = parse.GetValue(maxModelLength),
                 MaxSequences = parse.GetValue(maxSeqs),
                 MaxBatchedTokens = parse.GetValue(maxTokens),
+                AsyncScheduling = !parse.GetValue(noAsync),
             };
             spec.Validate();
             if (Granary.Compute.WeightQuantizationNames.Parse(spec.Quantization) == Granary.Compute.WeightQuantization.Q8_0 && spec.DeviceKind != "cpu")

@@ -48,11 +48,14 @@ public sealed record DeploymentSpec
     /// <summary>Most tokens in one step of a replica (chunked-prefill budget). Default 512.</summary>
     public int MaxBatchedTokens { get; init; } = 512;
 
+    /// <summary>Whether a replica's engine lays out the next decode step while the last one runs (<c>--no-async-scheduling</c> turns it off). Default true.</summary>
+    public bool AsyncScheduling { get; init; } = true;
+
     /// <summary>
     /// What a replica is loaded with: a replica placed for another layout (model, split, device kind, limits) must be
     /// loaded again when the deployment changes.
     /// </summary>
-    public string Layout => $"{Model}|tp{TensorParallelSize}|pp{PipelineParallelSize}|{string.Join(',', PipelinePartition ?? [])}|{DeviceKind}|{Quantization}|kv{KvCacheMiB}|len{MaxModelLength}|seqs{MaxSequences}|tokens{MaxBatchedTokens}";
+    public string Layout => $"{Model}|tp{TensorParallelSize}|pp{PipelineParallelSize}|{string.Join(',', PipelinePartition ?? [])}|{DeviceKind}|{Quantization}|kv{KvCacheMiB}|len{MaxModelLength}|seqs{MaxSequences}|tokens{MaxBatchedTokens}{(AsyncScheduling ? "" : "|sync")}";
 
     /// <summary>Ranks per replica.</summary>
     public int RanksPerReplica => TensorParallelSize * PipelineParallelSize;
