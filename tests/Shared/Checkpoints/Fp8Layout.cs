@@ -1,7 +1,7 @@
 namespace Granary.Tests.Shared;
 
 /// <summary>The scale layouts of FP8 checkpoints that <see cref="Fp8Checkpoint"/> writes.</summary>
-internal enum Fp8Layout
+public enum Fp8Layout
 {
     /// <summary><c>weight_scale</c> of shape [N]: one scale per output channel (vLLM's fp8, compressed-tensors' channel scheme).</summary>
     PerChannel,
