@@ -145,6 +145,25 @@ public class CliTests
     }
 
     [Theory]
+    [InlineData(Fp8Layout.PerChannel)]
+    [InlineData(Fp8Layout.Block)]
+    public void GenerateRunsAnFp8Checkpoint(Fp8Layout layout)
+    {
+        using var fp8 = new Fp8Checkpoint(TestData.Fixture("llama-tiny"), layout);
+        string[] options = ["--prompt-ids", "1,2,3", "--max-tokens", "6", "--temperature", "0", "--ignore-eos", "--output", "json"];
+        int[] Tokens(params string[] args)
+        {
+            var (code, output, error) = CliRunner.Run(["generate", .. args, .. options]);
+            Assert.True(code == 0, error);
+            return TestData.Ints(JsonDocument.Parse(output).RootElement.GetProperty("token_ids"));
+        }
+        Assert.Equal(6, Tokens("--model", fp8.Directory).Length);
+        // Per-channel codes and scales are the ones --quantization fp8 makes of the fixture.
+        if (layout == Fp8Layout.PerChannel)
+            Assert.Equal(Tokens("--model", TestData.Fixture("llama-tiny"), "--quantization", "fp8"), Tokens("--model", fp8.Directory, "--quantization", "fp8"));
+    }
+
+    [Theory]
     [InlineData("q4", "error: unknown quantization 'q4' (known: none, q8_0, fp8)")]
     [InlineData("q8_0 --device cuda:0", "error: --quantization q8_0 runs on the CPU backend only, not on 'cuda:0'")]
     public void BadQuantizationGivesOneClearError(string value, string message)

@@ -19,9 +19,10 @@ internal static class Runs
     /// <summary>The single-rank run of a model, computed once per test run.</summary>
     public static Output[] Reference(string model) => SingleRank.GetOrAdd(model, m => new Lazy<Output[]>(() => Generate(m, 1, 1, null))).Value;
 
-    public static Output[] Generate(string model, int tp, int pp, int[]? partition)
+    /// <param name="directory">The checkpoint folder when not the model's own (an FP8 copy of it); the prompts are the model's.</param>
+    public static Output[] Generate(string model, int tp, int pp, int[]? partition, string? directory = null)
     {
-        string dir = TestData.Model(model);
+        string dir = directory ?? TestData.Model(model);
         var config = ModelConfig.Load(dir);
         var options = new EngineOptions { KvCacheBlocks = 64 };
         IModelExecutor executor;

@@ -35,7 +35,7 @@ public sealed class Checkpoint : IDisposable
     /// <summary>From now on, tells <paramref name="progress"/> of each tensor the first time it is read (a model loading); null stops it.</summary>
     public void ReportReads(IProgress<TensorProgress>? progress) => _tracker = progress is null ? null : new ReadTracker(_files, progress);
 
-    /// <summary>Names of every tensor of the checkpoint.</summary>
+    /// <summary>Names of every tensor of the checkpoint, FP8 weights' scale tensors included.</summary>
     public IReadOnlyCollection<string> TensorNames => _tensors.Keys;
 
     private Checkpoint(string directory, List<ITensorStore> files, Dictionary<string, (ITensorStore, SafetensorsTensor)> tensors)
@@ -172,7 +172,8 @@ public sealed class Checkpoint : IDisposable
 
     /// <summary>
     /// Raw bytes of a whole tensor, straight from the memory mapping (no copy); valid until the checkpoint is
-    /// disposed. Tensors over 2 GiB do not fit a span: read them with <see cref="CopyRows"/>.
+    /// disposed. Tensors over 2 GiB do not fit a span: read them with <see cref="CopyRows"/>. An FP8 weight's bytes are its
+    /// codes alone, without its scales.
     /// </summary>
     public unsafe ReadOnlySpan<byte> Bytes(string tensorName)
     {
