@@ -25,7 +25,7 @@ public class Fp8ModelTests
     {
         var config = ModelConfig.Load(directory);
         var backend = new CpuBackend(new CpuBackendOptions { Quantization = quantization });
-        var options = new EngineOptions { KvCacheBlocks = 64 };
+        var options = new EngineOptions { KvCacheBlocks = 64, AsyncScheduling = false };
         LlamaModel model;
         using (var checkpoint = Checkpoint.Open(directory))
             model = LlamaModel.Load(config, checkpoint, backend, ShardSpec.Whole(config.NumLayers), options.MaxBatchedTokens, config.MaxPositionEmbeddings);
