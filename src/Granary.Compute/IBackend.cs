@@ -154,6 +154,13 @@ public interface IBackend : IDisposable
     /// </summary>
     void TopK(DeviceBuffer logits, int rows, int segmentLength, int segments, int k, Span<int> ids, Span<float> values, Span<float> logSumExp);
 
+    /// <summary>
+    /// Starts <see cref="TopK"/> of these arguments without waiting for its results, so that a backend that runs
+    /// asynchronously (a GPU) launches the step now; the next <see cref="TopK"/> of the same arguments then reads them.
+    /// By default it does nothing (the CPU computes in <see cref="TopK"/>).
+    /// </summary>
+    void BeginTopK(DeviceBuffer logits, int rows, int segmentLength, int segments, int k) { }
+
     /// <summary>Waits until all issued work is done.</summary>
     void Synchronize();
 

@@ -41,6 +41,8 @@ public sealed unsafe partial class CudaBackend : IBackend
     private nint _download;
     private long _downloadBytes;
     private CudaBuffer? _topK;
+    // The arguments of the BeginTopK whose results are on their way into the download buffer.
+    private (CudaBuffer Logits, int Rows, int SegmentLength, int Segments, int K)? _pendingTopK;
     // The float32 product of stacked weights (q, k and v; gate and up) before it is split.
     private CudaBuffer? _stacked;
     // What the download buffer holds: elements [_cachedStart, _cachedEnd) of _cachedSource as of op epoch _cachedEpoch.
@@ -276,17 +278,29 @@ public sealed unsafe partial class CudaBackend : IBackend
     /// <summary>Ends the step, copies device bytes into the pinned download buffer and waits; returns that buffer.</summary>
     private byte* Download(ulong source, long bytes)
     {
+        BeginDownload(source, bytes);
+        Sync();
+        return (byte*)_download;
+    }
+
+    /// <summary>
+    /// Ends the step (launching it, or its graph) and queues the copy of device bytes into the pinned download buffer,
+    /// without waiting: whatever the buffer held before (a <see cref="BeginTopK"/>'s results) is gone.
+    /// </summary>
+    private void BeginDownload(ulong source, long bytes)
+    {
         Barrier();
+        _pendingTopK = null;
+        _cachedSource = null;
         if (bytes > _downloadBytes)
         {
+            // An earlier copy may still be writing into the old buffer.
+            Sync();
             if (_download != 0) Driver.cuMemFreeHost(_download);
             _downloadBytes = Math.Max(bytes, 1L << 20);
             Driver.Check(Driver.cuMemHostAlloc(out _download, (nuint)_downloadBytes, 0), "cuMemHostAlloc");
         }
         if (bytes > 0) Driver.Check(Driver.cuMemcpyDtoHAsync((void*)_download, source, (nuint)bytes, _stream), "cuMemcpyDtoHAsync");
-        Sync();
-        _cachedSource = null;
-        return (byte*)_download;
     }
 
     public void Zero(DeviceBuffer buffer, long length)
@@ -494,13 +508,34 @@ public sealed unsafe partial class CudaBackend : IBackend
         Add(residual, scratch, (long)rows * outFeatures);
     }
 
+    /// <remarks>
+    /// After a <see cref="BeginTopK"/> of the same arguments, with no download between, it only waits for that one's
+    /// results: the step was launched then, and the host could do other work while it ran.
+    /// </remarks>
     public void TopK(DeviceBuffer logits, int rows, int segmentLength, int segments, int k, Span<int> ids, Span<float> values, Span<float> logSumExp)
+    {
+        if (ids.Length < rows * k || values.Length < rows * k || logSumExp.Length < rows) throw new ArgumentException("the result spans are too short for rows x k results");
+        var request = (Dev(logits), rows, segmentLength, segments, k);
+        if (_pendingTopK != request) BeginTopK(logits, rows, segmentLength, segments, k);
+        _pendingTopK = null;
+        if (rows == 0) return;
+        Sync();
+        byte* host = (byte*)_download;
+        new ReadOnlySpan<int>(host, rows * k).CopyTo(ids);
+        new ReadOnlySpan<float>(host + rows * k * 4, rows * k).CopyTo(values);
+        new ReadOnlySpan<float>(host + 2L * rows * k * 4, rows).CopyTo(logSumExp);
+    }
+
+    /// <summary>
+    /// Queues <see cref="TopK"/>'s kernels and the copy of their results to the host, and launches the step (or its
+    /// graph) without waiting: async scheduling prepares the next step while this one runs.
+    /// </summary>
+    public void BeginTopK(DeviceBuffer logits, int rows, int segmentLength, int segments, int k)
     {
         if ((uint)k > TopLogits.MaxK) throw new ArgumentOutOfRangeException(nameof(k), $"k must be in 0..{TopLogits.MaxK}, got {k}");
         var l = Dev(logits);
         if (l.DType != DType.F32) throw new ArgumentException($"TopK reads float32 logits, got a {l.DType} buffer", nameof(logits));
         CheckRange(l, 0, (long)segmentLength * segments * rows);
-        if (ids.Length < rows * k || values.Length < rows * k || logSumExp.Length < rows) throw new ArgumentException("the result spans are too short for rows x k results");
         Bind();
         if (rows == 0) return;
         // Each row's ids are split into parts of TopKItems a thread for top_k_part; top_k_merge combines them, a
@@ -524,10 +559,8 @@ public sealed unsafe partial class CudaBackend : IBackend
         // Part of the step: the kernels join the step's graph; only the candidates cross to the host.
         Launch(_fTopKPart, (uint)parts, (uint)rows, Threads, 0, P(logits), I(rows), I(segmentLength), I(segments), I(k), I(span), candIdsAt, candValuesAt, maxAt, sumAt);
         Launch(_fTopKMerge, (uint)rows, 1, mergeThreads, 0, I(parts), I(k), candIdsAt, candValuesAt, maxAt, sumAt, idsAt, valuesAt, lseAt);
-        byte* host = Download(idsAt, bytes);
-        new ReadOnlySpan<int>(host, rows * k).CopyTo(ids);
-        new ReadOnlySpan<float>(host + rows * k * 4, rows * k).CopyTo(values);
-        new ReadOnlySpan<float>(host + 2L * rows * k * 4, rows).CopyTo(logSumExp);
+        BeginDownload(idsAt, bytes);
+        _pendingTopK = (l, rows, segmentLength, segments, k);
     }
 
     private static ulong Bias(DeviceBuffer? bias) => bias is null ? 0 : P(bias);

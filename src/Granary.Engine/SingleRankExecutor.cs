@@ -21,7 +21,15 @@ public sealed class SingleRankExecutor(LlamaModel model, IBackend backend) : IMo
         _cache = model.CreateKvCache(blocks, blockSize);
     }
 
-    public void Execute(BatchLayout batch) => model.Forward(batch, _cache ?? throw new InvalidOperationException("allocate the KV cache first"));
+    /// <remarks>
+    /// Also starts the top-k of the step's logits that sampling will read (<see cref="BatchLayout.SampleCandidates"/>),
+    /// so that on a GPU the step runs while the host goes on (async scheduling) and <see cref="TopLogits"/> only waits.
+    /// </remarks>
+    public void Execute(BatchLayout batch)
+    {
+        model.Forward(batch, _cache ?? throw new InvalidOperationException("allocate the KV cache first"));
+        if (batch.SampleCandidates > 0) model.BeginTopLogits(batch.SampleCandidates);
+    }
 
     public void ReadLogits(int logitRow, Span<float> destination) => model.ReadLogits(logitRow, destination);
 

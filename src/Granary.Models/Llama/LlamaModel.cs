@@ -190,6 +190,14 @@ public sealed class LlamaModel : IDisposable
         else _backend.TopK(_work.GatheredLogits!, LogitRows, _vocabRows, Shard.TpSize, k, ids, values, logSumExp);
     }
 
+    /// <summary>Starts <see cref="TopLogits"/> without waiting (see <see cref="IBackend.BeginTopK"/>); last stage only, a no-op elsewhere.</summary>
+    public void BeginTopLogits(int k)
+    {
+        if (!Shard.IsLastStage) return;
+        if (_tp is null) _backend.BeginTopK(_work.Logits, LogitRows, _vocabRows, 1, k);
+        else _backend.BeginTopK(_work.GatheredLogits!, LogitRows, _vocabRows, Shard.TpSize, k);
+    }
+
     private void Attend(LayerWeights layer, BatchLayout batch, DeviceBuffer keyCache, DeviceBuffer valueCache, int blockSize)
     {
         var w = _work;
