@@ -94,6 +94,29 @@ public sealed unsafe partial class CudaBackend
         FreeRing();
     }
 
+    /// <summary>
+    /// Starts timing the device's idle gap between consecutive step graphs (<see cref="StepGapTimer"/>): how long the
+    /// GPU waits for the host between steps. Costs two event records a step; for benchmarks.
+    /// </summary>
+    public void StartStepGapTiming()
+    {
+        Bind();
+        (_gapTimer ??= new StepGapTimer()).Reset();
+    }
+
+    /// <summary>Stops timing and returns the gaps measured since <see cref="StartStepGapTiming"/>, in microseconds.</summary>
+    public double[] StopStepGapTiming()
+    {
+        if (_gapTimer is null) return [];
+        Bind();
+        Barrier();
+        _gapTimer.Flush(_stream);
+        double[] gaps = [.. _gapTimer.GapsMicroseconds];
+        _gapTimer.Dispose();
+        _gapTimer = null;
+        return gaps;
+    }
+
     /// <summary>Sync points so far: collectives that time themselves number their events within one.</summary>
     internal long SyncPoints => _steps;
 
@@ -126,7 +149,9 @@ public sealed unsafe partial class CudaBackend
             {
                 if ((_candidates & (1 << i)) != 0 && _graphs[i] is { } g && g.Ops.Length == _opCount)
                 {
+                    _gapTimer?.BeforeLaunch(_stream);
                     Driver.Check(Driver.cuGraphLaunch(g.Exec, _stream), "cuGraphLaunch");
+                    _gapTimer?.AfterLaunch(_stream);
                     g.LastUsed = _steps;
                     GraphReplays++;
                     _opCount = 0;

@@ -66,6 +66,8 @@ public sealed unsafe partial class CudaBackend : IBackend
     private string? _interrupted;
     // Recorded at EndStep: when the step before the next one is done.
     private readonly nint _stepDone;
+    // Set while bench-local times the device's idle gaps between step graphs.
+    private StepGapTimer? _gapTimer;
     private long _steps;
     private ulong _cublasWorkspace;
     // alpha, beta = 0 (overwrite), beta = 1 (accumulate)
@@ -856,6 +858,7 @@ public sealed unsafe partial class CudaBackend : IBackend
         if (_download != 0) Driver.cuMemFreeHost(_download);
         Driver.cuStreamDestroy(_stream);
         Driver.cuEventDestroy(_stepDone);
+        _gapTimer?.Dispose();
         Driver.cuDevicePrimaryCtxRelease(_device);
         t_current = 0;
     }

@@ -10,6 +10,7 @@ public sealed class SingleRankExecutor(LlamaModel model, IBackend backend) : IMo
     private KvCache? _cache;
 
     public LlamaModel Model => model;
+    public IBackend Backend => backend;
     public int VocabSize => model.VocabSize;
     public int MaxRows => model.MaxRows;
     public int MaxPositions => model.MaxPositions;

@@ -65,7 +65,7 @@ internal static class BenchLocalCommand
                 string capped = p.Tokens < length ? $" (pp{length} capped at the context)" : "";
                 stdout.WriteLine($"{p.Tokens,14} | {p.BestTokensPerSecond,10:F1} | {p.MedianTokensPerSecond,12:F1} | {p.Tokens / p.BestTokensPerSecond * 1000,7:F2}{capped}");
             }
-            stdout.WriteLine("batch | prefill tok/s | decode ms/step | decode tok/s | MB moved/step | floor ms/step | GB/s | share of bandwidth floor | communication share");
+            stdout.WriteLine("batch | prefill tok/s | decode ms/step | decode tok/s | MB moved/step | floor ms/step | GB/s | share of bandwidth floor | communication share | GPU idle between steps us (median, p90)");
             int measured = 0;
             foreach (int batch in sizes)
             {
@@ -76,7 +76,8 @@ internal static class BenchLocalCommand
                 measured++;
                 progress.Report(measured, sizes.Length, $"batch {batch} measured ({measured}/{sizes.Length}): {r.DecodeMsPerStep:F3} ms/step", milestone: true);
                 string communication = r.CommunicationShare is { } c ? c.ToString("P1") : "-";
-                stdout.WriteLine($"{batch,5} | {r.PrefillTokensPerSecond,13:F1} | {r.DecodeMsPerStep,14:F3} | {r.DecodeTokensPerSecond,12:F1} | {r.BytesPerStep / 1e6,13:F1} | {r.BytesPerStep / (bandwidth * 1e9) * 1000,13:F3} | {r.AchievedGBps,4:F1} | {r.ShareOfLimit,24:P1} | {communication}");
+                string idle = r.IdleGapUs is { } g ? $"{g.Median:F1}, {g.P90:F1}" : "-";
+                stdout.WriteLine($"{batch,5} | {r.PrefillTokensPerSecond,13:F1} | {r.DecodeMsPerStep,14:F3} | {r.DecodeTokensPerSecond,12:F1} | {r.BytesPerStep / 1e6,13:F1} | {r.BytesPerStep / (bandwidth * 1e9) * 1000,13:F3} | {r.AchievedGBps,4:F1} | {r.ShareOfLimit,24:P1} | {communication} | {idle}");
             }
             if (parse.GetValue(json)) stdout.WriteLine(JsonSerializer.Serialize(results));
             return Task.FromResult(0);
@@ -103,7 +104,13 @@ internal static class BenchLocalCommand
     /// Share of the decode steps' wall time the ranks spent in collectives, averaged over the ranks (null for one rank;
     /// zero for NCCL unless GRANARY_TIME_COLLECTIVES=1 times it on the device).
     /// </param>
-    private sealed record Result(int Batch, double PrefillTokensPerSecond, double DecodeMsPerStep, double DecodeTokensPerSecond, double BytesPerStep, double AchievedGBps, double ShareOfLimit, double? CommunicationShare);
+    /// <param name="IdleGapUs">
+    /// Median and 90th percentile of the GPU's idle time between consecutive decode step graphs, timed by CUDA events
+    /// (null off one CUDA rank): the host's share of the critical path.
+    /// </param>
+    private sealed record Result(int Batch, double PrefillTokensPerSecond, double DecodeMsPerStep, double DecodeTokensPerSecond, double BytesPerStep, double AchievedGBps, double ShareOfLimit, double? CommunicationShare, IdleGap? IdleGapUs);
+
+    private sealed record IdleGap(double Median, double P90, int Gaps);
 
     /// <summary>What one step must read: every rank's weights once, and every rank's KV slice of each cached token.</summary>
     private readonly record struct Sizes(long WeightBytes, long KvBytesPerToken)
@@ -136,6 +143,8 @@ internal static class BenchLocalCommand
         double kvBytes = 0;
         var group = model.Parallel;
         var communicationBefore = group?.CommunicationTime ?? TimeSpan.Zero;
+        var cuda = model.ModelExecutor is SingleRankExecutor { Backend: Granary.Cuda.CudaBackend single } ? single : null;
+        cuda?.StartStepGapTiming();
         while (engine.HasWork)
         {
             kvBytes += sequences.Sum(s => (double)s.Length) * sizes.KvBytesPerToken;
@@ -144,6 +153,12 @@ internal static class BenchLocalCommand
             steps.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
             stepDone(steps.Count, generate);
         }
+        IdleGap? gap = null;
+        if (cuda?.StopStepGapTiming() is { Length: > 0 } gaps)
+        {
+            Array.Sort(gaps);
+            gap = new IdleGap(gaps[gaps.Length / 2], gaps[(int)(gaps.Length * 0.9)], gaps.Length);
+        }
         steps.Sort();
         double median = steps[steps.Count / 2];
         // Per step every weight byte is read once and every cached key and value of the batch once.
@@ -151,6 +166,6 @@ internal static class BenchLocalCommand
         double gbps = bytes / (median / 1000) / 1e9;
         // The ranks' time in collectives during the decode steps, against the steps' wall time.
         double? communication = group is null ? null : (group.CommunicationTime - communicationBefore).TotalMilliseconds / steps.Sum();
-        return new Result(batch, batch * prompt / prefillSeconds, median, batch / (median / 1000), bytes, gbps, gbps / bandwidthGBps, communication);
+        return new Result(batch, batch * prompt / prefillSeconds, median, batch / (median / 1000), bytes, gbps, gbps / bandwidthGBps, communication, gap);
     }
 }
