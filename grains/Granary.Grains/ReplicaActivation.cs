@@ -38,9 +38,10 @@ public sealed class ReplicaActivation : IDisposable
     /// <summary>Whether every rank of the placement is on <paramref name="siloKey"/>.</summary>
     public static bool IsLocal(ReplicaPlacement placement, string siloKey) => placement.Ranks.All(r => r.Silo == siloKey);
 
-    /// <summary>Loads a replica whose ranks are all on this silo and starts its session (blocking: run it off the request path).</summary>
+    /// <summary>Loads a replica whose ranks are all on this silo and starts its session (loading blocks: run it off the request path).</summary>
     /// <param name="cpuThreads">CPU threads each CPU rank gets.</param>
-    public static ReplicaActivation Activate(ReplicaPlacement placement, DeploymentSpec spec, int cpuThreads, TimeSpan timeout, ILoggerFactory loggers)
+    /// <param name="warmup">The session's warm-up (<see cref="ReplicaModel.StartSessionAsync"/>).</param>
+    public static async Task<ReplicaActivation> ActivateAsync(ReplicaPlacement placement, DeploymentSpec spec, int cpuThreads, TimeSpan timeout, TimeSpan? warmup, ILoggerFactory loggers)
     {
         var model = ReplicaModel.Load(spec);
         var plan = model.Plan;
@@ -52,7 +53,7 @@ public sealed class ReplicaActivation : IDisposable
             ranks = RankLoader.LoadAll(plan.WorldSize, r => LoadedRank.Load(placement, spec, plan, r, group.Transport(r), cpuThreads, model.MaxRows, model.MaxPositions, timeout),
                 g => g.Shard.Dispose(), group.Abort);
             executor = new InProcessGroupExecutor(plan, ranks.Select(g => g.Shard).ToList(), group);
-            return new ReplicaActivation(placement, ranks, model.StartSession(placement, executor, loggers), spanning: null);
+            return new ReplicaActivation(placement, ranks, await model.StartSessionAsync(placement, executor, warmup, loggers).ConfigureAwait(false), spanning: null);
         }
         catch
         {
@@ -72,7 +73,7 @@ public sealed class ReplicaActivation : IDisposable
     /// starts the session.
     /// </summary>
     internal static async Task<ReplicaActivation> ActivateSpanningAsync(ReplicaPlacement placement, DeploymentSpec spec, string siloKey,
-        IGrainFactory grains, int cpuThreads, TimeSpan timeout, ILoggerFactory loggers)
+        IGrainFactory grains, int cpuThreads, TimeSpan timeout, TimeSpan? warmup, ILoggerFactory loggers)
     {
         var model = ReplicaModel.Load(spec);
         var silos = placement.Ranks.Select(r => r.Silo).Distinct().ToList();
@@ -91,7 +92,7 @@ public sealed class ReplicaActivation : IDisposable
             string logitsSilo = placement.Ranks[model.Plan.LogitsRank].Silo;
             int logitsIndex = others.IndexOf(logitsSilo); // -1: this silo
             var executor = new SpanningExecutor(placement.Id, model.Plan, local, leads, logitsIndex, timeout);
-            return new ReplicaActivation(placement, local.Grains, model.StartSession(placement, executor, loggers), local);
+            return new ReplicaActivation(placement, local.Grains, await model.StartSessionAsync(placement, executor, warmup, loggers).ConfigureAwait(false), local);
         }
         catch
         {

@@ -89,8 +89,8 @@ public sealed partial class ReplicaHost : IAsyncDisposable
         try
         {
             var activation = ReplicaActivation.IsLocal(placement, SiloKey)
-                ? ReplicaActivation.Activate(placement, spec, CpuThreads(), _options.CallTimeout, _loggers)
-                : await ReplicaActivation.ActivateSpanningAsync(placement, spec, SiloKey, _grains, CpuThreads(), _options.CallTimeout, _loggers).ConfigureAwait(false);
+                ? await ReplicaActivation.ActivateAsync(placement, spec, CpuThreads(), _options.CallTimeout, _options.Warmup, _loggers).ConfigureAwait(false)
+                : await ReplicaActivation.ActivateSpanningAsync(placement, spec, SiloKey, _grains, CpuThreads(), _options.CallTimeout, _options.Warmup, _loggers).ConfigureAwait(false);
             lock (_lock)
             {
                 if (_stopped)

@@ -3,6 +3,7 @@ using Granary.Engine;
 using Granary.Models.Checkpoints;
 using Granary.Models.Llama;
 using Granary.Tokenizers;
+using Microsoft.Extensions.Logging;
 
 namespace Granary.Grains;
 
@@ -30,10 +31,23 @@ internal sealed record ReplicaModel(DeploymentSpec Spec, ParallelPlan Plan, int 
     };
 
     /// <summary>Starts the session grain over the replica's executor (rank 0's silo): tokenizer and end-of-sequence ids from the folder.</summary>
-    public ReplicaSession StartSession(ReplicaPlacement placement, IModelExecutor executor, Microsoft.Extensions.Logging.ILoggerFactory loggers)
+    /// <param name="warmup">
+    /// How long the engine generates untimed first (<see cref="EngineWarmup"/>), so that the first requests run the JIT's
+    /// optimized code; null: <see cref="EngineWarmup.DefaultDuration"/> for rank 0's device; zero: none.
+    /// </param>
+    public async Task<ReplicaSession> StartSessionAsync(ReplicaPlacement placement, IModelExecutor executor, TimeSpan? warmup, ILoggerFactory loggers)
     {
         var tokenizer = TokenizerLoader.FromModelDirectory(Spec.Model);
         var eos = LocalModel.EosIds(Plan.Config, GenerationConfig.Load(Spec.Model), tokenizer);
-        return new ReplicaSession(placement.Id, placement.Generation, Spec.Name, executor, tokenizer, eos, EngineOptions, loggers);
+        var options = EngineOptions;
+        var engine = new LlmEngine(executor, tokenizer, eos, options, loggers.CreateLogger<LlmEngine>());
+        var duration = warmup ?? EngineWarmup.DefaultDuration(placement.Ranks[0].Device);
+        if (duration > TimeSpan.Zero)
+        {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            int steps = await EngineWarmup.RunAsync(engine, Plan.Config.VocabSize, duration).ConfigureAwait(false);
+            ReplicaSession.LogWarmedUp(loggers.CreateLogger<ReplicaSession>(), placement.Id, steps, clock.Elapsed.TotalSeconds);
+        }
+        return new ReplicaSession(placement.Id, placement.Generation, Spec.Name, engine, options.MaxSequences * 4, loggers);
     }
 }

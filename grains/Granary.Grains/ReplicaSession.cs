@@ -12,17 +12,19 @@ namespace Granary.Grains;
 /// replica's ranks through their executor; requests come from gateways as <see cref="GenerationRequest"/>s and
 /// go back as a stream of <see cref="GenerationEvent"/>s. Its <see cref="SessionGrain"/> is what gateways call.
 /// </summary>
-public sealed class ReplicaSession : IDisposable
+public sealed partial class ReplicaSession : IDisposable
 {
     private readonly LlmEngine _engine;
 
+    /// <param name="engine">The replica's engine, warmed up; the session owns it from here.</param>
     /// <param name="modelName">The deployment's name: the model_name label of the replica's metrics.</param>
-    public ReplicaSession(string replicaId, long generation, string modelName, IModelExecutor executor, ITokenizer tokenizer, IEnumerable<int> eosTokenIds, EngineOptions engineOptions, ILoggerFactory loggers)
+    /// <param name="maxWaiting">Requests that may wait for a place in the batch before the replica answers busy.</param>
+    public ReplicaSession(string replicaId, long generation, string modelName, LlmEngine engine, int maxWaiting, ILoggerFactory loggers)
     {
         ReplicaId = replicaId;
         Generation = generation;
-        _engine = new LlmEngine(executor, tokenizer, eosTokenIds, engineOptions, loggers.CreateLogger<LlmEngine>());
-        Engine = new AsyncEngine(_engine, new AsyncEngineOptions { MaxWaiting = engineOptions.MaxSequences * 4 }, loggers.CreateLogger<AsyncEngine>());
+        _engine = engine;
+        Engine = new AsyncEngine(_engine, new AsyncEngineOptions { MaxWaiting = maxWaiting }, loggers.CreateLogger<AsyncEngine>());
         Engine.Metrics.ModelName = modelName;
     }
 
@@ -61,6 +63,9 @@ public sealed class ReplicaSession : IDisposable
             return null;
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Replica {Replica} warmed up: {Steps} untimed steps in {Seconds:F1} s")]
+    internal static partial void LogWarmedUp(ILogger logger, string replica, int steps, double seconds);
 
     /// <summary>Stops the step loop (running requests end with an error event) and frees the replica's ranks.</summary>
     public void Dispose()

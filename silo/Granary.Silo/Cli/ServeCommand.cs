@@ -22,7 +22,7 @@ internal static partial class ServeCommand
         var maxBody = new Option<int>("--max-body-kib") { Description = "Largest request body in KiB (bigger gets 413)", DefaultValueFactory = _ => 4096 };
         var warmup = new Option<double?>("--warmup")
         {
-            Description = "Seconds of untimed generation before serving, so that the first requests run the JIT's optimized code (default: 2 on a GPU, 0 on the CPU, whose steps are long enough for it to matter little)",
+            Description = "Seconds of untimed generation before serving, so that the first requests run the JIT's optimized code (default: 2 on a GPU, 0.5 on the CPU; 0 serves at once)",
         };
 
         var command = new Command("serve", "Serve the model over an OpenAI-compatible HTTP API (/v1/completions, /v1/chat/completions, /v1/models, /metrics)");
@@ -50,11 +50,11 @@ internal static partial class ServeCommand
             using var loggers = CliLogging.Create();
             var modelOptions = common.Read(parse, maxBatchedTokens: tokens, maxSequences: seqs);
             using var model = LocalModel.Load(parse.GetValue(common.Model)!, modelOptions, loggers);
-            double seconds = parse.GetValue(warmup) ?? (modelOptions.Device == "cpu" ? 0 : 2);
-            if (seconds > 0)
+            var duration = parse.GetValue(warmup) is { } seconds ? TimeSpan.FromSeconds(seconds) : EngineWarmup.DefaultDuration(modelOptions.Device);
+            if (duration > TimeSpan.Zero)
             {
                 var clock = Stopwatch.StartNew();
-                int steps = EngineWarmup.Run(model.Engine, model.Config.VocabSize, TimeSpan.FromSeconds(seconds), cancellationToken);
+                int steps = EngineWarmup.Run(model.Engine, model.Config.VocabSize, duration, cancellationToken);
                 LogWarmedUp(loggers.CreateLogger("Granary.Serve"), steps, clock.Elapsed.TotalSeconds);
             }
             await using var server = OpenAiServer.Create(model, options, loggers);
