@@ -31,6 +31,10 @@ run() { # run NAME DLL KIND(old|new)
     [ -n "${4:-}" ] && args+=(--gateway --gateway-port "$4")
     "${granary[@]}" "${args[@]}" > "$logs/$name-$2.log" 2>&1 & pids+=($!)
   }
+  measure() { # measure PORT: bench serve against the OpenAI server there, its summary lines
+    "${granary[@]}" bench serve --base-url "http://127.0.0.1:$1" --num-prompts "${PROMPTS:-64}" --max-concurrency "${CONCURRENCY:-16}" \
+      --input-len "${INPUT:-32}" --output-len "${OUTPUT:-64}" 2>/dev/null | grep -E 'throughput|Mean TTFT|Mean TPOT|Failed'
+  }
   serve() { # serve CLUSTER-ID GATEWAY-PORT TITLE
     "${granary[@]}" deploy --cluster "$redis" --cluster-id "$1" --model "$model" --tp 2 --kv-cache-mib 32 > /dev/null
     for _ in $(seq 240); do
@@ -38,16 +42,13 @@ run() { # run NAME DLL KIND(old|new)
       sleep 0.5
     done
     echo "== $name: $3"
-    "${granary[@]}" bench serve --base-url "http://127.0.0.1:$2" --num-prompts "${PROMPTS:-64}" --max-concurrency "${CONCURRENCY:-16}" \
-      --input-len "${INPUT:-32}" --output-len "${OUTPUT:-64}" 2>/dev/null | grep -E 'throughput|Mean TTFT|Mean TPOT|Failed' \
-      || { echo "(no result: the replica did not serve; its silos' logs follow)"; tail -n 5 "$logs/$name"-*.log; }
+    measure "$2" || { echo "(no result: the replica did not serve; its silos' logs follow)"; tail -n 5 "$logs/$name"-*.log; }
   }
   local g0 g1 g2; g0=$(free_port); g1=$(free_port); g2=$(free_port)
   "${granary[@]}" serve --model "$model" --tp 2 --threads "${THREADS:-1}" --kv-cache-mib 32 --port "$g0" > "$logs/$name-serve.log" 2>&1 & pids+=($!)
   for _ in $(seq 240); do curl -sf "http://127.0.0.1:$g0/ready" > /dev/null && break; sleep 0.5; done
   echo "== $name: tp 2 under granary serve (no silo)"
-  "${granary[@]}" bench serve --base-url "http://127.0.0.1:$g0" --num-prompts "${PROMPTS:-64}" --max-concurrency "${CONCURRENCY:-16}" \
-    --input-len "${INPUT:-32}" --output-len "${OUTPUT:-64}" 2>/dev/null | grep -E 'throughput|Mean TTFT|Mean TPOT|Failed'
+  measure "$g0"
   kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true; unset 'pids[-1]'
   silo "$name-one" one "cpu:0,cpu:1" "$g1"
   serve "$name-one" "$g1" "tp 2 inside one silo"

@@ -10,7 +10,7 @@ namespace Granary.Cuda;
 /// </summary>
 public sealed class StepGapTimer : IDisposable
 {
-    // Launches kept in flight: a gap is read once two further steps have been launched (and one of them synced).
+    // Launches whose events are kept; a gap is read Lag launches after it, when the steps around it were long synced.
     private const int Ring = 8;
     private const int Lag = 4;
     private readonly nint[] _start = new nint[Ring];
@@ -56,7 +56,6 @@ public sealed class StepGapTimer : IDisposable
     {
         Driver.Check(Driver.cuStreamSynchronize(stream), "cuStreamSynchronize");
         for (long next = Math.Max(1, _launches - Lag + 1); next < _launches; next++) Read(next - 1, next);
-        _launches = 0;
     }
 
     private void Read(long previous, long next)

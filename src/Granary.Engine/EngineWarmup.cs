@@ -18,12 +18,12 @@ public static class EngineWarmup
     /// <summary>Generates from random prompts, one and two at a time, for at least <paramref name="duration"/> (once when it is zero); returns the steps run.</summary>
     public static int Run(LlmEngine engine, int vocabSize, TimeSpan duration, CancellationToken cancellationToken = default)
     {
-        var steps = RunAsync(engine, vocabSize, duration, static e =>
+        // Completes synchronously, as Step does.
+        return RunAsync(engine, vocabSize, duration, static e =>
         {
             e.Step();
             return ValueTask.CompletedTask;
-        }, cancellationToken);
-        return steps.IsCompleted ? steps.Result : steps.AsTask().GetAwaiter().GetResult(); // completes synchronously: Step does
+        }, cancellationToken).GetAwaiter().GetResult();
     }
 
     /// <summary>
