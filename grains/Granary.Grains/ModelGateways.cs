@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Granary.Client.Orleans;
 using Granary.Grains.Contracts;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Orleans.Runtime;
 
@@ -11,18 +12,18 @@ namespace Granary.Grains;
 /// asked for a deployment that exists: the OpenAI server of a gateway silo and the model grains Orleans clients call
 /// share them.
 /// </summary>
-public sealed class ModelGateways(IGrainFactory grains, IClusterMembershipService membership, ReplicaHost replicas, ILoggerFactory loggers) : IDisposable
+public sealed class ModelGateways(IGrainFactory grains, IClusterMembershipService membership, ReplicaHost replicas, IHostApplicationLifetime lifetime, ILoggerFactory loggers) : IDisposable
 {
     /// <summary>How long a first request waits for a new gateway to see its deployment's replicas.</summary>
     private static readonly TimeSpan ReadyWait = TimeSpan.FromSeconds(30);
 
     private readonly ConcurrentDictionary<string, Lazy<ClusterGateway>> _gateways = new();
 
-    /// <summary>The gateway of a deployment, made (and started) here when needed.</summary>
+    /// <summary>The gateway of a deployment, made here when needed; it asks the coordinator for its replicas once the silo has started.</summary>
     public ClusterGateway For(string? deployment) => _gateways.GetOrAdd(deployment ?? "", name => new Lazy<ClusterGateway>(() =>
     {
         var gateway = new ClusterGateway(name.Length == 0 ? null : name, grains, membership, replicas, loggers);
-        gateway.Start();
+        lifetime.ApplicationStarted.Register(gateway.Start); // at once when it has
         return gateway;
     })).Value;
 

@@ -5,6 +5,7 @@ using Granary.Cluster;
 using Granary.Grains.Coordination;
 using Granary.Grains.Placement;
 using Granary.Serving;
+using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -20,7 +21,7 @@ namespace Granary.Grains;
 /// <summary>
 /// One silo: an Orleans silo (Redis clustering, or localhost clustering alone) hosting the pinned rank, session and
 /// silo grains and the coordinator, the <see cref="ReplicaHost"/> that holds what this silo runs, and, with the gateway
-/// role, the OpenAI server routing to the deployment's session grains through the grain factory.
+/// role, the OpenAI API in the same ASP.NET Core host, routing to the deployment's session grains through the grain factory.
 /// </summary>
 public sealed partial class SiloHost : IAsyncDisposable
 {
@@ -47,20 +48,26 @@ public sealed partial class SiloHost : IAsyncDisposable
     /// <summary>Cancelled when Orleans stops this silo on its own (the cluster declared it dead): it may rejoin as a new silo.</summary>
     public CancellationToken Stopped => _host.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping;
 
-    /// <summary>Starts the silo and joins the cluster. Throws when Redis cannot be reached or the cluster refuses the silo.</summary>
+    /// <summary>
+    /// Starts the silo and joins the cluster. A gateway silo is one ASP.NET Core host: Kestrel serving the OpenAI API
+    /// and Orleans in the same host, container and lifetime. Throws when Redis cannot be reached or the cluster refuses
+    /// the silo.
+    /// </summary>
     public static async Task<SiloHost> StartAsync(SiloOptions options, ILoggerFactory loggers, CancellationToken cancellationToken = default)
     {
         Granary.Cluster.ClusterOptions cluster = options.Cluster;
         cluster.Validate();
         var logger = loggers.CreateLogger<SiloHost>();
-        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        var api = options.Gateway ? new ServeOptions { Host = options.GatewayHost, Port = options.GatewayPort, ApiKey = options.ApiKey } : null;
+        IHostApplicationBuilder builder = api is null ? Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true }) : OpenAiServer.CreateBuilder(api, loggers);
         builder.Logging.ClearProviders().AddProvider(new ForwardingLoggerProvider(loggers));
         // Orleans is verbose at Information; its membership is what an operator wants to see.
         builder.Logging.AddFilter("Orleans", LogLevel.Warning).AddFilter("Orleans.Runtime.MembershipService", LogLevel.Information)
             .AddFilter("Orleans.Runtime.Silo", LogLevel.Error) // its server-GC note does not apply to a silo that runs models on its own threads
-            .AddFilter("Polly", LogLevel.Error).AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Warning); // Orleans' placement retries, the host's banner
+            .AddFilter("Polly", LogLevel.Error).AddFilter("Microsoft", LogLevel.Warning); // Orleans' placement retries; the host's banner, Kestrel's and routing's lines per request
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(10));
-        if (!options.Gateway) ServerTelemetry.AddSiloTracing(builder.Services);
+        builder.Services.AddSingleton<IHostLifetime, CallerSignalsLifetime>();
+        if (api is null) ServerTelemetry.AddSiloTracing(builder.Services); // a gateway's telemetry traces the silo too
         var redis = cluster.UsesRedis ? await ConnectAsync(cluster.RedisUrl).ConfigureAwait(false) : null;
 
         int siloPort = cluster.Port == 0 ? FreePort() : cluster.Port;
@@ -70,6 +77,13 @@ public sealed partial class SiloHost : IAsyncDisposable
             if (redis is not null)
             {
                 silo.UseRedisClustering(o =>
+                {
+                    o.ConfigurationOptions = RedisAddress.Parse(cluster.RedisUrl);
+                    o.CreateMultiplexer = _ => Task.FromResult<(IConnectionMultiplexer, bool)>((redis, true));
+                });
+                // The coordinator's activation is found through Redis, not through a directory partition on some
+                // silo: a silo's crash does not deactivate what lived elsewhere (pinned grains use no directory).
+                silo.UseRedisGrainDirectoryAsDefault((RedisGrainDirectoryOptions o) =>
                 {
                     o.ConfigurationOptions = RedisAddress.Parse(cluster.RedisUrl);
                     o.CreateMultiplexer = _ => Task.FromResult<(IConnectionMultiplexer, bool)>((redis, true));
@@ -87,26 +101,26 @@ public sealed partial class SiloHost : IAsyncDisposable
             silo.AddGranaryGrains(cluster, redis is null ? new MemoryClusterStateStore() : new RedisClusterStateStore(redis, cluster.ClusterId));
             if (LoadCertificate(cluster) is { } certificate) silo.UseTls(certificate, tls => ClusterTls.Configure(tls, certificate));
         });
-        var host = builder.Build();
+        IHost host;
         OpenAiServer? gatewayServer = null;
+        if (builder is WebApplicationBuilder web)
+        {
+            var app = web.Build();
+            gatewayServer = OpenAiServer.MapOnto(app, app.Services.GetRequiredService<ModelGateways>().For(options.Deployment), api!, loggers);
+            host = app;
+        }
+        else host = ((HostApplicationBuilder)builder).Build();
         try
         {
             await host.StartAsync(cancellationToken).ConfigureAwait(false);
-            if (options.Gateway)
-            {
-                var gateway = host.Services.GetRequiredService<ModelGateways>().For(options.Deployment);
-                gatewayServer = OpenAiServer.Create(gateway, new ServeOptions { Host = options.GatewayHost, Port = options.GatewayPort, ApiKey = options.ApiKey }, loggers);
-                await gatewayServer.StartAsync(cancellationToken).ConfigureAwait(false);
-                host.Services.GetRequiredService<SiloRoles>().GatewayUrl = gatewayServer.Urls[0];
-            }
+            if (gatewayServer is not null) host.Services.GetRequiredService<SiloRoles>().GatewayUrl = gatewayServer.Urls[0];
             var silo = new SiloHost(host, gatewayServer, logger);
             silo.LogStarted(silo.Key, cluster.SiloName, cluster.UsesRedis ? cluster.RedisUrl : "localhost clustering (alone)", string.Join(',', cluster.Devices), gatewayServer?.Urls[0] ?? "no gateway");
             return silo;
         }
         catch
         {
-            if (gatewayServer is not null) await gatewayServer.DisposeAsync().ConfigureAwait(false);
-            await StopAsync(host).ConfigureAwait(false);
+            await StopAsync(host, gatewayServer).ConfigureAwait(false);
             throw;
         }
     }
@@ -145,12 +159,13 @@ public sealed partial class SiloHost : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         LogStopping(Key);
-        if (_gatewayServer is not null) await _gatewayServer.DisposeAsync().ConfigureAwait(false);
-        await StopAsync(_host).ConfigureAwait(false);
+        await StopAsync(_host, _gatewayServer).ConfigureAwait(false);
     }
 
-    private static async Task StopAsync(IHost host)
+    private static async Task StopAsync(IHost host, OpenAiServer? gatewayServer)
     {
+        // The gateway first: running requests get their grace while the replicas they run on still serve.
+        if (gatewayServer is not null) await gatewayServer.StopListeningAsync().ConfigureAwait(false);
         try
         {
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
@@ -158,7 +173,8 @@ public sealed partial class SiloHost : IAsyncDisposable
         }
         catch (Exception e) when (e is OperationCanceledException or OrleansException) { }
         await host.Services.GetRequiredService<ReplicaHost>().DisposeAsync().ConfigureAwait(false);
-        host.Dispose(); // disposes the model gateways
+        if (host is IAsyncDisposable asyncHost) await asyncHost.DisposeAsync().ConfigureAwait(false); // disposes the model gateways
+        else host.Dispose();
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Silo {Silo} ({Name}) joined the cluster on {Store} with devices {Devices}; {Gateway}")]

@@ -19,12 +19,15 @@ namespace Granary.Serving;
 /// <summary>
 /// The OpenAI-compatible HTTP server over an <see cref="IGenerationService"/> (a model in this process, or a
 /// cluster's replicas): Kestrel with minimal APIs, /v1/models, /v1/completions, /v1/chat/completions (streamed
-/// as server-sent events or not), /health, /ready and /metrics. The server owns the service.
+/// as server-sent events or not), /health, /ready and /metrics. A server that builds its own host owns the service; one
+/// mapped onto another host (a gateway silo's, where Orleans runs too) leaves both to that host's owner.
 /// </summary>
 public sealed partial class OpenAiServer : IAsyncDisposable
 {
     private readonly WebApplication _app;
     private readonly IGenerationService _service;
+    /// <summary>Whether this server built the host (then it starts, stops and disposes it, and the service) or was mapped onto a host of its caller's.</summary>
+    private readonly bool _ownsHost;
     private readonly ServeOptions _options;
     private readonly ILogger _logger;
     private ModelBinding? _binding;
@@ -33,28 +36,14 @@ public sealed partial class OpenAiServer : IAsyncDisposable
     /// <summary>The method each fixed route answers, so that another method gets 405 rather than 404.</summary>
     private readonly Dictionary<string, string> _routes = [];
 
-    private OpenAiServer(IGenerationService service, ServeOptions options, ILoggerFactory loggers)
+    private OpenAiServer(WebApplication app, IGenerationService service, bool ownsHost, ServeOptions options, ILoggerFactory loggers)
     {
+        _app = app;
         _service = service;
+        _ownsHost = ownsHost;
         _options = options;
         _logger = loggers.CreateLogger<OpenAiServer>();
         _apiKey = options.ApiKey is { Length: > 0 } key ? Encoding.UTF8.GetBytes("Bearer " + key) : null;
-
-        var builder = WebApplication.CreateSlimBuilder();
-        // Kestrel and routing speak only of problems: one line per request would drown the engine's log.
-        builder.Logging.ClearProviders();
-        builder.Logging.AddProvider(new ForwardingLoggerProvider(loggers));
-        builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
-        builder.WebHost.ConfigureKestrel(kestrel =>
-        {
-            kestrel.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes;
-            kestrel.AddServerHeader = false;
-            if (options.Host == "localhost") kestrel.ListenLocalhost(options.Port);
-            else if (options.Host is "0.0.0.0" or "*" or "") kestrel.ListenAnyIP(options.Port);
-            else kestrel.Listen(IPAddress.TryParse(options.Host, out var ip) ? ip : throw new ArgumentException($"--host '{options.Host}' is not an IP address, localhost or 0.0.0.0"), options.Port);
-        });
-        ServerTelemetry.AddTo(builder);
-        _app = builder.Build();
         _app.Use(GuardAsync);
         Map("GET", "/health", Health);
         Map("GET", "/ready", Health);
@@ -66,6 +55,8 @@ public sealed partial class OpenAiServer : IAsyncDisposable
         Map("POST", "/v1/completions", ctx => GenerateAsync(ctx, chat: false));
         Map("POST", "/v1/chat/completions", ctx => GenerateAsync(ctx, chat: true));
         _app.MapFallback(NoRouteAsync);
+        // Whoever starts the host, the line that says where the API listens comes once it does.
+        _app.Lifetime.ApplicationStarted.Register(() => LogListening(string.Join(", ", Urls), TryBind()?.Name ?? "(the model once it is deployed)", _service.Describe()));
     }
 
     /// <summary>What runs the requests.</summary>
@@ -73,46 +64,6 @@ public sealed partial class OpenAiServer : IAsyncDisposable
 
     /// <summary>The listening addresses, once started (with the real port when 0 was asked).</summary>
     public IReadOnlyList<string> Urls => [.. _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses];
-
-    /// <summary>Builds the server over a model of this process (the model stays the caller's to dispose, after the server); <see cref="StartAsync"/> starts listening.</summary>
-    public static OpenAiServer Create(LocalModel model, ServeOptions options, ILoggerFactory? loggers = null) =>
-        Create(new LocalGenerationService(model, options.Engine, loggers), options, loggers);
-
-    /// <summary>Builds the server over any service, which it owns from now on; <see cref="StartAsync"/> starts listening.</summary>
-    public static OpenAiServer Create(IGenerationService service, ServeOptions options, ILoggerFactory? loggers = null) => new(service, options, loggers ?? NullLoggerFactory.Instance);
-
-    public async Task StartAsync(CancellationToken cancellationToken = default)
-    {
-        await _app.StartAsync(cancellationToken);
-        LogListening(string.Join(", ", Urls), TryBind()?.Name ?? "(the model once it is deployed)", _service.Describe());
-    }
-
-    /// <summary>Serves until <paramref name="cancellationToken"/> is cancelled.</summary>
-    public async Task RunAsync(CancellationToken cancellationToken = default)
-    {
-        await StartAsync(cancellationToken);
-        try
-        {
-            await Task.Delay(Timeout.Infinite, cancellationToken);
-        }
-        catch (OperationCanceledException)
-        {
-            LogShuttingDown();
-        }
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-        try
-        {
-            await _app.StopAsync(timeout.Token);
-        }
-        catch (OperationCanceledException) { }
-        _service.Dispose();
-        await _app.DisposeAsync();
-        LogStopped();
-    }
 
     /// <summary>
     /// The served model's name and request parser, made once the service knows its model (a cluster gateway may
