@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using Granary.Grains.Contracts;
 using Granary.Compute;
 using Granary.Engine;
@@ -23,8 +22,7 @@ internal sealed class SpanningExecutor : IModelExecutor
     private readonly TimeSpan _callTimeout;
     private readonly byte[] _header = new byte[StepPlan.HeaderBytes];
     private byte[] _body = new byte[4096];
-    private byte[] _reply = [];
-    private int _replyRows, _replyCandidates;
+    private readonly LogitsReply _reply;
 
     /// <param name="remotes">The lead rank grain of each other silo of the replica.</param>
     /// <param name="logitsIndex">Which of <paramref name="remotes"/> holds the logits rank, or -1 when this silo does.</param>
@@ -36,6 +34,7 @@ internal sealed class SpanningExecutor : IModelExecutor
         _remotes = remotes;
         _logitsIndex = logitsIndex;
         _callTimeout = callTimeout;
+        _reply = new LogitsReply(plan.Config.VocabSize);
         var first = local.Grains[0].Shard;
         MaxRows = first.Model.MaxRows;
         MaxPositions = first.Model.MaxPositions;
@@ -93,38 +92,19 @@ internal sealed class SpanningExecutor : IModelExecutor
         }
         catch (CommunicatorException) when (failed is not null) { }
         if (failed is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failed);
-        if (_logitsIndex >= 0)
-        {
-            _reply = calls[_logitsIndex].Result;
-            (_replyRows, _replyCandidates) = (batch.LogitRowCount, batch.SampleCandidates);
-        }
+        if (_logitsIndex >= 0) _reply.Take(calls[_logitsIndex].Result, batch.LogitRowCount, batch.SampleCandidates);
     }
 
     public void ReadLogits(int logitRow, Span<float> destination)
     {
-        if (_logitsIndex < 0)
-        {
-            _local.Threads.ReadLogits(logitRow, destination);
-            return;
-        }
-        if (_replyCandidates >= 0) throw new InvalidOperationException("the step fetched only the largest logits of each row (SampleCandidates was not -1)");
-        MemoryMarshal.Cast<byte, float>(_reply.AsSpan()).Slice(logitRow * VocabSize, VocabSize).CopyTo(destination);
+        if (_logitsIndex < 0) _local.Threads.ReadLogits(logitRow, destination);
+        else _reply.ReadLogits(logitRow, destination);
     }
 
     public void TopLogits(int k, Span<int> ids, Span<float> values, Span<float> logSumExp)
     {
-        if (_logitsIndex < 0)
-        {
-            _local.Threads.TopLogits(k, ids, values, logSumExp);
-            return;
-        }
-        if (_replyCandidates < 0)
-        {
-            Granary.Compute.TopLogits.SelectRows(MemoryMarshal.Cast<byte, float>(_reply.AsSpan()), _replyRows, VocabSize, k, ids, values, logSumExp);
-            return;
-        }
-        if (k != _replyCandidates) throw new InvalidOperationException($"the step fetched the {_replyCandidates} largest logits of each row, not {k}");
-        TopKReply.Read(_reply, _replyRows, k, ids, values, logSumExp);
+        if (_logitsIndex < 0) _local.Threads.TopLogits(k, ids, values, logSumExp);
+        else _reply.TopLogits(k, ids, values, logSumExp);
     }
 
     /// <summary>Waits for the calls; a failed or late one becomes a <see cref="CommunicatorException"/>, after cutting the replica's links.</summary>

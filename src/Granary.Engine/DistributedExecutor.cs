@@ -21,11 +21,7 @@ public sealed class DistributedExecutor : IParallelExecutor
     private readonly RankReport[] _reports;
     private readonly byte[] _header = new byte[StepPlan.HeaderBytes];
     private byte[] _body = new byte[4096];
-    private float[] _logits = [];
-    private byte[] _reply = [];
-    private int _logitRows;
-    // k of the last step's top-k reply from the logits rank, or -1 when it sent the rows whole.
-    private int _candidates = -1;
+    private readonly LogitsReply _reply;
     private readonly MicroBatcher _microBatcher = new();
     private long _executeTicks;
     private bool _disposed;
@@ -37,6 +33,7 @@ public sealed class DistributedExecutor : IParallelExecutor
         _transport = transport;
         _world = world;
         _reports = reports;
+        _reply = new LogitsReply(plan.Config.VocabSize);
     }
 
     /// <summary>
@@ -102,7 +99,6 @@ public sealed class DistributedExecutor : IParallelExecutor
         long start = Stopwatch.GetTimestamp();
         try
         {
-            _logitRows = batch.LogitRowCount;
             int length = StepPlan.Write(batch, _header, ref _body);
             ToWorkers(_header);
             ToWorkers(_body.AsSpan(0, length));
@@ -112,22 +108,8 @@ public sealed class DistributedExecutor : IParallelExecutor
                 // The same split on every rank: stages overlap on micro-batches.
                 foreach (var part in _microBatcher.Split(batch, Plan.PpSize)) _shard.Forward(part);
             }
-            if (Plan.LogitsRank != 0)
-            {
-                _candidates = batch.SampleCandidates > 0 ? batch.SampleCandidates : -1;
-                if (_candidates > 0)
-                {
-                    int bytes = TopKReply.Bytes(_logitRows, _candidates);
-                    if (_reply.Length < bytes) _reply = new byte[bytes];
-                    _world.ReceiveBytes(_reply.AsSpan(0, bytes), Plan.LogitsRank);
-                }
-                else
-                {
-                    int count = batch.LogitRowCount * VocabSize;
-                    if (_logits.Length < count) _logits = new float[count];
-                    _world.ReceiveBytes(MemoryMarshal.AsBytes(_logits.AsSpan(0, count)), Plan.LogitsRank);
-                }
-            }
+            // The logits rank sends each row's k largest logits when the step asked for k, else the rows whole (RankWorker).
+            if (Plan.LogitsRank != 0) _world.ReceiveBytes(_reply.Receive(batch.LogitRowCount, batch.SampleCandidates > 0 ? batch.SampleCandidates : -1), Plan.LogitsRank);
         }
         catch (Exception e) when (e is not CommunicatorException)
         {
@@ -143,16 +125,13 @@ public sealed class DistributedExecutor : IParallelExecutor
     public void ReadLogits(int logitRow, Span<float> destination)
     {
         if (Plan.LogitsRank == 0) _shard.Model.ReadLogits(logitRow, destination);
-        else if (_candidates > 0) throw new InvalidOperationException("the step fetched only the largest logits of each row (SampleCandidates was not -1)");
-        else _logits.AsSpan(logitRow * VocabSize, VocabSize).CopyTo(destination);
+        else _reply.ReadLogits(logitRow, destination);
     }
 
     public void TopLogits(int k, Span<int> ids, Span<float> values, Span<float> logSumExp)
     {
         if (Plan.LogitsRank == 0) _shard.Model.TopLogits(k, ids, values, logSumExp);
-        else if (_candidates < 0) Granary.Compute.TopLogits.SelectRows(_logits, _logitRows, VocabSize, k, ids, values, logSumExp);
-        else if (k != _candidates) throw new InvalidOperationException($"the step fetched the {_candidates} largest logits of each row, not {k}");
-        else TopKReply.Read(_reply, _logitRows, k, ids, values, logSumExp);
+        else _reply.TopLogits(k, ids, values, logSumExp);
     }
 
     private void ToWorkers(ReadOnlySpan<byte> data)
