@@ -99,6 +99,7 @@ public sealed partial class SiloHost : IAsyncDisposable
             silo.Configure<Orleans.Configuration.ClusterOptions>(o => { o.ClusterId = cluster.ClusterId; o.ServiceId = GranaryOrleansOptions.ServiceId; });
             silo.Configure<Orleans.Configuration.SiloOptions>(o => o.SiloName = cluster.SiloName);
             silo.AddGranaryGrains(cluster, redis is null ? new MemoryClusterStateStore() : new RedisClusterStateStore(redis, cluster.ClusterId));
+            if (cluster.Kubernetes) silo.UseKubernetesHosting();
             if (LoadCertificate(cluster) is { } certificate) silo.UseTls(certificate, tls => ClusterTls.Configure(tls, certificate));
         });
         IHost host;
@@ -118,9 +119,15 @@ public sealed partial class SiloHost : IAsyncDisposable
             silo.LogStarted(silo.Key, cluster.SiloName, cluster.UsesRedis ? cluster.RedisUrl : "localhost clustering (alone)", string.Join(',', cluster.Devices), gatewayServer?.Urls[0] ?? "no gateway");
             return silo;
         }
-        catch
+        catch (Exception e)
         {
-            await StopAsync(host, gatewayServer).ConfigureAwait(false);
+            try
+            {
+                await StopAsync(host, gatewayServer).ConfigureAwait(false);
+            }
+            catch (InvalidOperationException) { } // Orleans refuses to stop a silo that never ran; the start's failure is the one to report
+            if (e is Microsoft.AspNetCore.Connections.AddressInUseException)
+                throw new IOException($"a port of this silo is in use (silo {siloPort}, Orleans clients {clientPort}{(api is null ? "" : $", gateway {api.Port}")}): {e.Message}; pick others with --port, --client-port, --gateway-port", e);
             throw;
         }
     }

@@ -41,6 +41,16 @@ public sealed class ClusterOptions
     /// </summary>
     public TimeSpan? Warmup { get; set; }
 
+    /// <summary>
+    /// Whether the silo runs in a Kubernetes pod and uses Orleans' Kubernetes hosting (Microsoft.Orleans.Hosting.Kubernetes):
+    /// the pod's name and IP (POD_NAME, POD_IP, POD_NAMESPACE from the downward API) name and address the silo, and the
+    /// silos watch their pods, so that a deleted pod's silo is declared dead at once and a silo declared dead has its pod
+    /// deleted. Membership stays in Redis. The pods need the labels orleans/serviceId=granary and
+    /// orleans/clusterId=CLUSTER and a service account that may get, list, watch and delete pods (deploy/kubernetes).
+    /// Default false.
+    /// </summary>
+    public bool Kubernetes { get; set; }
+
     /// <summary>First TCP port of the rank communicators on this silo (one per device: base + device index). Default 12000.</summary>
     public int RankPortBase { get; set; } = 12000;
 
@@ -77,10 +87,23 @@ public sealed class ClusterOptions
     public bool UsesRedis => !string.IsNullOrWhiteSpace(RedisUrl);
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the first setting that cannot work.</summary>
+    /// <summary>What Orleans' Kubernetes hosting reads at start, checked here so that a silo outside a pod gets one line, not a crash.</summary>
+    private static void CheckKubernetesPod()
+    {
+        string[] missing = [.. new[] { "POD_NAME", "POD_NAMESPACE", "POD_IP", "KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT" }
+            .Where(name => string.IsNullOrEmpty(Environment.GetEnvironmentVariable(name)))];
+        if (missing.Length > 0)
+            throw new ArgumentException($"--kubernetes runs in a Kubernetes pod, and {string.Join(", ", missing)} {(missing.Length == 1 ? "is" : "are")} not set (POD_*: the downward API, as deploy/kubernetes/granary.yaml sets them; KUBERNETES_*: set by the kubelet)");
+        const string token = "/var/run/secrets/kubernetes.io/serviceaccount/token";
+        if (!File.Exists(token)) throw new ArgumentException($"--kubernetes needs the pod's service account token at {token} (automountServiceAccountToken: true, and a role that may get, list, watch and delete pods)");
+    }
+
     public void Validate()
     {
         if (UsesRedis && !RedisUrl.StartsWith("redis://", StringComparison.Ordinal) && !RedisUrl.StartsWith("rediss://", StringComparison.Ordinal))
             throw new ArgumentException($"--cluster must be a redis://HOST:PORT address, got '{RedisUrl}'");
+        if (Kubernetes && !UsesRedis) throw new ArgumentException("--kubernetes needs --cluster redis://HOST:PORT: the membership stays in Redis");
+        if (Kubernetes) CheckKubernetesPod();
         if (string.IsNullOrWhiteSpace(ClusterId) || ClusterId.Contains(':') || ClusterId.Contains('{')) throw new ArgumentException($"cluster id '{ClusterId}' must be a plain name (no ':' or braces)");
         if (Devices.Count == 0) throw new ArgumentException("a silo needs at least one device (--devices cpu:0,cpu:1 or cuda:0,...)");
         foreach (string d in Devices)

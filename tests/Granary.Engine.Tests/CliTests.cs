@@ -184,6 +184,28 @@ public class CliTests
         Assert.StartsWith("error: --warmup must be at least 0 seconds", error);
     }
 
+    [Theory]
+    [InlineData("", "error: --kubernetes needs --cluster redis://")]
+    [InlineData("--cluster redis://127.0.0.1:1", "error: --kubernetes runs in a Kubernetes pod, and POD_NAME")]
+    public void KubernetesHostingOutsideAPodIsRefusedInOneLine(string cluster, string message)
+    {
+        Assert.SkipWhen(Environment.GetEnvironmentVariable("POD_NAME") is not null, "this test runs outside a Kubernetes pod");
+        var (code, _, error) = CliRunner.Run(["silo", "--kubernetes", .. cluster.Split(' ', StringSplitOptions.RemoveEmptyEntries)]);
+        Assert.Equal(1, code);
+        Assert.StartsWith(message, error);
+    }
+
+    [Fact]
+    public void ASiloWhosePortIsTakenSaysWhichInOneLine()
+    {
+        using var taken = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        taken.Start();
+        int port = ((System.Net.IPEndPoint)taken.LocalEndpoint).Port;
+        var (code, _, error) = CliRunner.Run("silo", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--client-port", "0");
+        Assert.Equal(1, code);
+        Assert.StartsWith($"error: a port of this silo is in use (silo {port}", error);
+    }
+
     [Fact]
     public void UnknownArchitectureIsNamed()
     {

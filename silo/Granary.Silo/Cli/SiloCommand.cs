@@ -28,6 +28,7 @@ internal static class SiloCommand
         var clientPort = new Option<int?>("--client-port") { Description = "Orleans gateway port for Orleans clients (default 30000; 0 picks a free one)" };
         var threads = new Option<int?>("--threads") { Description = "CPU threads the CPU ranks of this silo share (default: every core)" };
         var warmup = new Option<double?>("--warmup") { Description = "Seconds of untimed generation a replica whose session is here runs before it serves (default: 2 on a GPU, 0.5 on the CPU; 0: none)" };
+        var kubernetes = new Option<bool>("--kubernetes") { Description = "Run in a Kubernetes pod with Orleans' Kubernetes hosting: named and addressed by the pod (POD_NAME, POD_IP, POD_NAMESPACE), silos of deleted pods declared dead at once (deploy/kubernetes)" };
         var gateway = new Option<bool>("--gateway") { Description = "Serve the OpenAI API and route requests to the replicas" };
         var gatewayHost = new Option<string>("--gateway-host") { Description = "Address the gateway listens on", DefaultValueFactory = _ => "127.0.0.1" };
         var gatewayPort = new Option<int>("--gateway-port") { Description = "Port of the gateway (0 picks a free one)", DefaultValueFactory = _ => 8000 };
@@ -35,7 +36,7 @@ internal static class SiloCommand
         var deployment = new Option<string?>("--deployment") { Description = "Deployment the gateway serves (default: the cluster's only one)" };
         var command = new Command("silo", "Run an Orleans silo: join a cluster (or run alone), offer this node's devices, run the replicas placed here, optionally serve the OpenAI API");
         cluster.AddTo(command);
-        foreach (var option in new Option[] { name, host, port, clientPort, devices, rankPorts, threads, warmup, gateway, gatewayHost, gatewayPort, apiKey, deployment })
+        foreach (var option in new Option[] { name, host, port, clientPort, devices, rankPorts, threads, warmup, kubernetes, gateway, gatewayHost, gatewayPort, apiKey, deployment })
             command.Options.Add(option);
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -50,6 +51,7 @@ internal static class SiloCommand
             if (parse.GetValue(threads) is { } t) options.Threads = t;
             if (parse.GetValue(rankPorts) is { } r) options.RankPortBase = r;
             if (parse.GetValue(warmup) is { } w) options.Warmup = TimeSpan.FromSeconds(w);
+            if (parse.GetValue(kubernetes)) options.Kubernetes = true;
             if (parse.GetValue(devices) is { } d) options.Devices = [.. d.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)];
             var siloOptions = new SiloOptions
             {
