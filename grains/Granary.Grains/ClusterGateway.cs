@@ -30,6 +30,7 @@ public sealed partial class ClusterGateway : IGenerationService
     private readonly ILogger _logger;
     private volatile ServedModel? _model;
     private string? _lastError;
+    private long _remoteSequences;
 
     /// <param name="deploymentName">The deployment to serve, or null for the only one there is.</param>
     /// <param name="local">This silo's replicas: a session that lives here is called as a method (no copy of each event), not as a grain.</param>
@@ -84,7 +85,6 @@ public sealed partial class ClusterGateway : IGenerationService
         var relay = new RelayedRequest(this, request, cost, handle, cancel.Token);
         _ = Task.Run(async () =>
         {
-            UpdateLoad();
             try
             {
                 await relay.RunAsync(replica).ConfigureAwait(false);
@@ -92,7 +92,6 @@ public sealed partial class ClusterGateway : IGenerationService
             finally
             {
                 cancel.Dispose();
-                UpdateLoad();
             }
         }, CancellationToken.None);
         return handle;
@@ -101,12 +100,22 @@ public sealed partial class ClusterGateway : IGenerationService
     /// <summary>Tokens a request may cost a replica (prompts and outputs), for the router's books.</summary>
     private static long Cost(GenerationRequest request) => request.Prompts.Sum(p => (long)p.Length) * request.N + (long)request.Sampling.MaxTokens * request.Sequences;
 
-    private void UpdateLoad() => Metrics.SetLoad(Router.InFlight.Sequences, 0);
+    /// <summary>
+    /// Whether the gateway counts a request's load, tokens and latencies while a replica runs it: yes for a session on
+    /// another silo; a session of this silo is counted by its own engine, under the same model name on this /metrics.
+    /// </summary>
+    internal bool CountsHere(ReplicaPlacement replica) => LocalSession(replica) is null;
 
-    /// <summary>Waits (up to <see cref="ResumeWait"/>) for a ready replica not yet tried, and books the request on it.</summary>
-    internal async Task<ReplicaPlacement?> WaitForReplicaAsync(GenerationRequest request, long cost, IReadOnlySet<string> tried, CancellationToken cancellationToken)
+    /// <summary>Sequences running on other silos' sessions through this gateway (its running gauge) go up or down.</summary>
+    internal void AddRemoteSequences(int sequences) => Metrics.SetLoad(Interlocked.Add(ref _remoteSequences, sequences), 0);
+
+    private ReplicaSession? LocalSession(ReplicaPlacement replica) =>
+        replica.SessionSilo == _local.SiloKey ? _local.FindSession(replica.Id, replica.Generation) : null;
+
+    /// <summary>Waits (up to <paramref name="wait"/>) for a ready replica not yet tried, and books the request on it.</summary>
+    internal async Task<ReplicaPlacement?> WaitForReplicaAsync(GenerationRequest request, long cost, IReadOnlySet<string> tried, TimeSpan wait, CancellationToken cancellationToken)
     {
-        var deadline = DateTime.UtcNow + ResumeWait;
+        var deadline = DateTime.UtcNow + wait;
         while (true)
         {
             var replica = Router.Pick(request.Prompts[0], request.Sequences, cost, tried, out _);
@@ -117,7 +126,7 @@ public sealed partial class ClusterGateway : IGenerationService
 
     /// <summary>Runs a request on a replica's session: a method call when it lives on this silo, else its session grain.</summary>
     internal IAsyncEnumerable<SessionReply> CallSessionAsync(ReplicaPlacement replica, GenerationRequest request, CancellationToken cancellationToken) =>
-        replica.SessionSilo == _local.SiloKey && _local.FindSession(replica.Id, replica.Generation) is { } session
+        LocalSession(replica) is { } session
             ? session.RunAsync(request, cancellationToken)
             : _grains.GetGrain<ISessionGrain>(ReplicaGrainKeys.Session(replica)).GenerateAsync(request, cancellationToken);
 

@@ -38,6 +38,7 @@ internal sealed class ModelGrain(ModelGateways gateways) : Grain, IModelGrain
                 if (e.Error is not null)
                 {
                     if (e.IsBadRequest) throw new GranaryRequestException(e.Error, null, "invalid_request");
+                    if (e.IsBusy) throw new GranaryRequestException($"the deployment is busy ({e.Error})", null, "rate_limit_exceeded");
                     throw new InvalidOperationException($"the request failed: {e.Error}");
                 }
                 yield return new GranaryChunk

@@ -26,6 +26,8 @@ internal sealed partial class RelayedRequest
     private readonly bool[] _finished;
     private readonly long _started = System.Diagnostics.Stopwatch.GetTimestamp();
     private bool _firstToken = true;
+    // Whether the replica relaying now runs on another silo, so that this gateway counts the request (ClusterGateway.CountsHere).
+    private bool _countsHere;
 
     /// <param name="cost">What the router booked for the request on a replica, given back after each try.</param>
     public RelayedRequest(ClusterGateway gateway, GenerationRequest request, long cost, GenerationHandle handle, CancellationToken cancellation)
@@ -73,13 +75,17 @@ internal sealed partial class RelayedRequest
                 tried.Add(replica.Id);
                 if (attempt >= _gateway.MaxResumes)
                 {
-                    Fail(busy ? "every replica is busy" : $"the replica answering it failed and it could not be resumed after {attempt + 1} tries: {failure}");
+                    if (busy) Fail($"every replica of {_gateway.ModelName} has a full queue; try again shortly", isBusy: true);
+                    else Fail($"the replica answering it failed and it could not be resumed after {attempt + 1} tries: {failure}");
                     return;
                 }
-                var next = await _gateway.WaitForReplicaAsync(_request, _cost, tried, _cancellation).ConfigureAwait(false);
+                // A busy replica's request goes to another one with room now, or back to the client as 429; a
+                // failed one's waits for a replica to be ready to resume it.
+                var next = await _gateway.WaitForReplicaAsync(_request, _cost, tried, busy ? TimeSpan.Zero : _gateway.ResumeWait, _cancellation).ConfigureAwait(false);
                 if (next is null)
                 {
-                    Fail(busy ? "every replica is busy" : $"the replica answering it failed ({failure}) and no other replica is ready to resume it");
+                    if (busy) Fail($"every replica of {_gateway.ModelName} has a full queue; try again shortly", isBusy: true);
+                    else Fail($"the replica answering it failed ({failure}) and no other replica is ready to resume it");
                     return;
                 }
                 replica = next;
@@ -102,6 +108,20 @@ internal sealed partial class RelayedRequest
         var call = _generated.Any(g => g.Count > 0) || _finished.Any(f => f)
             ? _request with { Resume = [.. Enumerable.Range(0, _request.Sequences).Select(i => new ChoiceResume(i, [.. _generated[i]], _sentChars[i], _finished[i]))] }
             : _request;
+        _countsHere = _gateway.CountsHere(replica);
+        if (_countsHere) _gateway.AddRemoteSequences(_request.Sequences);
+        try
+        {
+            return await RelayEventsAsync(replica, call).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (_countsHere) _gateway.AddRemoteSequences(-_request.Sequences);
+        }
+    }
+
+    private async Task<bool> RelayEventsAsync(ReplicaPlacement replica, GenerationRequest call)
+    {
         await foreach (var reply in _gateway.CallSessionAsync(replica, call, _cancellation).ConfigureAwait(false))
         {
             if (reply.Busy is not null) return false;
@@ -127,6 +147,7 @@ internal sealed partial class RelayedRequest
         _generated[e.Index].AddRange(e.TokenIds);
         _sentChars[e.Index] += e.Text.Length;
         if (e.FinishReason is not null) _finished[e.Index] = true;
+        if (!_countsHere) return;
         var metrics = _gateway.Metrics;
         metrics.AddTokens(0, e.TokenIds.Length);
         if (_firstToken && e.TokenIds.Length > 0)
@@ -136,9 +157,9 @@ internal sealed partial class RelayedRequest
         }
     }
 
-    private void Fail(string message)
+    private void Fail(string message, bool isBusy = false)
     {
-        _handle.Writer.TryWrite(new GenerationEvent { Error = message });
+        _handle.Writer.TryWrite(new GenerationEvent { Error = message, IsBusy = isBusy });
         _handle.Writer.TryComplete();
     }
 

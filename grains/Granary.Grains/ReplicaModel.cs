@@ -48,6 +48,6 @@ internal sealed record ReplicaModel(DeploymentSpec Spec, ParallelPlan Plan, int 
             int steps = await EngineWarmup.RunAsync(engine, Plan.Config.VocabSize, duration).ConfigureAwait(false);
             ReplicaSession.LogWarmedUp(loggers.CreateLogger<ReplicaSession>(), placement.Id, steps, clock.Elapsed.TotalSeconds);
         }
-        return new ReplicaSession(placement.Id, placement.Generation, Spec.Name, engine, options.MaxSequences * 4, loggers);
+        return new ReplicaSession(placement.Id, placement.Generation, Spec.Name, engine, Spec.MaxWaiting, loggers);
     }
 }

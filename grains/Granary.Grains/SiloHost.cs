@@ -58,7 +58,14 @@ public sealed partial class SiloHost : IAsyncDisposable
         Granary.Cluster.ClusterOptions cluster = options.Cluster;
         cluster.Validate();
         var logger = loggers.CreateLogger<SiloHost>();
-        var api = options.Gateway ? new ServeOptions { Host = options.GatewayHost, Port = options.GatewayPort, ApiKey = options.ApiKey } : null;
+        var api = options.Gateway ? new ServeOptions
+        {
+            Host = options.GatewayHost,
+            Port = options.GatewayPort,
+            ApiKey = options.ApiKey,
+            ServedModelName = options.ServedModelName,
+            MaxRequestBodyBytes = options.MaxRequestBodyBytes,
+        } : null;
         IHostApplicationBuilder builder = api is null ? Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true }) : OpenAiServer.CreateBuilder(api, loggers);
         builder.Logging.ClearProviders().AddProvider(new ForwardingLoggerProvider(loggers));
         // Orleans is verbose at Information; its membership is what an operator wants to see.

@@ -20,6 +20,12 @@ public sealed class SiloOptions
     /// <summary>API key the gateway requires on /v1 (Bearer); null for none. Default null.</summary>
     public string? ApiKey { get; set; }
 
+    /// <summary>Name the gateway's API reports and accepts besides the deployment's (e.g. a Hugging Face name); null for none. Default null.</summary>
+    public string? ServedModelName { get; set; }
+
+    /// <summary>Largest request body the gateway takes; bigger ones get 413. Default 4 MiB.</summary>
+    public long MaxRequestBodyBytes { get; set; } = 4 << 20;
+
     /// <summary>Deployment the gateway serves; null serves the cluster's only deployment. Default null.</summary>
     public string? Deployment { get; set; }
 }

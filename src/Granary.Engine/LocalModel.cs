@@ -198,7 +198,7 @@ public sealed partial class LocalModel : IDisposable
     [LoggerMessage(Level = LogLevel.Information, Message = "Loaded {Architecture}: {Layers} layers, hidden {Hidden}, {WeightMiB:F1} MiB of weights on {Backend}")]
     private static partial void LogLoaded(ILogger logger, string architecture, int layers, int hidden, double weightMiB, string backend);
 
-    /// <summary>A model folder, or a GGUF file.</summary>
-    private static string CheckExists(string path) =>
+    /// <summary>The path when it is a model folder or a GGUF file; else a <see cref="DirectoryNotFoundException"/> that says so.</summary>
+    public static string CheckExists(string path) =>
         System.IO.Directory.Exists(path) || Checkpoint.IsGguf(path) ? path : throw new DirectoryNotFoundException($"model folder or .gguf file '{path}' does not exist");
 }

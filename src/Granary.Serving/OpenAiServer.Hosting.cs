@@ -78,6 +78,7 @@ public sealed partial class OpenAiServer
     /// <summary>Stops taking requests and gives the running ones 5 s to finish, before the rest of the host stops.</summary>
     public async Task StopListeningAsync()
     {
+        LogShuttingDown();
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
         try
         {

@@ -73,6 +73,9 @@ public sealed partial class OpenAiServer
     private async Task StreamAsync(HttpContext ctx, GenerationHandle handle, PreparedRequest request, string id, bool chat)
     {
         var cancellationToken = ctx.RequestAborted;
+        // A request refused before its first token (a cluster with no room, a prompt the engine rejects) gets its
+        // status and a JSON error, as when it is refused at once, rather than a stream that opens with the error.
+        if (await handle.Events.WaitToReadAsync(cancellationToken) && handle.Events.TryPeek(out var opening) && opening.Error is not null) throw Failure(opening);
         var response = ctx.Response;
         response.StatusCode = 200;
         response.ContentType = "text/event-stream";

@@ -56,7 +56,11 @@ public sealed partial class OpenAiServer : IAsyncDisposable
         Map("POST", "/v1/chat/completions", ctx => GenerateAsync(ctx, chat: true));
         _app.MapFallback(NoRouteAsync);
         // Whoever starts the host, the line that says where the API listens comes once it does.
-        _app.Lifetime.ApplicationStarted.Register(() => LogListening(string.Join(", ", Urls), TryBind()?.Name ?? "(the model once it is deployed)", _service.Describe()));
+        _app.Lifetime.ApplicationStarted.Register(() =>
+        {
+            if (TryBind() is { } binding) LogServing(binding.Name, string.Join(", ", Urls), _service.Describe());
+            else LogListening(string.Join(", ", Urls), _service.Describe());
+        });
     }
 
     /// <summary>What runs the requests.</summary>
@@ -143,7 +147,6 @@ public sealed partial class OpenAiServer : IAsyncDisposable
             }
             catch (QueueFullException e)
             {
-                ctx.Response.Headers.RetryAfter = _options.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
                 throw new ApiException(429, e.Message, code: "queue_full");
             }
             catch (ServiceUnavailableException e)
@@ -165,7 +168,11 @@ public sealed partial class OpenAiServer : IAsyncDisposable
         catch (ApiException e)
         {
             status = e.Status;
-            if (!ctx.Response.HasStarted) await WriteErrorAsync(ctx, e);
+            if (!ctx.Response.HasStarted)
+            {
+                if (status == 429) ctx.Response.Headers.RetryAfter = _options.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                await WriteErrorAsync(ctx, e);
+            }
         }
         catch (OperationCanceledException) when (ctx.RequestAborted.IsCancellationRequested)
         {
@@ -183,7 +190,9 @@ public sealed partial class OpenAiServer : IAsyncDisposable
         }
     }
 
-    private static ApiException Failure(GenerationEvent e) => e.IsBadRequest ? new ApiException(400, e.Error!) : new ApiException(503, e.Error!, code: "engine_error");
+    private static ApiException Failure(GenerationEvent e) => e.IsBadRequest ? new ApiException(400, e.Error!)
+        : e.IsBusy ? new ApiException(429, e.Error!, code: "queue_full")
+        : new ApiException(503, e.Error!, code: "engine_error");
 
     private static Task WriteErrorAsync(HttpContext ctx, ApiException e)
     {
@@ -207,7 +216,10 @@ public sealed partial class OpenAiServer : IAsyncDisposable
     };
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Serving {Model} on {Urls}; {Where}")]
-    private partial void LogListening(string urls, string model, string where);
+    private partial void LogServing(string model, string urls, string where);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "The API listens on {Urls}; {Where}")]
+    private partial void LogListening(string urls, string where);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Shutting down: no new requests, running ones get 5 s to finish")]
     private partial void LogShuttingDown();

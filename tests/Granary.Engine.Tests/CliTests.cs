@@ -196,6 +196,17 @@ public class CliTests
     }
 
     [Fact]
+    public void ServeStopsWithTheReplicasOwnErrorWhenTheModelCannotLoad()
+    {
+        // The checks of the folder pass; the replica then fails on the device, inside the embedded silo.
+        Assert.SkipWhen(File.Exists("/proc/driver/nvidia/version"), "this machine has an NVIDIA driver: the model would load");
+        var (code, _, error) = CliRunner.Run("serve", "--model", TestData.Fixture("llama-tiny"), "--device", "cuda:0", "--port", "0", "--warmup", "0");
+        Assert.Equal(1, code);
+        Assert.StartsWith("error: the model could not be loaded: ", error);
+        Assert.Contains("CUDA", error, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
     public void ASiloWhosePortIsTakenSaysWhichInOneLine()
     {
         using var taken = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);

@@ -26,5 +26,5 @@ internal static class CliErrors
 
     private static bool IsUserError(Exception e) => e is ArgumentException or InvalidDataException or FormatException or IOException
         or NotSupportedException or ChatTemplateException or CommunicatorException or UnauthorizedAccessException or System.Text.Json.JsonException
-        or TimeoutException or Orleans.Runtime.OrleansException;
+        or TimeoutException or Orleans.Runtime.OrleansException or ModelLoadException;
 }

@@ -28,11 +28,12 @@ internal static class DeployCommand
         var maxModelLength = new Option<int>("--max-model-len") { Description = "Longest prompt plus output (default: the model's context)" };
         var maxSeqs = new Option<int>("--max-num-seqs") { Description = "Most sequences in a replica's running batch", DefaultValueFactory = _ => 64 };
         var maxTokens = new Option<int>("--max-batched-tokens", "--max-num-batched-tokens") { Description = "Most tokens per step of a replica", DefaultValueFactory = _ => 512 };
+        var maxWaiting = new Option<int>("--max-waiting") { Description = "Most requests waiting in a replica before the gateway answers 429", DefaultValueFactory = _ => 256 };
         var noAsync = new Option<bool>("--no-async-scheduling") { Description = "Replicas lay out each step only once the step before it is read (default: the next decode step is laid out while the last one runs)" };
         var delete = new Option<bool>("--delete") { Description = "Remove the deployment named by --name (or --model) instead" };
         var command = new Command("deploy", "Write a deployment (model, tp, pp, replicas) to the cluster; the coordinator places it");
         cluster.AddTo(command);
-        foreach (var option in new Option[] { model, name, tp, pp, partition, replicas, device, quantization, kvCache, maxModelLength, maxSeqs, maxTokens, noAsync, delete })
+        foreach (var option in new Option[] { model, name, tp, pp, partition, replicas, device, quantization, kvCache, maxModelLength, maxSeqs, maxTokens, maxWaiting, noAsync, delete })
             command.Options.Add(option);
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -68,6 +69,7 @@ internal static class DeployCommand
                 MaxModelLength = parse.GetValue(maxModelLength),
                 MaxSequences = parse.GetValue(maxSeqs),
                 MaxBatchedTokens = parse.GetValue(maxTokens),
+                MaxWaiting = parse.GetValue(maxWaiting),
                 AsyncScheduling = !parse.GetValue(noAsync),
             };
             spec.Validate();

@@ -6,7 +6,11 @@ using Microsoft.Extensions.Logging;
 
 namespace Granary.Silo.Cli;
 
-/// <summary><c>granary serve</c>: the OpenAI-compatible server over a model in this process (the embedded default: one process, no Redis).</summary>
+/// <summary>
+/// <c>granary serve</c>: the OpenAI-compatible server over a model in this process (the embedded default: one process,
+/// no Redis): an Orleans silo alone with the model deployed on it (<see cref="EmbeddedSilo"/>); rank 0 of a static
+/// launch (WORLD_SIZE, RANK_TABLE_FILE) serves its group directly.
+/// </summary>
 internal static partial class ServeCommand
 {
     public static Command Create()
@@ -38,26 +42,36 @@ internal static partial class ServeCommand
             if (body < 1) throw new ArgumentException($"--max-body-kib must be at least 1, got {body}");
             if (listenPort is < 0 or > 65535) throw new ArgumentException($"--port must be between 0 and 65535, got {listenPort}");
             if (parse.GetValue(warmup) is < 0) throw new ArgumentException($"--warmup must be at least 0 seconds, got {parse.GetValue(warmup)}");
+            string? key = parse.GetValue(apiKey) ?? Environment.GetEnvironmentVariable("GRANARY_API_KEY");
+            TimeSpan? duration = parse.GetValue(warmup) is { } seconds ? TimeSpan.FromSeconds(seconds) : null;
+            using var loggers = CliLogging.Create();
+            var modelOptions = common.Read(parse, maxBatchedTokens: tokens, maxSequences: seqs);
+            string model = parse.GetValue(common.Model)!;
+            if (modelOptions.Parallel.Cluster is null)
+            {
+                var settings = new EmbeddedSilo.Settings(model, modelOptions, parse.GetValue(common.Quantization)!, waiting, duration, parse.GetValue(host)!, listenPort,
+                    key, parse.GetValue(servedName), body * 1024L);
+                return await EmbeddedSilo.ServeAsync(settings, loggers, cancellationToken);
+            }
+            // A static launch (WORLD_SIZE, RANK_TABLE_FILE): this process is rank 0 of ranks started as one process each, outside Orleans.
             var options = new ServeOptions
             {
                 Host = parse.GetValue(host)!,
                 Port = listenPort,
-                ApiKey = parse.GetValue(apiKey) ?? Environment.GetEnvironmentVariable("GRANARY_API_KEY"),
+                ApiKey = key,
                 ServedModelName = parse.GetValue(servedName),
                 MaxRequestBodyBytes = body * 1024L,
                 Engine = new AsyncEngineOptions { MaxWaiting = waiting },
             };
-            using var loggers = CliLogging.Create();
-            var modelOptions = common.Read(parse, maxBatchedTokens: tokens, maxSequences: seqs);
-            using var model = LocalModel.Load(parse.GetValue(common.Model)!, modelOptions, loggers);
-            var duration = parse.GetValue(warmup) is { } seconds ? TimeSpan.FromSeconds(seconds) : EngineWarmup.DefaultDuration(modelOptions.Device);
-            if (duration > TimeSpan.Zero)
+            using var local = LocalModel.Load(model, modelOptions, loggers);
+            var wait = duration ?? EngineWarmup.DefaultDuration(modelOptions.Device);
+            if (wait > TimeSpan.Zero)
             {
                 var clock = Stopwatch.StartNew();
-                int steps = EngineWarmup.Run(model.Engine, model.Config.VocabSize, duration, cancellationToken);
+                int steps = EngineWarmup.Run(local.Engine, local.Config.VocabSize, wait, cancellationToken);
                 LogWarmedUp(loggers.CreateLogger("Granary.Serve"), steps, clock.Elapsed.TotalSeconds);
             }
-            await using var server = OpenAiServer.Create(model, options, loggers);
+            await using var server = OpenAiServer.Create(local, options, loggers);
             await server.RunAsync(cancellationToken);
             return 0;
         });

@@ -48,6 +48,9 @@ public sealed record DeploymentSpec
     /// <summary>Most tokens in one step of a replica (chunked-prefill budget). Default 512.</summary>
     public int MaxBatchedTokens { get; init; } = 512;
 
+    /// <summary>Requests that may wait for a place in a replica's batch before the replica answers busy (the gateway's 429). Default 256.</summary>
+    public int MaxWaiting { get; init; } = 256;
+
     /// <summary>Whether a replica's engine lays out the next decode step while the last one runs (<c>--no-async-scheduling</c> turns it off). Default true.</summary>
     public bool AsyncScheduling { get; init; } = true;
 
@@ -55,7 +58,7 @@ public sealed record DeploymentSpec
     /// What a replica is loaded with: a replica placed for another layout (model, split, device kind, limits) must be
     /// loaded again when the deployment changes.
     /// </summary>
-    public string Layout => $"{Model}|tp{TensorParallelSize}|pp{PipelineParallelSize}|{string.Join(',', PipelinePartition ?? [])}|{DeviceKind}|{Quantization}|kv{KvCacheMiB}|len{MaxModelLength}|seqs{MaxSequences}|tokens{MaxBatchedTokens}{(AsyncScheduling ? "" : "|sync")}";
+    public string Layout => $"{Model}|tp{TensorParallelSize}|pp{PipelineParallelSize}|{string.Join(',', PipelinePartition ?? [])}|{DeviceKind}|{Quantization}|kv{KvCacheMiB}|len{MaxModelLength}|seqs{MaxSequences}|tokens{MaxBatchedTokens}|wait{MaxWaiting}{(AsyncScheduling ? "" : "|sync")}";
 
     /// <summary>Ranks per replica.</summary>
     public int RanksPerReplica => TensorParallelSize * PipelineParallelSize;
@@ -71,5 +74,6 @@ public sealed record DeploymentSpec
         if (DeviceKind is not ("cpu" or "cuda")) throw new ArgumentException($"device kind '{DeviceKind}' is neither cpu nor cuda");
         if (KvCacheMiB < 1) throw new ArgumentException($"--kv-cache-mib must be at least 1, got {KvCacheMiB}");
         if (MaxSequences < 1 || MaxBatchedTokens < 1) throw new ArgumentException("--max-num-seqs and --max-num-batched-tokens must be at least 1");
+        if (MaxWaiting < 1) throw new ArgumentException($"--max-waiting must be at least 1, got {MaxWaiting}");
     }
 }

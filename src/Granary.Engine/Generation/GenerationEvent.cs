@@ -22,4 +22,6 @@ public sealed class GenerationEvent
     public string? Error { get; init; }
     /// <summary>True when <see cref="Error"/> is the request's fault (400), false for a server failure.</summary>
     public bool IsBadRequest { get; init; }
+    /// <summary>True when <see cref="Error"/> says that no replica had room for the request (429: try again shortly).</summary>
+    public bool IsBusy { get; init; }
 }
