@@ -15,7 +15,7 @@
 #   bench     a Llama-3.2-1B-shaped bf16 checkpoint made by hf_baseline.py (which prints the transformers
 #             eager baseline in the same run), then granary bench-local --device cuda:0 --batch 1,8,32,64, bf16 then
 #             --quantization fp8, then bf16 with --no-async-scheduling; each reports the GPU's idle time between steps
-#   profile   time per op at the 1B shapes (1 and 32 rows)
+#   profile   time per op at the 1B shapes (1 and 32 rows), then with FP8 weights (1, 8, 32 and 64 rows)
 #   (NOGRAPHS=0 skips the second fixtures and bench runs without step graphs)
 #   serve     granary serve --device cuda:0 on that checkpoint, loaded by granary bench serve with 64 concurrent
 #             requests (prompt 128, 128 new tokens): TTFT, TPOT and throughput; bf16, then fp8 weights
@@ -67,6 +67,7 @@ if has fixtures; then
 fi
 if has profile; then
   echo "== profile"; timeout 150 dotnet $TESTS profile 2>&1 | tee "$OUT/profile.log"
+  echo "== profile, fp8 weights"; timeout 150 dotnet $TESTS profile fp8 2>&1 | tee "$OUT/profile-fp8.log"
 fi
 if has bench; then
   echo "== transformers eager baseline (and the checkpoint)"

@@ -12,10 +12,18 @@ namespace Granary.Cuda;
 /// </summary>
 public sealed unsafe partial class CudaBackend
 {
-    private readonly nint _fGemmFp8M16, _fGemmFp8M32, _fGemmFp8M64, _fFp8Epilogue, _fEmbeddingFp8, _fGemvFp8, _fGemvFp8Gated, _fGemvFp8Split;
+    /// <summary>The FP8 product kernels by their tile of rows: 8, 16, 32, 64.</summary>
+    private readonly nint[] _fGemmFp8;
+    private readonly nint _fEmbeddingFp8, _fGemvFp8, _fGemvFp8Gated, _fGemvFp8Split;
 
-    /// <summary>The float32 sums the FP8 products add into; kept zero between products (the epilogue zeroes what it reads).</summary>
-    private CudaBuffer? _fp8Sums;
+    /// <summary>The FP8 products' workspace: the tiles' arrival counters (kept 0 between products), then the slices' sums.</summary>
+    private CudaBuffer? _fp8Work;
+
+    /// <summary>Kinds of gemm_fp8 epilogue (its mode), and the flag for float32 outputs.</summary>
+    private const int Fp8Outputs = 0, Fp8Residual = 1, Fp8Gate = 2, Fp8FloatOut = 4;
+
+    /// <summary>Most slices of the inputs one FP8 product takes: the last block of a tile adds them all.</summary>
+    private const int Fp8MaxSplits = 8;
 
     private static string ModuleCode => KernelSource.Code + Fp8KernelSource.Code;
 
@@ -76,94 +84,79 @@ public sealed unsafe partial class CudaBackend
     private static bool Fp8Follows(CudaBuffer first, CudaBuffer next) =>
         next.Pointer == first.Pointer + (ulong)first.Length && next.Scales!.Pointer == first.Scales!.Pointer + (ulong)(first.Length / first.RowLength * sizeof(float));
 
-    /// <summary>Up to three projections of x at a time: their products into one sum buffer, then one epilogue writes their outputs.</summary>
+    /// <summary>One product for each run of projections that are views of one stacked matrix (q, k, v: up to three), writing each one's outputs.</summary>
     private void Fp8Projections(DeviceBuffer x, ReadOnlySpan<Projection> projections, int rows, int inFeatures, bool floatOut)
     {
-        for (int start = 0; start < projections.Length; start += 3)
+        for (int i = 0; i < projections.Length;)
         {
-            var group = projections.Slice(start, Math.Min(3, projections.Length - start));
-            int total = 0;
-            foreach (var p in group) total += p.OutFeatures;
-            ulong sums = Fp8Sums((long)rows * total);
-            for (int i = 0, column = 0; i < group.Length;)
-            {
-                // Views of one stacked matrix (q, k, v) take one product.
-                var w = Dev(group[i].Weight);
-                int n = group[i].OutFeatures, j = i + 1;
-                for (; j < group.Length && Fp8Follows(Dev(group[j - 1].Weight), Dev(group[j].Weight)); j++) n += group[j].OutFeatures;
-                GemmFp8(P(x), w, rows, inFeatures, n, sums, total, column);
-                column += n;
-                i = j;
-            }
-            var a = group[0];
-            var b = group.Length > 1 ? group[1] : a;
-            var c = group.Length > 2 ? group[2] : b;
-            int e1 = a.OutFeatures, e2 = group.Length > 2 ? e1 + b.OutFeatures : total;
-            Fp8Epilogue(sums, rows, total, e1, e2, P(a.Output), P(b.Output), P(c.Output),
-                Bias(a.Bias), group.Length > 1 ? Bias(b.Bias) : 0, group.Length > 2 ? Bias(c.Bias) : 0, floatOut, mode: 0);
+            int j = i + 1;
+            while (j < projections.Length && j - i < 3 && Fp8Follows(Dev(projections[j - 1].Weight), Dev(projections[j].Weight))) j++;
+            var a = projections[i];
+            var b = j - i > 1 ? projections[i + 1] : a;
+            var c = j - i > 2 ? projections[i + 2] : b;
+            int e1 = a.OutFeatures, e2 = e1 + (j - i > 1 ? b.OutFeatures : 0), n = e2 + (j - i > 2 ? c.OutFeatures : 0);
+            var w = Dev(a.Weight);
+            GemmFp8(P(x), w, w, rows, inFeatures, n, P(a.Output), P(b.Output), P(c.Output),
+                Bias(a.Bias), j - i > 1 ? Bias(b.Bias) : 0, j - i > 2 ? Bias(c.Bias) : 0, e1, e2, Fp8Outputs | (floatOut ? Fp8FloatOut : 0));
+            i = j;
         }
     }
 
-    private void Fp8Gated(DeviceBuffer x, CudaBuffer gate, CudaBuffer up, DeviceBuffer gateOut, int rows, int inFeatures, int outFeatures)
-    {
-        ulong sums = Fp8Sums(2L * rows * outFeatures);
-        if (Fp8Follows(gate, up))
-            GemmFp8(P(x), gate, rows, inFeatures, 2 * outFeatures, sums, 2 * outFeatures, 0);
-        else
-        {
-            GemmFp8(P(x), gate, rows, inFeatures, outFeatures, sums, 2 * outFeatures, 0);
-            GemmFp8(P(x), up, rows, inFeatures, outFeatures, sums, 2 * outFeatures, outFeatures);
-        }
-        Fp8Epilogue(sums, rows, 2 * outFeatures, 0, 0, P(gateOut), 0, 0, 0, 0, 0, floatOut: false, mode: 2);
-    }
+    private void Fp8Gated(DeviceBuffer x, CudaBuffer gate, CudaBuffer up, DeviceBuffer gateOut, int rows, int inFeatures, int outFeatures) =>
+        GemmFp8(P(x), gate, up, rows, inFeatures, outFeatures, P(gateOut), 0, 0, 0, 0, 0, outFeatures, outFeatures, Fp8Gate);
 
-    private void Fp8AddResidual(DeviceBuffer x, CudaBuffer weight, DeviceBuffer? bias, DeviceBuffer residual, int rows, int inFeatures, int outFeatures)
-    {
-        ulong sums = Fp8Sums((long)rows * outFeatures);
-        GemmFp8(P(x), weight, rows, inFeatures, outFeatures, sums, outFeatures, 0);
-        Fp8Epilogue(sums, rows, outFeatures, outFeatures, outFeatures, P(residual), 0, 0, Bias(bias), 0, 0, floatOut: true, mode: 1);
-    }
+    private void Fp8AddResidual(DeviceBuffer x, CudaBuffer weight, DeviceBuffer? bias, DeviceBuffer residual, int rows, int inFeatures, int outFeatures) =>
+        GemmFp8(P(x), weight, weight, rows, inFeatures, outFeatures, P(residual), 0, 0, Bias(bias), 0, 0, outFeatures, outFeatures, Fp8Residual);
 
     private void Fp8Embedding(CudaBuffer table, int vocabStart, int vocabRows, int dim, int rows, CudaBuffer output) =>
         Launch(_fEmbeddingFp8, (uint)rows, 1, Threads, 0, table.Pointer, table.Scales!.Pointer, _dTokens, I(vocabStart), I(vocabRows), I(dim), output.Pointer, I((int)output.DType));
 
     /// <summary>
-    /// Adds x [rows, k] times the FP8 matrix [n, k]^T (scaled) into columns [column, column + n) of the sums [rows, ldSums].
-    /// Rows go 16, 32 or 64 at a time; the inputs are split into slices until the grid holds about two blocks a
-    /// multiprocessor (measured on an H200: one a multiprocessor was slower), so that a narrow matrix still has its loads
-    /// spread over the whole GPU.
+    /// x [rows, k] times the FP8 matrix [n, k]^T, scaled, into the outputs as <paramref name="packed"/>'s mode says
+    /// (gemm_fp8 in <see cref="Fp8KernelSource"/>; gated, wa is the gate and wb the up projection). A block takes 128
+    /// weight rows (256 from 33 rows on) over its slice of the inputs; narrow matrices split their inputs, first
+    /// across blocks, then across a block's warps, until the grid about fills the GPU once.
     /// </summary>
-    private void GemmFp8(ulong x, CudaBuffer w, int rows, int k, int n, ulong sums, int ldSums, int column)
+    private void GemmFp8(ulong x, CudaBuffer wa, CudaBuffer wb, int rows, int k, int n, ulong y0, ulong y1, ulong y2, ulong b0, ulong b1, ulong b2,
+        int e1, int e2, int packed)
     {
-        int tile = rows <= 16 ? 16 : rows <= 32 ? 32 : 64;
-        nint kernel = tile == 16 ? _fGemmFp8M16 : tile == 32 ? _fGemmFp8M32 : _fGemmFp8M64;
-        int columnBlocks = (n + Fp8KernelSource.OutputsPerBlock - 1) / Fp8KernelSource.OutputsPerBlock;
-        int rowBlocks = (rows + tile - 1) / tile;
-        int chunks = (k + Fp8KernelSource.InputsPerIteration - 1) / Fp8KernelSource.InputsPerIteration;
-        int splits = Math.Clamp((2 * _multiprocessors + columnBlocks * rowBlocks - 1) / (columnBlocks * rowBlocks), 1, Math.Max(1, chunks / 2));
-        int kPerSplit = (chunks + splits - 1) / splits * Fp8KernelSource.InputsPerIteration;
-        splits = (k + kPerSplit - 1) / kPerSplit;
-        Launch(kernel, (uint)columnBlocks, (uint)(splits * rowBlocks), Threads, 0, x, I(rows), w.Pointer, w.Scales!.Pointer, I(n), I(k),
-            I(kPerSplit), I(splits), sums, I(ldSums), I(column));
-    }
-
-    private void Fp8Epilogue(ulong sums, int rows, int total, int e1, int e2, ulong y0, ulong y1, ulong y2, ulong b0, ulong b1, ulong b2, bool floatOut, int mode)
-    {
-        long outputs = (long)rows * (mode == 2 ? total / 2 : total);
-        Launch(_fFp8Epilogue, Grid(outputs), 1, Threads, 0, sums, I(rows), I(total), I(e1), I(e2), y0, y1, y2, b0, b1, b2, I(floatOut ? 1 : 0), I(mode));
-    }
-
-    /// <summary>Device address of at least <paramref name="elements"/> float32 sums, all zero.</summary>
-    private ulong Fp8Sums(long elements)
-    {
-        if (_fp8Sums is null || _fp8Sums.Length < elements)
+        int size = rows <= 8 ? 0 : rows <= 16 ? 1 : rows <= 32 ? 2 : 3;
+        nint kernel = _fGemmFp8[size];
+        int rowTile = 8 << size, weightTiles = size == 3 ? 2 : 1, sums = rowTile / 8 * weightTiles * 4;
+        int outputsPerWarp = ((packed & 3) == Fp8Gate ? 8 : 16) * weightTiles;
+        int warpTiles = (n + outputsPerWarp - 1) / outputsPerWarp, rowBlocks = (rows + rowTile - 1) / rowTile;
+        int chunks = (k + Fp8KernelSource.InputsPerChunk - 1) / Fp8KernelSource.InputsPerChunk;
+        // The input groups' sums meet in shared memory: at 64 rows, 256 floats a thread, two groups at most.
+        int maxGroups = size == 3 ? 2 : 8;
+        int kGroups = 1, columnBlocks = 0, splits = 1, kPerSplit = k;
+        uint shared = 0;
+        for (int groups = 1; groups <= maxGroups; groups *= 2)
         {
-            long length = Math.Max(elements, 2 * (_fp8Sums?.Length ?? 0));
+            kGroups = groups;
+            columnBlocks = (warpTiles + 8 / groups - 1) / (8 / groups);
+            shared = (uint)((groups - 1) * sums * (8 / groups) * 32 * sizeof(float));
+            int target = _multiprocessors * Occupancy(kernel, Threads, shared), cells = columnBlocks * rowBlocks;
+            splits = cells > Fp8KernelSource.Counters ? 1 : Math.Clamp(target / cells, 1, Math.Min(Fp8MaxSplits, Math.Max(1, chunks / (2 * groups))));
+            kPerSplit = (chunks + splits - 1) / splits * Fp8KernelSource.InputsPerChunk;
+            splits = (k + kPerSplit - 1) / kPerSplit;
+            if (4 * cells * splits >= 3 * target) break;
+        }
+        ulong work = splits > 1 ? Fp8Work(Fp8KernelSource.Counters + (long)columnBlocks * rowBlocks * splits * sums * (8 / kGroups) * 32) : 0;
+        Launch(kernel, (uint)columnBlocks, (uint)(splits * rowBlocks), Threads, shared, x, I(rows), wa.Pointer, wb.Pointer, wa.Scales!.Pointer, wb.Scales!.Pointer,
+            I(n), I(k), I(kPerSplit), I(kGroups), work, y0, y1, y2, b0, b1, b2, (uint)e1 | (ulong)(uint)e2 << 32, I(packed));
+    }
+
+    /// <summary>Device address of the FP8 products' workspace of at least <paramref name="floats"/> floats, its counters 0.</summary>
+    private ulong Fp8Work(long floats)
+    {
+        if (_fp8Work is null || _fp8Work.Length < floats)
+        {
+            long length = Math.Max(floats, 2 * (_fp8Work?.Length ?? 0));
             // Step graphs that used the old buffer no longer match the steps to come.
             Barrier();
-            _fp8Sums?.Dispose();
-            _fp8Sums = (CudaBuffer)Allocate(DType.F32, length);
+            _fp8Work?.Dispose();
+            _fp8Work = (CudaBuffer)Allocate(DType.F32, length);
         }
-        return _fp8Sums.Pointer;
+        return _fp8Work.Pointer;
     }
 }

@@ -143,8 +143,7 @@ public sealed unsafe partial class CudaBackend : IBackend
         (_fGemvFp8, _fGemvFp8Gated, _fGemvFp8Split) = (Function("gemv_fp8"), Function("gemv_fp8_gated"), Function("gemv_fp8_split"));
         _fTopKPart = Function("top_k_part");
         _fTopKMerge = Function("top_k_merge");
-        (_fGemmFp8M16, _fGemmFp8M32, _fGemmFp8M64) = (Function("gemm_fp8_m16"), Function("gemm_fp8_m32"), Function("gemm_fp8_m64"));
-        _fFp8Epilogue = Function("fp8_epilogue");
+        _fGemmFp8 = [Function("gemm_fp8_n8"), Function("gemm_fp8_n16"), Function("gemm_fp8_n32"), Function("gemm_fp8_n64")];
         _fEmbeddingFp8 = Function("embedding_fp8");
 
         Cublas.Check(Cublas.cublasCreate(out _cublas), "cublasCreate");
@@ -850,7 +849,7 @@ public sealed unsafe partial class CudaBackend : IBackend
         Driver.cuMemFree(_cublasWorkspace);
         _topK?.Dispose();
         _stacked?.Dispose();
-        _fp8Sums?.Dispose();
+        _fp8Work?.Dispose();
         Cublas.cublasDestroy(_cublas);
         Driver.cuModuleUnload(_module);
         if (_hostRing != 0) Driver.cuMemFreeHost(_hostRing);

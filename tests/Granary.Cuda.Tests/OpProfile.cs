@@ -8,16 +8,18 @@ namespace Granary.Cuda.Tests;
 /// 128256) for 1 and 32 rows, as a decode step runs them: each op issued many times in a row, that
 /// sequence replayed as a CUDA graph, the replay timed. Weight matrices rotate over copies of 256 MB or
 /// more in all, so that the GPU's L2 cache cannot hold them from one launch to the next. GB/s counts the
-/// weight bytes read. Where a decode step's time goes, without a profiler.
+/// weight bytes read. Where a decode step's time goes, without a profiler. With <c>fp8</c> the weights are FP8
+/// codes with their scales (quantized once, uploaded as an FP8 checkpoint's), at 1, 8, 32 and 64 rows.
 /// </summary>
 internal static class OpProfile
 {
     private const int Repeats = 64;
 
-    public static int Run(TextWriter log)
+    public static int Run(TextWriter log, bool fp8)
     {
         using var gpu = new CudaBackend(new CudaBackendOptions { Graphs = true });
-        log.WriteLine($"{gpu.Name}");
+        log.WriteLine($"{gpu.Name}{(fp8 ? ", FP8 weights" : "")}");
+        double wb = fp8 ? 1 : 2;
         foreach (string line in gpu.KernelInfo()) log.WriteLine($"  {line}");
         var random = new Random(5);
         var buffers = new List<DeviceBuffer>();
@@ -36,11 +38,12 @@ internal static class OpProfile
         {
             var bytes = new byte[(long)outFs.Sum() * inF * 2];
             for (long i = 0; i < bytes.Length; i++) bytes[i] = (byte)(i * 7 % 251 & 0x3f);
-            int copies = (int)Math.Clamp((256L << 20) / bytes.Length + 1, 1, 64);
+            int copies = (int)Math.Clamp((256L << 20) / (bytes.Length / 2 * (long)wb) + 1, 1, 64);
             var sets = outFs.Select(_ => new DeviceBuffer[copies]).ToArray();
+            var codes = fp8 ? Compute.Fp8.Fp8Weights.Quantize(HostConversions.ToFloat(DType.BF16, bytes), inF) : null;
             for (int c = 0; c < copies; c++)
             {
-                var stack = gpu.Upload(DType.BF16, bytes);
+                var stack = codes is null ? gpu.Upload(DType.BF16, bytes) : gpu.UploadWeight(DType.F8E4M3, codes, inF);
                 buffers.Add(stack);
                 long offset = 0;
                 for (int m = 0; m < outFs.Length; m++)
@@ -68,7 +71,7 @@ internal static class OpProfile
         string Rate(double bytes, double us) => $"{bytes / (us * 1e-6) / 1e9,7:F0} GB/s";
 
         const int hidden = 2048, heads = 32, kvHeads = 8, headDim = 64, inter = 8192, vocab = 128256, kvDim = kvHeads * headDim;
-        foreach (int rows in new[] { 1, 32 })
+        foreach (int rows in fp8 ? new[] { 1, 8, 32, 64 } : new[] { 1, 32 })
         {
             log.WriteLine($"-- rows {rows}");
             var x = Act((long)rows * inter);
@@ -89,17 +92,17 @@ internal static class OpProfile
             var head = Weights(vocab, hidden);
             double us = Time(i => gpu.NormMatMul(residual, norm, 1e-5f, normed,
                 [new(wq[i % wq.Length], null, q, hidden), new(wk[i % wk.Length], null, k, kvDim), new(wv[i % wv.Length], null, v, kvDim)], rows, hidden));
-            log.WriteLine($"  norm + q/k/v {"3072x2048",-16} {us,8:F1} us  {Rate(3072.0 * hidden * 2, us)}");
+            log.WriteLine($"  norm + q/k/v {"3072x2048",-16} {us,8:F1} us  {Rate(3072.0 * hidden * wb, us)}");
             us = Time(i => gpu.MatMulAddResidual(q, wo[i % wo.Length], null, scratch, residual, rows, hidden, hidden));
-            log.WriteLine($"  o + residual {"2048x2048",-16} {us,8:F1} us  {Rate(2048.0 * hidden * 2, us)}");
+            log.WriteLine($"  o + residual {"2048x2048",-16} {us,8:F1} us  {Rate(2048.0 * hidden * wb, us)}");
             us = Time(i => gpu.NormGatedMatMul(residual, norm, 1e-5f, normed, wg[i % wg.Length], wu[i % wu.Length], x, scratch, rows, hidden, inter));
-            log.WriteLine($"  norm + gate/up {"2x8192x2048",-14} {us,8:F1} us  {Rate(2.0 * inter * hidden * 2, us)}");
+            log.WriteLine($"  norm + gate/up {"2x8192x2048",-14} {us,8:F1} us  {Rate(2.0 * inter * hidden * wb, us)}");
             us = Time(i => gpu.MatMulAddResidual(x, wd[i % wd.Length], null, scratch, residual, rows, inter, hidden));
-            log.WriteLine($"  down + residual {"2048x8192",-13} {us,8:F1} us  {Rate(2048.0 * inter * 2, us)}");
+            log.WriteLine($"  down + residual {"2048x8192",-13} {us,8:F1} us  {Rate(2048.0 * inter * wb, us)}");
             us = Time(i => gpu.NormMatMul(residual, norm, 1e-5f, normed, [new(head[i % head.Length], null, logits, vocab)], rows, hidden));
-            log.WriteLine($"  norm + lm_head {"128256x2048",-14} {us,8:F1} us  {Rate((double)vocab * hidden * 2, us)}");
+            log.WriteLine($"  norm + lm_head {"128256x2048",-14} {us,8:F1} us  {Rate((double)vocab * hidden * wb, us)}");
             us = Time(i => gpu.MatMul(q, [new(wq[i % wq.Length], null, normed, hidden)], rows, hidden));
-            log.WriteLine($"  MatMul {"2048x2048",-22} {us,8:F1} us  {Rate(2048.0 * hidden * 2, us)}");
+            log.WriteLine($"  MatMul {"2048x2048",-22} {us,8:F1} us  {Rate(2048.0 * hidden * wb, us)}");
 
             var ids = new int[rows * 20]; var values = new float[rows * 20]; var lse = new float[rows];
             foreach (int top in new[] { 1, 20 })

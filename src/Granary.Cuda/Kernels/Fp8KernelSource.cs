@@ -9,13 +9,13 @@ namespace Granary.Cuda.Kernels;
 internal static class Fp8KernelSource
 {
     /// <summary>Names of the kernels, for the backend's lookups.</summary>
-    public static readonly string[] Names = ["gemm_fp8_m16", "gemm_fp8_m32", "gemm_fp8_m64", "fp8_epilogue", "embedding_fp8"];
+    public static readonly string[] Names = ["gemm_fp8_n8", "gemm_fp8_n16", "gemm_fp8_n32", "gemm_fp8_n64", "embedding_fp8"];
 
-    /// <summary>Outputs one block of gemm_fp8 takes (8 warps of 16).</summary>
-    public const int OutputsPerBlock = 128;
+    /// <summary>Inputs a warp takes per step (a chunk): gemm_fp8's slices of the inputs are multiples of it.</summary>
+    public const int InputsPerChunk = 64;
 
-    /// <summary>Inputs a warp takes per iteration: gemm_fp8's slices of the inputs are multiples of it.</summary>
-    public const int InputsPerIteration = 64;
+    /// <summary>Room for the tiles' arrival counters at the start of gemm_fp8's workspace (ints); its partial sums follow.</summary>
+    public const int Counters = 1024;
 
     public const string Code = """
 
@@ -28,7 +28,7 @@ __device__ __forceinline__ void mma_bf16(float* c, u32 a0, u32 a1, u32 a2, u32 a
     __trap();
 #endif
 }
-// 16 consecutive activations of one row as 8 bf16 pairs (float32 activations are rounded to bf16 here).
+// 16 consecutive activations of one row as 8 bf16 pairs (float32 activations are rounded to bf16 here); zeros when !in.
 __device__ __forceinline__ void load_x16(const act_t* x, long long at, bool in, u32* a) {
     if (!in) {
 #pragma unroll
@@ -45,112 +45,181 @@ __device__ __forceinline__ void load_x16(const act_t* x, long long at, bool in, 
     a[0] = v0.x; a[1] = v0.y; a[2] = v0.z; a[3] = v0.w; a[4] = v1.x; a[5] = v1.y; a[6] = v1.z; a[7] = v1.w;
 #endif
 }
+__device__ __forceinline__ u32 word(uint4 v, int j) { return j == 0 ? v.x : j == 1 ? v.y : j == 2 ? v.z : v.w; }
+__device__ __forceinline__ float ld_cg(const float* p) { float v; asm volatile("ld.global.cg.f32 %0, [%1];" : "=f"(v) : "l"(p)); return v; }
 
-// acc[r, colOffset + o] += scale[o] * sum_i x[r, i] * code[o, i], for rows r < rows and outputs o < n (in % 16 == 0).
-// A warp takes 16 outputs (two 8-wide tiles) of 16 * MT rows over one slice of the inputs, the block's 8 warps 128
-// consecutive outputs; blockIdx.y % splits picks a slice of kPerSplit inputs (so that narrow matrices fill the GPU
-// too), blockIdx.y / splits the rows, 16 * MT at a time. The slices' partial sums meet in acc by atomic adds; fp8_epilogue reads
-// them out and zeroes acc again.
-// The inputs are permuted, alike for both operands (a dot product does not care in which order it sums): lane (g, t)
-// takes the 16 consecutive inputs [16t, 16t + 16) of each 64-input chunk (one 16-byte load of codes per weight row) and
-// gives MMA j of the chunk its inputs 4j .. 4j + 3 as the k positions 2t, 2t + 1, 2t + 8, 2t + 9 that the m16n8k16
-// fragments assign the lane.
-template <int MT>
-__device__ __forceinline__ void gemm_fp8_body(const act_t* x, int rows, const unsigned char* w, const float* scales, int n, int k,
-    int kPerSplit, int splits, float* acc, int ldAcc, int colOffset) {
+// One output of gemm_fp8: mode 0 writes output o < e1 to y0, o < e2 to y1 (at o - e1), else to y2 (at o - e2), each
+// plus its bias, as activations (float32 with floatOut); mode 1 adds it and bias b0 to the float32 residual y0.
+__device__ __forceinline__ void fp8_store(int o, int r, float v, int n, int mode, int floatOut, int e1, int e2,
+    void* y0, void* y1, void* y2, const act_t* b0, const act_t* b1, const act_t* b2) {
+    if (o >= n) return;
+    if (mode == 1) { ((float*)y0)[(long long)r * n + o] += v + (b0 ? ld(b0, o) : 0.f); return; }
+    void* y; const act_t* b; int local, cols;
+    if (o < e1) { y = y0; b = b0; local = o; cols = e1; }
+    else if (o < e2) { y = y1; b = b1; local = o - e1; cols = e2 - e1; }
+    else { y = y2; b = b2; local = o - e2; cols = n - e2; }
+    if (b) v += ld(b, local);
+    long long at = (long long)r * cols + local;
+    if (floatOut) ((float*)y)[at] = v;
+    else st((act_t*)y, at, v);
+}
+
+// y = x W^T (scaled per output) for up to 64 rows of x [rows, k] and FP8 codes W [n, k] (k % 16 == 0), on the tensor
+// cores with the weights as the 16-row A operand and x as the 8-column B operand (m16n8k16), so that a step of 8
+// rows wastes nothing. A warp holds WT tiles of 16 weight rows by NT tiles of 8 rows of x; gated (mode 2), a tile's
+// rows 0-7 are gate rows and 8-15 the same up rows (wa, wb), so that silu(gate) * up meets in one lane's sums.
+// The inputs are permuted, alike for both operands (a dot product does not care in which order it sums): lane
+// (g, t) takes the 16 consecutive inputs [16t, 16t + 16) of each 64-input chunk (one 16-byte load of codes per weight
+// row) and gives MMA j of the chunk its inputs 4j .. 4j + 3 as the k positions 2t, 2t + 1, 2t + 8, 2t + 9 that the
+// fragments assign the lane. Each lane keeps 4 / WT chunks of codes (128 bytes) in flight, the first before the
+// previous kernel ends. x is read through L1, where the block's warps share it.
+// The block's 8 warps are kGroups groups over its slice of the inputs (chunks kg, kg + kGroups, ...) by 8 / kGroups
+// groups of outputs; the groups' sums meet in shared memory, in order. blockIdx.y % splits picks a slice of kPerSplit
+// inputs, blockIdx.y / splits the rows (64 at a time): with splits > 1 each block leaves its sums in the workspace
+// and the last of a tile's blocks to arrive (an arrival counter at the workspace's start) adds them in split order
+// and writes the outputs; the sums are the same whichever block comes last. The counters are back at 0 after.
+template <int NT, int WT>
+__device__ __forceinline__ void gemm_fp8_body(const act_t* x, int rows, const unsigned char* wa, const unsigned char* wb,
+    const float* sa, const float* sb, int n, int k, int kPerSplit, int kGroups, float* ws,
+    void* y0, void* y1, void* y2, const act_t* b0, const act_t* b1, const act_t* b2, long long ends, int packed) {
+    constexpr int D = 4 / WT, R = WT * NT * 4;
+    extern __shared__ float red[];
+    __shared__ int last;
+    const int mode = packed & 3, floatOut = (packed >> 2) & 1;
+    const bool gated = mode == 2;
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, t = lane & 3;
-    const int n0 = blockIdx.x * 128 + warp * 16, m0 = (blockIdx.y / splits) * 16 * MT;
-    const int kBegin = (blockIdx.y % splits) * kPerSplit, kEnd = min(k, kBegin + kPerSplit);
-    const uint4* w0 = (const uint4*)(w + (long long)min(n0 + g, n - 1) * k);
-    const uint4* w1 = (const uint4*)(w + (long long)min(n0 + 8 + g, n - 1) * k);
-    float c[MT][2][4];
+    const int groups = 8 / kGroups, og = warp % groups, kg = warp / groups;
+    const int splits = (k + kPerSplit - 1) / kPerSplit, split = blockIdx.y % splits, rowBlock = blockIdx.y / splits;
+    const int m0 = rowBlock * 8 * NT, per = gated ? 8 : 16, out0 = (blockIdx.x * groups + og) * WT * per;
+    const int kBegin = split * kPerSplit, kEnd = min(k, kBegin + kPerSplit);
+    const int chunks = (kEnd - kBegin + 63) >> 6, mine = chunks > kg ? (chunks - kg + kGroups - 1) / kGroups : 0;
+    const uint4* wr[WT][2];
 #pragma unroll
-    for (int m = 0; m < MT; m++)
-#pragma unroll
-        for (int j = 0; j < 2; j++) c[m][j][0] = c[m][j][1] = c[m][j][2] = c[m][j][3] = 0.f;
+    for (int wt = 0; wt < WT; wt++) {
+        const int lo = out0 + wt * per + g, hi = gated ? lo : lo + 8;
+        wr[wt][0] = (const uint4*)(wa + (long long)min(lo, n - 1) * k);
+        wr[wt][1] = (const uint4*)((gated ? wb : wa) + (long long)min(hi, n - 1) * k);
+    }
     const uint4 none = {0u, 0u, 0u, 0u};
+    uint4 ring[D][WT][2];
     PDL_TRIGGER();
-    int k0 = kBegin + 16 * t;
-    uint4 b0 = k0 < kEnd ? ld_stream(w0 + (k0 >> 4)) : none, b1 = k0 < kEnd ? ld_stream(w1 + (k0 >> 4)) : none;
+#pragma unroll
+    for (int d = 0; d < D; d++) {
+        const int at = kBegin + 64 * (kg + kGroups * d) + 16 * t;
+#pragma unroll
+        for (int wt = 0; wt < WT; wt++)
+#pragma unroll
+            for (int h = 0; h < 2; h++) ring[d][wt][h] = at < kEnd ? ld_stream(wr[wt][h] + (at >> 4)) : none;
+    }
     PDL_WAIT();
-    for (; k0 - 16 * t < kEnd; k0 += 64) {
-        const bool in = k0 < kEnd;
-        // The next chunk's codes are loaded before this chunk's products.
-        const int k1 = k0 + 64;
-        uint4 nb0 = k1 < kEnd ? ld_stream(w0 + (k1 >> 4)) : none, nb1 = k1 < kEnd ? ld_stream(w1 + (k1 >> 4)) : none;
-        u32 a[MT][2][8];
+    const act_t* xr[NT];
 #pragma unroll
-        for (int m = 0; m < MT; m++)
+    for (int nt = 0; nt < NT; nt++) xr[nt] = x + (long long)min(m0 + 8 * nt + g, rows - 1) * k;
+    float c[WT][NT][4];
 #pragma unroll
-            for (int h = 0; h < 2; h++) {
-                int r = m0 + 16 * m + 8 * h + g;
-                load_x16(x, (long long)r * k + k0, in && r < rows, a[m][h]);
-            }
-        const u32 wb0[4] = {b0.x, b0.y, b0.z, b0.w}, wb1[4] = {b1.x, b1.y, b1.z, b1.w};
+    for (int wt = 0; wt < WT; wt++)
 #pragma unroll
-        for (int j = 0; j < 4; j++) {
-            uint2 q0 = e4m3x4_to_bf16x4(wb0[j]), q1 = e4m3x4_to_bf16x4(wb1[j]);
+        for (int nt = 0; nt < NT; nt++) c[wt][nt][0] = c[wt][nt][1] = c[wt][nt][2] = c[wt][nt][3] = 0.f;
+    for (int i0 = 0; i0 < mine; i0 += D) {
 #pragma unroll
-            for (int m = 0; m < MT; m++) {
-                mma_bf16(c[m][0], a[m][0][2 * j], a[m][1][2 * j], a[m][0][2 * j + 1], a[m][1][2 * j + 1], q0.x, q0.y);
-                mma_bf16(c[m][1], a[m][0][2 * j], a[m][1][2 * j], a[m][0][2 * j + 1], a[m][1][2 * j + 1], q1.x, q1.y);
+        for (int d = 0; d < D; d++) {
+            if (i0 + d >= mine) break;
+            const int at = kBegin + 64 * (kg + kGroups * (i0 + d)) + 16 * t, next = at + 64 * kGroups * D;
+            const bool in = at < kEnd;
+            uint4 cur[WT][2];
+#pragma unroll
+            for (int wt = 0; wt < WT; wt++)
+#pragma unroll
+                for (int h = 0; h < 2; h++) {
+                    cur[wt][h] = ring[d][wt][h];
+                    ring[d][wt][h] = next < kEnd ? ld_stream(wr[wt][h] + (next >> 4)) : none;
+                }
+            u32 xb[NT][8];
+#pragma unroll
+            for (int nt = 0; nt < NT; nt++) load_x16(xr[nt], at, in, xb[nt]);
+#pragma unroll
+            for (int j = 0; j < 4; j++) {
+                uint2 q[WT][2];
+#pragma unroll
+                for (int wt = 0; wt < WT; wt++) { q[wt][0] = e4m3x4_to_bf16x4(word(cur[wt][0], j)); q[wt][1] = e4m3x4_to_bf16x4(word(cur[wt][1], j)); }
+#pragma unroll
+                for (int wt = 0; wt < WT; wt++)
+#pragma unroll
+                    for (int nt = 0; nt < NT; nt++)
+                        mma_bf16(c[wt][nt], q[wt][0].x, q[wt][1].x, q[wt][0].y, q[wt][1].y, xb[nt][2 * j], xb[nt][2 * j + 1]);
             }
         }
-        b0 = nb0; b1 = nb1;
     }
+    float* flat = &c[0][0][0];
+    const int holders = groups * 32;
+    if (kGroups > 1) {
+        if (kg > 0)
 #pragma unroll
-    for (int j = 0; j < 2; j++) {
-        const int o = n0 + 8 * j + 2 * t;
-        const float s0 = o < n ? scales[o] : 0.f, s1 = o + 1 < n ? scales[o + 1] : 0.f;
+            for (int r = 0; r < R; r++) red[((kg - 1) * R + r) * holders + threadIdx.x % holders] = flat[r];
+        __syncthreads();
+        if (kg == 0)
+            for (int q = 1; q < kGroups; q++)
 #pragma unroll
-        for (int m = 0; m < MT; m++)
+                for (int r = 0; r < R; r++) flat[r] += red[((q - 1) * R + r) * holders + threadIdx.x];
+    }
+    if (splits > 1) {
+        const int tile = blockIdx.x + gridDim.x * rowBlock;
+        int* counters = (int*)ws;
+        float* parts = ws + FP8_COUNTERS;
+        if (kg == 0)
 #pragma unroll
-            for (int h = 0; h < 2; h++) {
-                int r = m0 + 16 * m + 8 * h + g;
+            for (int r = 0; r < R; r++) parts[((long long)(tile * splits + split) * R + r) * holders + threadIdx.x] = flat[r];
+        __threadfence();
+        __syncthreads();
+        if (threadIdx.x == 0) last = atomicAdd(counters + tile, 1) == splits - 1;
+        __syncthreads();
+        if (!last) return;
+        __threadfence();
+        // Every slice's sums back from L2 (this block's too), a slice's loads all in flight before their adds.
+        if (kg == 0) {
+#pragma unroll
+            for (int r = 0; r < R; r++) flat[r] = 0.f;
+            for (int q = 0; q < splits; q++) {
+                const float* p = parts + (long long)(tile * splits + q) * R * holders + threadIdx.x;
+                float v[R];
+#pragma unroll
+                for (int r = 0; r < R; r++) v[r] = ld_cg(p + r * holders);
+#pragma unroll
+                for (int r = 0; r < R; r++) flat[r] += v[r];
+            }
+        }
+        if (threadIdx.x == 0) counters[tile] = 0;
+    }
+    if (kg > 0) return;
+    const int e1 = (int)(ends & 0xffffffffll), e2 = (int)(ends >> 32);
+#pragma unroll
+    for (int wt = 0; wt < WT; wt++) {
+        const int lo = out0 + wt * per + g, hi = gated ? lo : lo + 8;
+        const float slo = lo < n ? sa[lo] : 0.f, shi = hi < n ? (gated ? sb : sa)[hi] : 0.f;
+#pragma unroll
+        for (int nt = 0; nt < NT; nt++)
+#pragma unroll
+            for (int q = 0; q < 2; q++) {
+                const int r = m0 + 8 * nt + 2 * t + q;
                 if (r >= rows) continue;
-                float* out = acc + (long long)r * ldAcc + colOffset + o;
-                if (o < n) atomicAdd(out, c[m][j][2 * h] * s0);
-                if (o + 1 < n) atomicAdd(out + 1, c[m][j][2 * h + 1] * s1);
+                const float vlo = c[wt][nt][q] * slo, vhi = c[wt][nt][2 + q] * shi;
+                if (gated) {
+                    if (lo < n) st((act_t*)y0, (long long)r * n + lo, vlo / (1.f + __expf(-vlo)) * vhi);
+                    continue;
+                }
+                fp8_store(lo, r, vlo, n, mode, floatOut, e1, e2, y0, y1, y2, b0, b1, b2);
+                fp8_store(hi, r, vhi, n, mode, floatOut, e1, e2, y0, y1, y2, b0, b1, b2);
             }
     }
 }
-#define GEMM_FP8_PARAMS const act_t* x, int rows, const unsigned char* w, const float* scales, int n, int k, int kPerSplit, int splits, float* acc, int ldAcc, int colOffset
-#define GEMM_FP8_ARGS x, rows, w, scales, n, k, kPerSplit, splits, acc, ldAcc, colOffset
-extern "C" __global__ void __launch_bounds__(256) gemm_fp8_m16(GEMM_FP8_PARAMS) { gemm_fp8_body<1>(GEMM_FP8_ARGS); }
-extern "C" __global__ void __launch_bounds__(256) gemm_fp8_m32(GEMM_FP8_PARAMS) { gemm_fp8_body<2>(GEMM_FP8_ARGS); }
-extern "C" __global__ void __launch_bounds__(256) gemm_fp8_m64(GEMM_FP8_PARAMS) { gemm_fp8_body<4>(GEMM_FP8_ARGS); }
-
-// Reads gemm_fp8's sums (acc [rows, total]), zeroes them for the next product, and writes the outputs. mode 0: outputs
-// [0, e1) go to y0, [e1, e2) to y1, [e2, total) to y2, each plus its bias, as activations (float32 with floatOut);
-// mode 1: y0 is the float32 residual stream and gets outputs plus bias b0 added; mode 2 (gated): outputs [0, total / 2)
-// are the gate, the rest the up projection, and y0 = silu(gate) * up.
-extern "C" __global__ void fp8_epilogue(float* acc, int rows, int total, int e1, int e2, void* y0, void* y1, void* y2,
-    const act_t* b0, const act_t* b1, const act_t* b2, int floatOut, int mode) {
-    PDL_START();
-    const int width = mode == 2 ? total / 2 : total;
-    const long long count = (long long)rows * width;
-    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < count; i += (long long)gridDim.x * blockDim.x) {
-        const int r = (int)(i / width), o = (int)(i % width);
-        float* a = acc + (long long)r * total + o;
-        float v = *a;
-        *a = 0.f;
-        if (mode == 2) {
-            float up = a[width];
-            a[width] = 0.f;
-            st((act_t*)y0, i, v / (1.f + __expf(-v)) * up);
-            continue;
-        }
-        if (mode == 1) { ((float*)y0)[i] += v + (b0 ? ld(b0, o) : 0.f); continue; }
-        void* y; const act_t* b; int local, cols;
-        if (o < e1) { y = y0; b = b0; local = o; cols = e1; }
-        else if (o < e2) { y = y1; b = b1; local = o - e1; cols = e2 - e1; }
-        else { y = y2; b = b2; local = o - e2; cols = total - e2; }
-        if (b) v += ld(b, local);
-        long long at = (long long)r * cols + local;
-        if (floatOut) ((float*)y)[at] = v;
-        else st((act_t*)y, at, v);
-    }
-}
+#define GEMM_FP8_PARAMS const act_t* x, int rows, const unsigned char* wa, const unsigned char* wb, const float* sa, const float* sb, \
+    int n, int k, int kPerSplit, int kGroups, float* ws, void* y0, void* y1, void* y2, const act_t* b0, const act_t* b1, const act_t* b2, \
+    long long ends, int packed
+#define GEMM_FP8_ARGS x, rows, wa, wb, sa, sb, n, k, kPerSplit, kGroups, ws, y0, y1, y2, b0, b1, b2, ends, packed
+extern "C" __global__ void __launch_bounds__(256) gemm_fp8_n8(GEMM_FP8_PARAMS) { gemm_fp8_body<1, 1>(GEMM_FP8_ARGS); }
+extern "C" __global__ void __launch_bounds__(256) gemm_fp8_n16(GEMM_FP8_PARAMS) { gemm_fp8_body<2, 1>(GEMM_FP8_ARGS); }
+extern "C" __global__ void __launch_bounds__(256) gemm_fp8_n32(GEMM_FP8_PARAMS) { gemm_fp8_body<4, 1>(GEMM_FP8_ARGS); }
+extern "C" __global__ void __launch_bounds__(256, 1) gemm_fp8_n64(GEMM_FP8_PARAMS) { gemm_fp8_body<8, 2>(GEMM_FP8_ARGS); }
 
 // embedding for an FP8 table: code times its row's scale.
 extern "C" __global__ void embedding_fp8(const unsigned char* table, const float* scales, const int* tokens, int vocabStart, int vocabRows, int dim,

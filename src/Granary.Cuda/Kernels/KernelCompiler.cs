@@ -13,7 +13,7 @@ internal static unsafe class KernelCompiler
         var options = new List<string>
         {
             $"--gpu-architecture=sm_{major}{minor}", "--std=c++17",
-            $"-DCHUNK={KernelSource.AttentionChunk}", $"-DTOPK_ITEMS={KernelSource.TopKItems}",
+            $"-DCHUNK={KernelSource.AttentionChunk}", $"-DTOPK_ITEMS={KernelSource.TopKItems}", $"-DFP8_COUNTERS={Fp8KernelSource.Counters}",
         };
         if (f32Activations) options.Add("-DACT_F32");
         return [.. options];
