@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The cluster's control path and serving, on this machine: a redis-server and silos on loopback (one CPU device
 # each unless said), then
-#   0. the same tp-2 engine under `granary serve` (no silo): what a silo's replica is measured against,
+#   0. the same tp-2 engine under `granary serve`: a silo alone on localhost clustering (no Redis); in builds before
+#      2026-12-04 serve ran the engine without Orleans, the baseline a silo's replica was measured against,
 #   1. a tp-2 replica inside one silo (its TP group talks in-process: no grain call per step),
 #   2. a tp-2 replica spanning two silos (one step plan per step as a grain call to the other silo),
 #   3. the control path alone between two silos (`granary bench control`: a 1 KB plan out, 64 B back).
@@ -47,7 +48,7 @@ run() { # run NAME DLL KIND(old|new)
   local g0 g1 g2; g0=$(free_port); g1=$(free_port); g2=$(free_port)
   "${granary[@]}" serve --model "$model" --tp 2 --threads "${THREADS:-1}" --kv-cache-mib 32 --port "$g0" > "$logs/$name-serve.log" 2>&1 & pids+=($!)
   for _ in $(seq 240); do curl -sf "http://127.0.0.1:$g0/ready" > /dev/null && break; sleep 0.5; done
-  echo "== $name: tp 2 under granary serve (no silo)"
+  echo "== $name: tp 2 under granary serve (a silo alone; no silo before 2026-12-04)"
   measure "$g0"
   kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true; unset 'pids[-1]'
   silo "$name-one" one "cpu:0,cpu:1" "$g1"

@@ -41,13 +41,7 @@ internal sealed record ReplicaModel(DeploymentSpec Spec, ParallelPlan Plan, int 
         var eos = LocalModel.EosIds(Plan.Config, GenerationConfig.Load(Spec.Model), tokenizer);
         var options = EngineOptions;
         var engine = new LlmEngine(executor, tokenizer, eos, options, loggers.CreateLogger<LlmEngine>());
-        var duration = warmup ?? EngineWarmup.DefaultDuration(placement.Ranks[0].Device);
-        if (duration > TimeSpan.Zero)
-        {
-            var clock = System.Diagnostics.Stopwatch.StartNew();
-            int steps = await EngineWarmup.RunAsync(engine, Plan.Config.VocabSize, duration).ConfigureAwait(false);
-            ReplicaSession.LogWarmedUp(loggers.CreateLogger<ReplicaSession>(), placement.Id, steps, clock.Elapsed.TotalSeconds);
-        }
+        await EngineWarmup.WarmUpAsync(engine, Plan.Config.VocabSize, warmup, placement.Ranks[0].Device, $"Replica {placement.Id}", loggers.CreateLogger<ReplicaSession>()).ConfigureAwait(false);
         return new ReplicaSession(placement.Id, placement.Generation, Spec.Name, engine, Spec.MaxWaiting, loggers);
     }
 }

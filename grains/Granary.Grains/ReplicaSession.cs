@@ -64,9 +64,6 @@ public sealed partial class ReplicaSession : IDisposable
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Replica {Replica} warmed up: {Steps} untimed steps in {Seconds:F1} s")]
-    internal static partial void LogWarmedUp(ILogger logger, string replica, int steps, double seconds);
-
     /// <summary>Stops the step loop (running requests end with an error event) and frees the replica's ranks.</summary>
     public void Dispose()
     {

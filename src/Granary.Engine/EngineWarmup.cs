@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Microsoft.Extensions.Logging;
 
 namespace Granary.Engine;
 
@@ -9,7 +10,7 @@ namespace Granary.Engine;
 /// step on an H100, against 9-12 us once optimized), and on the CPU a server's first minute ran 15-25% slower
 /// (stories15M, tp 2, 2 cores). Batches of 1 and 2 also capture their step graphs.
 /// </summary>
-public static class EngineWarmup
+public static partial class EngineWarmup
 {
     /// <summary>What serve and silos warm up for unless told: 2 s on a GPU, 0.5 s on the CPU.</summary>
     public static TimeSpan DefaultDuration(string device) =>
@@ -27,11 +28,19 @@ public static class EngineWarmup
     }
 
     /// <summary>
-    /// <see cref="Run"/> through <see cref="LlmEngine.StepAsync"/>, the serving loop's step (which awaits executors whose
-    /// ranks run in other processes): what a replica's session runs before it serves.
+    /// What serve and a replica's session run before they serve: <see cref="Run"/> through <see cref="LlmEngine.StepAsync"/>
+    /// (the serving loop's step, which awaits executors whose ranks run in other processes) for
+    /// <paramref name="duration"/> (null: <see cref="DefaultDuration"/> of <paramref name="device"/>; zero: none), logged
+    /// as <paramref name="what"/> warmed up.
     /// </summary>
-    public static ValueTask<int> RunAsync(LlmEngine engine, int vocabSize, TimeSpan duration, CancellationToken cancellationToken = default) =>
-        RunAsync(engine, vocabSize, duration, static async e => await e.StepAsync().ConfigureAwait(false), cancellationToken);
+    public static async Task WarmUpAsync(LlmEngine engine, int vocabSize, TimeSpan? duration, string device, string what, ILogger logger, CancellationToken cancellationToken = default)
+    {
+        var wait = duration ?? DefaultDuration(device);
+        if (wait <= TimeSpan.Zero) return;
+        var clock = Stopwatch.StartNew();
+        int steps = await RunAsync(engine, vocabSize, wait, static async e => await e.StepAsync().ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
+        LogWarmedUp(logger, what, steps, clock.Elapsed.TotalSeconds);
+    }
 
     private static async ValueTask<int> RunAsync(LlmEngine engine, int vocabSize, TimeSpan duration, Func<LlmEngine, ValueTask> step, CancellationToken cancellationToken)
     {
@@ -55,4 +64,7 @@ public static class EngineWarmup
         while (clock.Elapsed < duration);
         return steps;
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{What} warmed up: {Steps} untimed steps in {Seconds:F1} s")]
+    private static partial void LogWarmedUp(ILogger logger, string what, int steps, double seconds);
 }

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Diagnostics;
 using Granary.Engine;
 using Granary.Serving;
 using Microsoft.Extensions.Logging;
@@ -11,7 +10,7 @@ namespace Granary.Silo.Cli;
 /// no Redis): an Orleans silo alone with the model deployed on it (<see cref="EmbeddedSilo"/>); rank 0 of a static
 /// launch (WORLD_SIZE, RANK_TABLE_FILE) serves its group directly.
 /// </summary>
-internal static partial class ServeCommand
+internal static class ServeCommand
 {
     public static Command Create()
     {
@@ -64,20 +63,11 @@ internal static partial class ServeCommand
                 Engine = new AsyncEngineOptions { MaxWaiting = waiting },
             };
             using var local = LocalModel.Load(model, modelOptions, loggers);
-            var wait = duration ?? EngineWarmup.DefaultDuration(modelOptions.Device);
-            if (wait > TimeSpan.Zero)
-            {
-                var clock = Stopwatch.StartNew();
-                int steps = EngineWarmup.Run(local.Engine, local.Config.VocabSize, wait, cancellationToken);
-                LogWarmedUp(loggers.CreateLogger("Granary.Serve"), steps, clock.Elapsed.TotalSeconds);
-            }
+            await EngineWarmup.WarmUpAsync(local.Engine, local.Config.VocabSize, duration, modelOptions.Device, "The model", loggers.CreateLogger("Granary.Serve"), cancellationToken);
             await using var server = OpenAiServer.Create(local, options, loggers);
             await server.RunAsync(cancellationToken);
             return 0;
         });
         return command;
     }
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "Warmed up: {Steps} untimed steps in {Seconds:F1} s")]
-    private static partial void LogWarmedUp(ILogger logger, int steps, double seconds);
 }
