@@ -75,7 +75,7 @@ internal sealed partial class RelayedRequest
                 tried.Add(replica.Id);
                 if (attempt >= _gateway.MaxResumes)
                 {
-                    if (busy) Fail($"every replica of {_gateway.ModelName} has a full queue; try again shortly", isBusy: true);
+                    if (busy) FailBusy();
                     else Fail($"the replica answering it failed and it could not be resumed after {attempt + 1} tries: {failure}");
                     return;
                 }
@@ -84,7 +84,7 @@ internal sealed partial class RelayedRequest
                 var next = await _gateway.WaitForReplicaAsync(_request, _cost, tried, busy ? TimeSpan.Zero : _gateway.ResumeWait, _cancellation).ConfigureAwait(false);
                 if (next is null)
                 {
-                    if (busy) Fail($"every replica of {_gateway.ModelName} has a full queue; try again shortly", isBusy: true);
+                    if (busy) FailBusy();
                     else Fail($"the replica answering it failed ({failure}) and no other replica is ready to resume it");
                     return;
                 }
@@ -156,6 +156,8 @@ internal sealed partial class RelayedRequest
             _firstToken = false;
         }
     }
+
+    private void FailBusy() => Fail($"every replica of {_gateway.ModelName} has a full queue; try again shortly", isBusy: true);
 
     private void Fail(string message, bool isBusy = false)
     {

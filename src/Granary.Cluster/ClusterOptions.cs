@@ -86,7 +86,6 @@ public sealed class ClusterOptions
     /// <summary>Whether the silo joins a Redis cluster (else it runs alone on localhost clustering).</summary>
     public bool UsesRedis => !string.IsNullOrWhiteSpace(RedisUrl);
 
-    /// <summary>Throws <see cref="ArgumentException"/> naming the first setting that cannot work.</summary>
     /// <summary>What Orleans' Kubernetes hosting reads at start, checked here so that a silo outside a pod gets one line, not a crash.</summary>
     private static void CheckKubernetesPod()
     {
@@ -98,6 +97,7 @@ public sealed class ClusterOptions
         if (!File.Exists(token)) throw new ArgumentException($"--kubernetes needs the pod's service account token at {token} (automountServiceAccountToken: true, and a role that may get, list, watch and delete pods)");
     }
 
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first setting that cannot work.</summary>
     public void Validate()
     {
         if (UsesRedis && !RedisUrl.StartsWith("redis://", StringComparison.Ordinal) && !RedisUrl.StartsWith("rediss://", StringComparison.Ordinal))
