@@ -185,6 +185,16 @@ public class CliTests
     }
 
     [Theory]
+    [InlineData("cuda:abc", "error: device 'cuda:abc': expected cuda:N with N a device number")]
+    [InlineData("gpu", "error: --device must be cpu or cuda:N, got 'gpu'")]
+    public void ServeRefusesABadDeviceInOneLine(string device, string message)
+    {
+        var (code, _, error) = CliRunner.Run("serve", "--model", TestData.Fixture("llama-tiny"), "--device", device, "--port", "0");
+        Assert.Equal(1, code);
+        Assert.StartsWith(message, error);
+    }
+
+    [Theory]
     [InlineData("", "error: --kubernetes needs --cluster redis://")]
     [InlineData("--cluster redis://127.0.0.1:1", "error: --kubernetes runs in a Kubernetes pod, and POD_NAME")]
     public void KubernetesHostingOutsideAPodIsRefusedInOneLine(string cluster, string message)

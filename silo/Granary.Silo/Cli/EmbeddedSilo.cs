@@ -77,8 +77,7 @@ internal static partial class EmbeddedSilo
     /// <summary>The silo: alone, on free Orleans ports, offering one device per rank (--device's index onwards), the gateway where --host and --port say.</summary>
     private static SiloOptions Silo(Settings settings, DeploymentSpec spec)
     {
-        string device = settings.Options.Device;
-        int first = device.IndexOf(':') is int colon and > 0 ? int.Parse(device.AsSpan(colon + 1), System.Globalization.CultureInfo.InvariantCulture) : 0;
+        int first = Granary.Cuda.CudaBackendOptions.Parse(settings.Options.Device)?.Device ?? 0;
         return new SiloOptions
         {
             Cluster = new ClusterOptions
@@ -99,8 +98,8 @@ internal static partial class EmbeddedSilo
         };
     }
 
-    private static string DeviceKind(string device) => device.StartsWith("cuda", StringComparison.OrdinalIgnoreCase) ? "cuda"
-        : device.StartsWith("cpu", StringComparison.OrdinalIgnoreCase) ? "cpu"
+    private static string DeviceKind(string device) => device.StartsWith("cpu", StringComparison.OrdinalIgnoreCase) ? "cpu"
+        : Granary.Cuda.CudaBackendOptions.Parse(device) is not null ? "cuda" // throws for a malformed cuda:N
         : throw new ArgumentException($"--device must be cpu or cuda:N, got '{device}'");
 
     /// <summary>What would stop the replica from loading, checked before the silo starts so that the user sees it at once.</summary>
