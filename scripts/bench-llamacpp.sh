@@ -72,6 +72,8 @@ for round in $(seq "$rounds"); do
     nice -n 10 "$bin/llama-batched-bench" -m "$home/stories15M-$q.gguf" -t "$threads" -c 4096 -no-kvu -npp 128 -ntg 128 -npl 1,16 2>/dev/null | grep -E "^\|"
     echo "## round $round Granary $q (load $(cut -d' ' -f1 /proc/loadavg))"
     quant=(); [[ $q == q8_0 ]] && quant=(--quantization q8_0)
-    nice -n 10 "${granary[@]}" bench-local --model "$model" --threads "$threads" --batch 1,16 --prompt 128 --new 128 "${quant[@]}" 2>/dev/null
+    # stories15M's context is 256 tokens: pp512 runs past it, as llama-bench's does (RoPE goes on).
+    nice -n 10 "${granary[@]}" bench-local --model "$model" --threads "$threads" --batch 1,16 --prompt 128 --new 128 --prefill 128,255,512 \
+      --max-model-len 640 --allow-long-max-model-len "${quant[@]}" 2>/dev/null
   done
 done

@@ -190,7 +190,7 @@ public sealed partial class ClusterGateway : IGenerationService
         public static ServedModel Load(DeploymentSpec spec)
         {
             var config = ModelConfig.Load(spec.Model);
-            int context = spec.MaxModelLength > 0 ? Math.Min(spec.MaxModelLength, config.MaxPositionEmbeddings) : config.MaxPositionEmbeddings;
+            int context = ContextLength.Resolve(config, spec.MaxModelLength, spec.AllowLongMaxModelLength);
             return new ServedModel(spec, TokenizerLoader.FromModelDirectory(spec.Model), ChatTemplates.ChatTemplate.FromModelDirectory(spec.Model), context);
         }
     }

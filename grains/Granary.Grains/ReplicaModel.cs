@@ -14,7 +14,7 @@ internal sealed record ReplicaModel(DeploymentSpec Spec, ParallelPlan Plan, int 
     {
         var config = ModelConfig.Load(spec.Model);
         var plan = ParallelPlan.Create(config, spec.TensorParallelSize, spec.PipelineParallelSize, spec.PipelinePartition);
-        int maxPositions = spec.MaxModelLength > 0 ? Math.Min(spec.MaxModelLength, config.MaxPositionEmbeddings) : config.MaxPositionEmbeddings;
+        int maxPositions = ContextLength.Resolve(config, spec.MaxModelLength, spec.AllowLongMaxModelLength);
         return new ReplicaModel(spec, plan, maxPositions);
     }
 
@@ -25,6 +25,7 @@ internal sealed record ReplicaModel(DeploymentSpec Spec, ParallelPlan Plan, int 
     {
         KvCacheBytes = Spec.KvCacheMiB << 20,
         MaxModelLength = Spec.MaxModelLength,
+        AllowLongMaxModelLength = Spec.AllowLongMaxModelLength,
         MaxSequences = Spec.MaxSequences,
         MaxBatchedTokens = Spec.MaxBatchedTokens,
         AsyncScheduling = Spec.AsyncScheduling,

@@ -15,6 +15,12 @@ public sealed class EngineOptions
     /// <summary>Longest prompt plus output; 0 means the model's max_position_embeddings. Default 0.</summary>
     public int MaxModelLength { get; set; }
 
+    /// <summary>
+    /// Whether <see cref="MaxModelLength"/> may exceed the model's max_position_embeddings (<c>--allow-long-max-model-len</c>,
+    /// vLLM's VLLM_ALLOW_LONG_MAX_MODEL_LEN): positions past the trained context are computed, their outputs untested. Default false.
+    /// </summary>
+    public bool AllowLongMaxModelLength { get; set; }
+
     /// <summary>Most sequences in one step. Default 64.</summary>
     public int MaxSequences { get; set; } = 64;
 

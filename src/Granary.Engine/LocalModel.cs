@@ -173,7 +173,7 @@ public sealed partial class LocalModel : IDisposable
     }
 
     private static int MaxPositions(LocalModelOptions options, ModelConfig config) =>
-        options.Engine.MaxModelLength > 0 ? Math.Min(options.Engine.MaxModelLength, config.MaxPositionEmbeddings) : config.MaxPositionEmbeddings;
+        ContextLength.Resolve(config, options.Engine.MaxModelLength, options.Engine.AllowLongMaxModelLength);
 
     /// <summary>The ids that end an answer: config.json's, generation_config.json's and the tokenizer's end-of-sequence ids together.</summary>
     public static SortedSet<int> EosIds(ModelConfig config, GenerationConfig? generation, ITokenizer tokenizer)

@@ -115,6 +115,34 @@ public class CliTests
         Assert.All(lines[..^1], line => Assert.StartsWith("loading llama-tiny: ", line));
     }
 
+    [Theory]
+    [InlineData("400", "error: --max-model-len 400 is longer than the model's context of 256 tokens (max_position_embeddings); add --allow-long-max-model-len")]
+    [InlineData("-1", "error: --max-model-len must be 0 (the model's context) or more, got -1")]
+    public void MaxModelLengthPastTheContextIsRefusedInOneLine(string length, string message)
+    {
+        var (code, _, error) = CliRunner.Run("generate", "--model", TestData.Fixture("llama-tiny"), "--prompt-ids", "1,2", "--max-model-len", length);
+        Assert.Equal(1, code);
+        Assert.StartsWith(message, error.Split('\n', StringSplitOptions.RemoveEmptyEntries)[^1]);
+    }
+
+    [Fact]
+    public void AllowedLongMaxModelLengthRunsPastTheContextAndKeepsTheTokensWithinIt()
+    {
+        // llama-tiny's context is 256 positions: a 300-token prompt runs only when allowed to go past it, as llama.cpp
+        // runs (RoPE goes on), and the greedy tokens of a prompt inside the context do not change with the longer limit.
+        string longPrompt = string.Join(',', Enumerable.Range(0, 300).Select(i => 3 + i * 7 % 200));
+        var (code, output, error) = CliRunner.Run("generate", "--model", TestData.Fixture("llama-tiny"), "--prompt-ids", longPrompt,
+            "--max-model-len", "320", "--allow-long-max-model-len", "--max-tokens", "8", "--temperature", "0", "--ignore-eos", "--output", "json");
+        Assert.True(code == 0, error);
+        Assert.Equal(8, JsonDocument.Parse(output).RootElement.GetProperty("token_ids").GetArrayLength());
+        var prompt = TestData.Reference("llama-tiny").GetProperty("prompts")[0];
+        string[] inside = ["generate", "--model", TestData.Fixture("llama-tiny"), "--prompt-ids", string.Join(',', TestData.Ints(prompt.GetProperty("ids"))),
+            "--max-tokens", "12", "--temperature", "0", "--ignore-eos", "--output", "json"];
+        var (codeLong, withLong, errorLong) = CliRunner.Run([.. inside, "--max-model-len", "1024", "--allow-long-max-model-len"]);
+        Assert.True(codeLong == 0, errorLong);
+        Assert.Equal(TestData.Ints(prompt.GetProperty("greedy")), TestData.Ints(JsonDocument.Parse(withLong).RootElement.GetProperty("token_ids")));
+    }
+
     [Fact]
     public void ConvertingLoadingAndBenchmarkingReportPlainProgressOffATerminal()
     {

@@ -18,7 +18,7 @@ internal static class BenchLocalCommand
         var batches = new Option<string>("--batch") { Description = "Comma-separated batch sizes", DefaultValueFactory = _ => "1,16" };
         var promptLength = new Option<int>("--prompt") { Description = "Prompt tokens per sequence", DefaultValueFactory = _ => 128 };
         var newTokens = new Option<int>("--new") { Description = "Tokens generated per sequence", DefaultValueFactory = _ => 128 };
-        var prefill = new Option<string>("--prefill") { Description = "Comma-separated prompt lengths whose prefill of one sequence is timed (capped at the context)", DefaultValueFactory = _ => "128,512" };
+        var prefill = new Option<string>("--prefill") { Description = "Comma-separated prompt lengths whose prefill of one sequence is timed (capped at the max model length)", DefaultValueFactory = _ => "128,512" };
         var rounds = new Option<int>("--rounds") { Description = "Prefills timed per prompt length (best and median reported)", DefaultValueFactory = _ => 5 };
         var json = new Option<bool>("--json") { Description = "Also print the results as JSON" };
         var warmup = new Option<double>("--warmup") { Description = "Seconds of untimed generation first, at batch 1 and 2, so that the .NET JIT has optimized the step's code", DefaultValueFactory = _ => 2 };
@@ -62,7 +62,7 @@ internal static class BenchLocalCommand
                 cancellationToken.ThrowIfCancellationRequested();
                 var p = Prefill.Run(model.Engine, model.Config.VocabSize, length, prefillRounds);
                 results.Add(p);
-                string capped = p.Tokens < length ? $" (pp{length} capped at the context)" : "";
+                string capped = p.Tokens < length ? $" (pp{length} capped at the max model length)" : "";
                 stdout.WriteLine($"{p.Tokens,14} | {p.BestTokensPerSecond,10:F1} | {p.MedianTokensPerSecond,12:F1} | {p.Tokens / p.BestTokensPerSecond * 1000,7:F2}{capped}");
             }
             stdout.WriteLine("batch | prefill tok/s | decode ms/step | decode tok/s | MB moved/step | floor ms/step | GB/s | share of bandwidth floor | communication share | GPU idle between steps us (median, p90)");

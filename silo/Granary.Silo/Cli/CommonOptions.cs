@@ -9,6 +9,7 @@ internal sealed class CommonOptions
     public Option<string> Model { get; } = new("--model") { Description = "Model folder (Hugging Face layout: config.json, *.safetensors, tokenizer.json)", Required = true };
     public Option<int> Threads { get; } = new("--threads") { Description = "CPU threads (default: all cores)" };
     public Option<int> MaxModelLength { get; } = new("--max-model-len") { Description = "Longest prompt plus output (default: the model's context)" };
+    public Option<bool> AllowLongMaxModelLength { get; } = new("--allow-long-max-model-len") { Description = "Let --max-model-len exceed the model's context (max_position_embeddings): positions past it are computed, their outputs untested (env VLLM_ALLOW_LONG_MAX_MODEL_LEN=1)" };
     public Option<long> KvCacheMiB { get; } = new("--kv-cache-mib") { Description = "KV cache memory in MiB (default 1024)", DefaultValueFactory = _ => 1024 };
     public Option<string> Device { get; } = new("--device") { Description = "Device to compute on: cpu or cuda:N (default cpu)", DefaultValueFactory = _ => "cpu" };
     public Option<string> Quantization { get; } = new("--quantization") { Description = "Store weights quantized at load: none, q8_0 (llama.cpp's Q8_0, CPU only) or fp8 (E4M3, a scale per output channel: read as FP8 on CUDA, dequantized on the CPU); default none", DefaultValueFactory = _ => "none" };
@@ -22,6 +23,7 @@ internal sealed class CommonOptions
         command.Options.Add(Model);
         command.Options.Add(Threads);
         command.Options.Add(MaxModelLength);
+        command.Options.Add(AllowLongMaxModelLength);
         command.Options.Add(KvCacheMiB);
         command.Options.Add(Device);
         command.Options.Add(Quantization);
@@ -41,6 +43,7 @@ internal sealed class CommonOptions
         Engine = new EngineOptions
         {
             MaxModelLength = parse.GetValue(MaxModelLength),
+            AllowLongMaxModelLength = parse.GetValue(AllowLongMaxModelLength) || Env("VLLM_ALLOW_LONG_MAX_MODEL_LEN") is "1" or "true",
             KvCacheBytes = parse.GetValue(KvCacheMiB) * 1024 * 1024,
             MaxBatchedTokens = maxBatchedTokens,
             MaxSequences = maxSequences,

@@ -26,6 +26,7 @@ internal static class DeployCommand
         var quantization = new Option<string>("--quantization") { Description = "Store weights quantized at load: none, q8_0 (llama.cpp's Q8_0, CPU only) or fp8 (E4M3, CUDA and CPU)", DefaultValueFactory = _ => "none" };
         var kvCache = new Option<long>("--kv-cache-mib") { Description = "KV cache memory per rank in MiB", DefaultValueFactory = _ => 256 };
         var maxModelLength = new Option<int>("--max-model-len") { Description = "Longest prompt plus output (default: the model's context)" };
+        var allowLong = new Option<bool>("--allow-long-max-model-len") { Description = "Let --max-model-len exceed the model's context (max_position_embeddings): positions past it are computed, their outputs untested" };
         var maxSeqs = new Option<int>("--max-num-seqs") { Description = "Most sequences in a replica's running batch", DefaultValueFactory = _ => 64 };
         var maxTokens = new Option<int>("--max-batched-tokens", "--max-num-batched-tokens") { Description = "Most tokens per step of a replica", DefaultValueFactory = _ => 512 };
         var maxWaiting = new Option<int>("--max-waiting") { Description = "Most requests waiting in a replica before the gateway answers 429", DefaultValueFactory = _ => 256 };
@@ -33,7 +34,7 @@ internal static class DeployCommand
         var delete = new Option<bool>("--delete") { Description = "Remove the deployment named by --name (or --model) instead" };
         var command = new Command("deploy", "Write a deployment (model, tp, pp, replicas) to the cluster; the coordinator places it");
         cluster.AddTo(command);
-        foreach (var option in new Option[] { model, name, tp, pp, partition, replicas, device, quantization, kvCache, maxModelLength, maxSeqs, maxTokens, maxWaiting, noAsync, delete })
+        foreach (var option in new Option[] { model, name, tp, pp, partition, replicas, device, quantization, kvCache, maxModelLength, allowLong, maxSeqs, maxTokens, maxWaiting, noAsync, delete })
             command.Options.Add(option);
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -67,6 +68,7 @@ internal static class DeployCommand
                 Quantization = parse.GetValue(quantization)!,
                 KvCacheMiB = parse.GetValue(kvCache),
                 MaxModelLength = parse.GetValue(maxModelLength),
+                AllowLongMaxModelLength = parse.GetValue(allowLong),
                 MaxSequences = parse.GetValue(maxSeqs),
                 MaxBatchedTokens = parse.GetValue(maxTokens),
                 MaxWaiting = parse.GetValue(maxWaiting),
@@ -77,7 +79,11 @@ internal static class DeployCommand
                 throw new ArgumentException($"--quantization {spec.Quantization} runs on the CPU backend only, not on {spec.DeviceKind}");
             // The same checks a silo runs before loading, here where the user sees them, when the folder is here too.
             if (Directory.Exists(spec.Model) || File.Exists(spec.Model))
-                ParallelPlan.Create(ModelConfig.Load(spec.Model), spec.TensorParallelSize, spec.PipelineParallelSize, spec.PipelinePartition);
+            {
+                var config = ModelConfig.Load(spec.Model);
+                ParallelPlan.Create(config, spec.TensorParallelSize, spec.PipelineParallelSize, spec.PipelinePartition);
+                ContextLength.Resolve(config, spec.MaxModelLength, spec.AllowLongMaxModelLength);
+            }
             else
                 parse.InvocationConfiguration.Error.WriteLine($"warning: {spec.Model} is not on this machine; every silo must have it at that path");
             await coordinator.DeployAsync(spec).WaitAsync(cancellationToken);

@@ -67,6 +67,7 @@ internal static partial class EmbeddedSilo
             Quantization = settings.Quantization,
             KvCacheMiB = Math.Max(1, options.Engine.KvCacheBytes >> 20),
             MaxModelLength = options.Engine.MaxModelLength,
+            AllowLongMaxModelLength = options.Engine.AllowLongMaxModelLength,
             MaxSequences = options.Engine.MaxSequences,
             MaxBatchedTokens = options.Engine.MaxBatchedTokens,
             MaxWaiting = settings.MaxWaiting,

@@ -42,6 +42,9 @@ public sealed record DeploymentSpec
     /// <summary>Longest prompt plus output; 0 means the model's context. Default 0.</summary>
     public int MaxModelLength { get; init; }
 
+    /// <summary>Whether <see cref="MaxModelLength"/> may exceed the model's context (<c>--allow-long-max-model-len</c>). Default false.</summary>
+    public bool AllowLongMaxModelLength { get; init; }
+
     /// <summary>Most sequences in one step of a replica. Default 64.</summary>
     public int MaxSequences { get; init; } = 64;
 
@@ -58,7 +61,7 @@ public sealed record DeploymentSpec
     /// What a replica is loaded with: a replica placed for another layout (model, split, device kind, limits) must be
     /// loaded again when the deployment changes.
     /// </summary>
-    public string Layout => $"{Model}|tp{TensorParallelSize}|pp{PipelineParallelSize}|{string.Join(',', PipelinePartition ?? [])}|{DeviceKind}|{Quantization}|kv{KvCacheMiB}|len{MaxModelLength}|seqs{MaxSequences}|tokens{MaxBatchedTokens}|wait{MaxWaiting}{(AsyncScheduling ? "" : "|sync")}";
+    public string Layout => $"{Model}|tp{TensorParallelSize}|pp{PipelineParallelSize}|{string.Join(',', PipelinePartition ?? [])}|{DeviceKind}|{Quantization}|kv{KvCacheMiB}|len{MaxModelLength}{(AllowLongMaxModelLength ? "+" : "")}|seqs{MaxSequences}|tokens{MaxBatchedTokens}|wait{MaxWaiting}{(AsyncScheduling ? "" : "|sync")}";
 
     /// <summary>Ranks per replica.</summary>
     public int RanksPerReplica => TensorParallelSize * PipelineParallelSize;
@@ -74,6 +77,7 @@ public sealed record DeploymentSpec
         if (DeviceKind is not ("cpu" or "cuda")) throw new ArgumentException($"device kind '{DeviceKind}' is neither cpu nor cuda");
         if (KvCacheMiB < 1) throw new ArgumentException($"--kv-cache-mib must be at least 1, got {KvCacheMiB}");
         if (MaxSequences < 1 || MaxBatchedTokens < 1) throw new ArgumentException("--max-num-seqs and --max-num-batched-tokens must be at least 1");
+        if (MaxModelLength < 0) throw new ArgumentException($"--max-model-len must be 0 (the model's context) or more, got {MaxModelLength}");
         if (MaxWaiting < 1) throw new ArgumentException($"--max-waiting must be at least 1, got {MaxWaiting}");
     }
 }
