@@ -32,6 +32,7 @@ public static class GranarySiloBuilder
         silo.Services.AddHostedService<CoordinatorNotifier>();
         silo.Services.AddPlacementDirector<PinnedPlacement, PinnedPlacementDirector>();
         silo.Services.AddSerializer(s => s.AddGranaryTypes());
+        silo.AddIncomingGrainCallFilter<StoreErrorCallFilter>();
         return silo;
     }
 }
