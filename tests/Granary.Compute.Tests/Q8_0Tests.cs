@@ -48,6 +48,7 @@ public class Q8_0Tests : IDisposable
 
     [Theory]
     [InlineData(1, 288, 70)]
+    [InlineData(1, 96, 131)]
     [InlineData(3, 64, 5)]
     [InlineData(17, 768, 129)]
     [InlineData(64, 288, 288)]

@@ -47,6 +47,37 @@ internal static unsafe class Q8Dot
         return Vector256.Sum(acc + acc2);
     }
 
+    /// <summary>
+    /// Four Q8_0 weight rows (<paramref name="rowBytes"/> apart) with one quantized activation row, into y[0..3]: decode's
+    /// form, which loads each activation block and its absolute value once for four rows and sums the four rows in one
+    /// horizontal-add tree (1.25-1.6x <see cref="Dot"/> row by row on one Zen 5 core at stories15M's shapes).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Dot4Rows(byte* w, long rowBytes, sbyte* q, float* d, int blocks, float* y)
+    {
+        if (!Avx2.IsSupported)
+        {
+            for (int j = 0; j < 4; j++) y[j] = DotScalar(w + j * rowBytes, q, d, blocks);
+            return;
+        }
+        byte* w1 = w + rowBytes, w2 = w1 + rowBytes, w3 = w2 + rowBytes;
+        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        for (int b = 0; b < blocks; b++)
+        {
+            var x = Vector256.Load(q + b * Block);
+            var ax = Avx2.Abs(x);
+            float dx = d[b];
+            long at = (long)b * BlockBytes;
+            a0 = Vector256.FusedMultiplyAdd(Vector256.Create(Scale(w + at) * dx), Products(ax, x, Vector256.Load((sbyte*)(w + at + 2))), a0);
+            a1 = Vector256.FusedMultiplyAdd(Vector256.Create(Scale(w1 + at) * dx), Products(ax, x, Vector256.Load((sbyte*)(w1 + at + 2))), a1);
+            a2 = Vector256.FusedMultiplyAdd(Vector256.Create(Scale(w2 + at) * dx), Products(ax, x, Vector256.Load((sbyte*)(w2 + at + 2))), a2);
+            a3 = Vector256.FusedMultiplyAdd(Vector256.Create(Scale(w3 + at) * dx), Products(ax, x, Vector256.Load((sbyte*)(w3 + at + 2))), a3);
+        }
+        // Per 128-bit half: [row 0's 4 partials summed in pairs..] twice, then the halves added: y[j] = row j's total.
+        var sums = Avx.HorizontalAdd(Avx.HorizontalAdd(a0, a1), Avx.HorizontalAdd(a2, a3));
+        (sums.GetLower() + sums.GetUpper()).Store(y);
+    }
+
     /// <summary>One Q8_0 weight row with four quantized activation rows (row stride n values, n / 32 scales): each weight block is loaded once.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Dot1x4(byte* w, sbyte* q, float* d, int blocks, int n, float* y, int ldy)
@@ -90,9 +121,12 @@ internal static unsafe class Q8Dot
 
     /// <summary>The 32 products of a block pair, summed in 8 int32 lanes, as floats.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Products(Vector256<sbyte> w, Vector256<sbyte> x)
+    private static Vector256<float> Products(Vector256<sbyte> w, Vector256<sbyte> x) => Products(Avx2.Abs(x), x, w);
+
+    /// <summary><see cref="Products(Vector256{sbyte}, Vector256{sbyte})"/> with |x| given, for callers that reuse it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Products(Vector256<byte> ax, Vector256<sbyte> x, Vector256<sbyte> w)
     {
-        var ax = Avx2.Abs(x);
         var sw = Avx2.Sign(w, x);
         if (AvxVnni.IsSupported) return Avx.ConvertToVector256Single(AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, ax, sw));
         // |x| * sign(w, x) in pairs: at most 2 * 127 * 128, inside an int16.

@@ -3,7 +3,7 @@ namespace Granary.Compute.Cpu;
 /// <summary>
 /// y = x * W^T (+ bias) with Q8_0 weights, in two runs over the pool: first the activation rows are quantized to
 /// Q8_0 (chunks of rows), then chunks of output features as in <see cref="MatMulJob"/> multiply them in int8
-/// (<see cref="Q8Dot"/>): one weight row at a time in decode (a sequential stream of 34-byte blocks), one weight
+/// (<see cref="Q8Dot"/>): four weight rows at a time in decode, one weight
 /// row against 4 activation rows otherwise, over blocks of rows that stay in L1. For steps of
 /// <see cref="MaxRows"/> rows or more (prefill), which are bound by arithmetic rather than by weight traffic,
 /// <see cref="MatMulJob"/> widens each chunk of weights to float32 once and runs its f32 tiles instead: without
@@ -62,6 +62,15 @@ internal sealed unsafe class Q8MatMulJob : CpuJob
             }
             int o0 = chunk * OutputsPerChunk, o1 = Math.Min(Out, o0 + OutputsPerChunk);
             long rowBytes = (long)blocks * Q8_0Blocks.BlockBytes;
+            if (Rows == 1)
+            {
+                // Decode: four weight rows at a time against the one activation row.
+                int o = o0;
+                for (; o + 4 <= o1; o += 4) Q8Dot.Dot4Rows(W + o * rowBytes, rowBytes, q, d, blocks, Y + o);
+                for (; o < o1; o++) Y[o] = Q8Dot.Dot(W + o * rowBytes, q, d, blocks);
+                AddBias(o0, o1);
+                return;
+            }
             int rowBlock = Math.Max(4, RowBlockBytes / In / 4 * 4);
             for (int r0 = 0; r0 < Rows; r0 += rowBlock)
             {
@@ -74,9 +83,14 @@ internal sealed unsafe class Q8MatMulJob : CpuJob
                     for (; r < r1; r++) Y[(long)r * Out + o] = Q8Dot.Dot(w, q + (long)r * In, d + (long)r * blocks, blocks);
                 }
             }
-            if (Bias == null) return;
-            for (int r = 0; r < Rows; r++)
-            for (int o = o0; o < o1; o++) Y[(long)r * Out + o] += Bias[o];
+            AddBias(o0, o1);
         }
+    }
+
+    private void AddBias(int o0, int o1)
+    {
+        if (Bias == null) return;
+        for (int r = 0; r < Rows; r++)
+        for (int o = o0; o < o1; o++) Y[(long)r * Out + o] += Bias[o];
     }
 }
