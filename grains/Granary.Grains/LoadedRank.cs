@@ -29,11 +29,13 @@ public sealed class LoadedRank
 
     /// <summary>Loads the rank's shard on its device; <paramref name="transport"/> links it to the other ranks of its replica.</summary>
     /// <param name="threads">CPU threads of a CPU rank (ignored on a GPU).</param>
-    public static LoadedRank Load(ReplicaPlacement replica, DeploymentSpec spec, ParallelPlan plan, int rank, IPeerTransport transport, int threads, int maxRows, int maxPositions, TimeSpan timeout)
+    /// <param name="progress">Told of each tensor the rank reads (<see cref="LoadProgressLog"/>), or null.</param>
+    public static LoadedRank Load(ReplicaPlacement replica, DeploymentSpec spec, ParallelPlan plan, int rank, IPeerTransport transport, int threads, int maxRows, int maxPositions, TimeSpan timeout,
+        IProgress<Granary.Models.Checkpoints.TensorProgress>? progress = null)
     {
         var placement = replica.Ranks[rank];
         var backend = BackendFactory.Create(placement.Device.StartsWith("cpu:", StringComparison.Ordinal) ? "cpu" : placement.Device, threads, WeightQuantizationNames.Parse(spec.Quantization));
-        var shard = RankShard.Load(spec.Model, plan, rank, backend, transport, maxRows, maxPositions, timeout);
+        var shard = RankShard.Load(spec.Model, plan, rank, backend, transport, maxRows, maxPositions, timeout, progress);
         return new LoadedRank(replica.Id, replica.Generation, placement, shard);
     }
 }

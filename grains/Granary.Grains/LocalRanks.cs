@@ -33,10 +33,11 @@ internal sealed class LocalRanks : IDisposable
 
     /// <summary>
     /// Connects this silo's ranks of <paramref name="placement"/> to all the others (they connect at once, each on a
-    /// thread of its own: every connect waits for the whole replica) and loads their shards. Blocking.
+    /// thread of its own: every connect waits for the whole replica) and loads their shards. Blocking. <paramref name="progress"/>
+    /// is told of the first local rank's reads.
     /// </summary>
     public static LocalRanks Connect(ReplicaPlacement placement, DeploymentSpec spec, ParallelPlan plan, string siloKey, IReadOnlyList<PeerAddress> addresses,
-        int cpuThreads, int maxRows, int maxPositions, TimeSpan timeout)
+        int cpuThreads, int maxRows, int maxPositions, TimeSpan timeout, IProgress<Granary.Models.Checkpoints.TensorProgress>? progress = null)
     {
         int[] mine = [.. placement.Ranks.Where(r => r.Silo == siloKey).Select(r => r.Rank)];
         var transports = new TcpTransport?[mine.Length];
@@ -51,7 +52,7 @@ internal sealed class LocalRanks : IDisposable
             {
                 throw e.InnerExceptions[0];
             }
-            var grains = RankLoader.LoadAll(mine.Length, i => LoadedRank.Load(placement, spec, plan, mine[i], transports[i]!, cpuThreads, maxRows, maxPositions, timeout),
+            var grains = RankLoader.LoadAll(mine.Length, i => LoadedRank.Load(placement, spec, plan, mine[i], transports[i]!, cpuThreads, maxRows, maxPositions, timeout, i == 0 ? progress : null),
                 g => g.Shard.Dispose(), reason => Array.ForEach(transports, t => t?.Abort(reason)));
             return new LocalRanks(grains, transports!, plan);
         }

@@ -50,7 +50,8 @@ public sealed class ReplicaActivation : IDisposable
         IModelExecutor? executor = null;
         try
         {
-            ranks = RankLoader.LoadAll(plan.WorldSize, r => LoadedRank.Load(placement, spec, plan, r, group.Transport(r), cpuThreads, model.MaxRows, model.MaxPositions, timeout),
+            var progress = new LoadProgressLog(loggers.CreateLogger<ReplicaActivation>(), placement.Id, TimeProvider.System);
+            ranks = RankLoader.LoadAll(plan.WorldSize, r => LoadedRank.Load(placement, spec, plan, r, group.Transport(r), cpuThreads, model.MaxRows, model.MaxPositions, timeout, r == 0 ? progress : null),
                 g => g.Shard.Dispose(), group.Abort);
             executor = new InProcessGroupExecutor(plan, ranks.Select(g => g.Shard).ToList(), group);
             return new ReplicaActivation(placement, ranks, await model.StartSessionAsync(placement, executor, warmup, loggers).ConfigureAwait(false), spanning: null);
@@ -87,7 +88,8 @@ public sealed class ReplicaActivation : IDisposable
         LocalRanks? local = null;
         try
         {
-            local = await Task.Run(() => LocalRanks.Connect(placement, spec, model.Plan, siloKey, call.Addresses, cpuThreads, model.MaxRows, model.MaxPositions, timeout)).ConfigureAwait(false);
+            var progress = new LoadProgressLog(loggers.CreateLogger<ReplicaActivation>(), placement.Id, TimeProvider.System);
+            local = await Task.Run(() => LocalRanks.Connect(placement, spec, model.Plan, siloKey, call.Addresses, cpuThreads, model.MaxRows, model.MaxPositions, timeout, progress)).ConfigureAwait(false);
             await Task.WhenAll(loads).ConfigureAwait(false);
             string logitsSilo = placement.Ranks[model.Plan.LogitsRank].Silo;
             int logitsIndex = others.IndexOf(logitsSilo); // -1: this silo
