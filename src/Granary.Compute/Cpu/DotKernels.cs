@@ -90,6 +90,8 @@ internal static unsafe class DotKernels
         if (k < n) AddTail(x, w, n, k, y, o);
     }
 
+    // The Vector256 tile's body at twice the width: .NET 10 has no public interface over vector widths (ISimdVector is
+    // internal) through which one generic body could serve both.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Dot4x4Vector512(float* x, float* w, int n, float* y, int o)
     {
