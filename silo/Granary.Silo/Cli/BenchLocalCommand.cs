@@ -56,11 +56,12 @@ internal static class BenchLocalCommand
             EngineWarmup.Run(model.Engine, model.Config.VocabSize, TimeSpan.FromSeconds(parse.GetValue(warmup)), cancellationToken);
             var results = new List<object>();
             var progress = new ProgressBar(parse.InvocationConfiguration.Error, "bench-local");
+            var prompts = new Random(1234); // every prompt of the run from one generator: none is in the prefix cache
             stdout.WriteLine("prefill tokens | best tok/s | median tok/s | best ms");
             foreach (int length in prefillLengths)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                var p = Prefill.Run(model.Engine, model.Config.VocabSize, length, prefillRounds);
+                var p = Prefill.Run(model.Engine, model.Config.VocabSize, length, prefillRounds, prompts);
                 results.Add(p);
                 string capped = p.Tokens < length ? $" (pp{length} capped at the max model length)" : "";
                 stdout.WriteLine($"{p.Tokens,14} | {p.BestTokensPerSecond,10:F1} | {p.MedianTokensPerSecond,12:F1} | {p.Tokens / p.BestTokensPerSecond * 1000,7:F2}{capped}");
@@ -70,7 +71,7 @@ internal static class BenchLocalCommand
             foreach (int batch in sizes)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                var r = Run(model, modelSizes, batch, prompt, generate, bandwidth, (step, steps) =>
+                var r = Run(model, modelSizes, batch, prompt, generate, bandwidth, prompts, (step, steps) =>
                     progress.Report(measured * (generate + 1) + step, sizes.Length * (generate + 1), $"batch {batch} ({measured + 1}/{sizes.Length}), step {step}/{steps}"));
                 results.Add(r);
                 measured++;
@@ -121,14 +122,13 @@ internal static class BenchLocalCommand
     }
 
     /// <param name="stepDone">Told (step, steps) after each engine step, for the progress bar.</param>
-    private static Result Run(LocalModel model, Sizes sizes, int batch, int prompt, int generate, double bandwidthGBps, Action<int, int> stepDone)
+    private static Result Run(LocalModel model, Sizes sizes, int batch, int prompt, int generate, double bandwidthGBps, Random prompts, Action<int, int> stepDone)
     {
         var engine = model.Engine;
-        var random = new Random(1234);
         var sequences = new List<Sequence>();
         for (int i = 0; i < batch; i++)
         {
-            var ids = Enumerable.Range(0, prompt).Select(_ => random.Next(3, model.Config.VocabSize)).ToArray();
+            var ids = Enumerable.Range(0, prompt).Select(_ => prompts.Next(3, model.Config.VocabSize)).ToArray();
             sequences.Add(engine.Add(ids, new SamplingParams { Temperature = 0, MaxTokens = generate, IgnoreEos = true }));
         }
         var clock = Stopwatch.StartNew();
