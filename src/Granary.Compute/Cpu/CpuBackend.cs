@@ -11,12 +11,10 @@ namespace Granary.Compute.Cpu;
 /// <see cref="WeightQuantization.Fp8"/>) are held dequantized as float32: the values the GPU multiplies by, so that the
 /// CPU can check it.
 /// </summary>
-public sealed unsafe class CpuBackend : IBackend
+public sealed unsafe partial class CpuBackend : IBackend
 {
     private readonly WorkerPool _pool;
     private readonly WeightQuantization _quantization;
-    private readonly MatMulJob _matMul = new();
-    private readonly Q8MatMulJob _q8MatMul = new();
     private readonly AttentionJob _attention = new();
     private readonly RowJob _rows = new();
 
@@ -109,48 +107,6 @@ public sealed unsafe class CpuBackend : IBackend
     {
         SetRows(RowJob.Kind.RmsNorm, x, weight, output, rows, dim, eps);
         _pool.Run(_rows, RowJob.Chunks(rows));
-    }
-
-    public void MatMul(DeviceBuffer x, DeviceBuffer weight, DeviceBuffer? bias, DeviceBuffer y, int rows, int inFeatures, int outFeatures)
-    {
-        CheckRange(weight, 0, (long)inFeatures * outFeatures, weight.DType);
-        CheckRange(x, 0, (long)rows * inFeatures, DType.F32);
-        CheckRange(y, 0, (long)rows * outFeatures, DType.F32);
-        if (weight.DType == DType.Q8_0 && rows < Q8MatMulJob.MaxRows)
-        {
-            var q8 = _q8MatMul;
-            q8.X = Floats(x);
-            q8.W = (byte*)Cpu(weight).Pointer;
-            q8.Bias = bias is null ? null : Floats(bias);
-            q8.Y = Floats(y);
-            q8.Rows = rows;
-            q8.In = inFeatures;
-            q8.Out = outFeatures;
-            q8.Run(_pool);
-            return;
-        }
-        var job = _matMul;
-        job.X = Floats(x);
-        job.W = Cpu(weight).Pointer;
-        job.WType = weight.DType;
-        job.Bias = bias is null ? null : Floats(bias);
-        job.Y = Floats(y);
-        job.Rows = rows;
-        job.In = inFeatures;
-        job.Out = outFeatures;
-        _pool.Run(job, job.Plan(_pool.Threads));
-    }
-
-    public void MatMul(DeviceBuffer x, ReadOnlySpan<Projection> projections, int rows, int inFeatures)
-    {
-        foreach (var p in projections) MatMul(x, p.Weight, p.Bias, p.Output, rows, inFeatures, p.OutFeatures);
-    }
-
-    public void GatedMatMul(DeviceBuffer x, DeviceBuffer gate, DeviceBuffer up, DeviceBuffer gateOut, DeviceBuffer upOut, int rows, int inFeatures, int outFeatures)
-    {
-        MatMul(x, gate, null, gateOut, rows, inFeatures, outFeatures);
-        MatMul(x, up, null, upOut, rows, inFeatures, outFeatures);
-        SiluMul(gateOut, upOut, gateOut, (long)rows * outFeatures);
     }
 
     public void TopK(DeviceBuffer logits, int rows, int segmentLength, int segments, int k, Span<int> ids, Span<float> values, Span<float> logSumExp)

@@ -31,8 +31,8 @@ internal sealed unsafe class Q8MatMulJob : CpuJob
     private sbyte[] _q = [];
     private float[] _d = [];
 
-    /// <summary>Runs the product on <paramref name="pool"/>.</summary>
-    public void Run(WorkerPool pool)
+    /// <summary>Quantizes the activation rows on <paramref name="pool"/> and returns the product's chunk count (then run them).</summary>
+    public int Prepare(WorkerPool pool)
     {
         if (In % Q8_0Blocks.BlockLength != 0) throw new ArgumentException($"a Q8_0 matmul needs inputs in whole blocks of {Q8_0Blocks.BlockLength}, got {In}");
         long values = (long)Rows * In;
@@ -45,7 +45,7 @@ internal sealed unsafe class Q8MatMulJob : CpuJob
         pool.Run(this, (Rows + RowsPerQuantizeChunk - 1) / RowsPerQuantizeChunk);
         _quantizing = false;
         OutputsPerChunk = MatMulJob.OutputsPerChunkFor(Out, pool.Threads);
-        pool.Run(this, (Out + OutputsPerChunk - 1) / OutputsPerChunk);
+        return (Out + OutputsPerChunk - 1) / OutputsPerChunk;
     }
 
     public override void Execute(int chunk)
