@@ -48,24 +48,23 @@ public sealed unsafe partial class CpuBackend
         if (weight.DType == DType.Q8_0 && rows < Q8MatMulJob.MaxRows)
         {
             var q8 = _q8MatMuls[slot];
-            q8.X = Floats(x);
-            q8.W = (byte*)Cpu(weight).Pointer;
-            q8.Bias = bias is null ? null : Floats(bias);
-            q8.Y = Floats(y);
-            q8.Rows = rows;
-            q8.In = inFeatures;
-            q8.Out = outFeatures;
+            SetOperands(q8, x, weight, bias, y, rows, inFeatures, outFeatures);
             return (q8, q8.Prepare(_pool));
         }
         var job = _matMuls[slot];
+        SetOperands(job, x, weight, bias, y, rows, inFeatures, outFeatures);
+        job.WType = weight.DType;
+        return (job, job.Plan(_pool.Threads));
+    }
+
+    private static void SetOperands(ProductJob job, DeviceBuffer x, DeviceBuffer weight, DeviceBuffer? bias, DeviceBuffer y, int rows, int inFeatures, int outFeatures)
+    {
         job.X = Floats(x);
         job.W = Cpu(weight).Pointer;
-        job.WType = weight.DType;
         job.Bias = bias is null ? null : Floats(bias);
         job.Y = Floats(y);
         job.Rows = rows;
         job.In = inFeatures;
         job.Out = outFeatures;
-        return (job, job.Plan(_pool.Threads));
     }
 }

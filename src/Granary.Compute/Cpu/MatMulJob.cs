@@ -7,21 +7,14 @@ namespace Granary.Compute.Cpu;
 /// traffic, the bound of decode, is one pass per step, and activations are read from L1 in prefill.
 /// BF16/F16 weights are widened into a per-thread scratch (4 rows in decode, the chunk's rows otherwise).
 /// </summary>
-internal sealed unsafe class MatMulJob : CpuJob
+internal sealed unsafe class MatMulJob : ProductJob
 {
     private const int MaxOutputsPerChunk = 64;
     private const int Tile = 4;
     /// <summary>Bytes of activation rows per block: half of a 32 KiB L1, the rest for the weight tile and the output.</summary>
     private const int RowBlockBytes = 16 * 1024;
 
-    public float* X;
-    public void* W;
     public DType WType;
-    public float* Bias;
-    public float* Y;
-    public int Rows;
-    public int In;
-    public int Out;
 
     /// <summary>Outputs per chunk, a multiple of the tile: small enough that every thread gets several chunks of a narrow matrix.</summary>
     public int OutputsPerChunk = MaxOutputsPerChunk;
@@ -95,16 +88,6 @@ internal sealed unsafe class MatMulJob : CpuJob
             }
         }
         AddBias(o0, o1);
-    }
-
-    private void AddBias(int o0, int o1)
-    {
-        if (Bias == null) return;
-        for (int r = 0; r < Rows; r++)
-        {
-            float* y = Y + (long)r * Out;
-            for (int o = o0; o < o1; o++) y[o] += Bias[o];
-        }
     }
 
     private float* WeightRowsAt(int row, int count, float* scratch)

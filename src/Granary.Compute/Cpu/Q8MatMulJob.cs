@@ -10,7 +10,7 @@ namespace Granary.Compute.Cpu;
 /// VNNI (.NET 10 has no AVX-512 VNNI intrinsics; Zen 4 lacks AVX-VNNI) the int8 path does 38 GFLOP/s on one core
 /// against the f32 tiles' 90 (128 x 288 x 768).
 /// </summary>
-internal sealed unsafe class Q8MatMulJob : CpuJob
+internal sealed unsafe class Q8MatMulJob : ProductJob
 {
     /// <summary>Fewest rows that go to the f32 tiles instead.</summary>
     public const int MaxRows = 8;
@@ -18,13 +18,6 @@ internal sealed unsafe class Q8MatMulJob : CpuJob
     private const int RowsPerQuantizeChunk = 8;
     private const int RowBlockBytes = 16 * 1024;
 
-    public float* X;
-    public byte* W;
-    public float* Bias;
-    public float* Y;
-    public int Rows;
-    public int In;
-    public int Out;
     public int OutputsPerChunk;
 
     private bool _quantizing;
@@ -62,12 +55,13 @@ internal sealed unsafe class Q8MatMulJob : CpuJob
             }
             int o0 = chunk * OutputsPerChunk, o1 = Math.Min(Out, o0 + OutputsPerChunk);
             long rowBytes = (long)blocks * Q8_0Blocks.BlockBytes;
+            byte* weights = (byte*)W; // Q8_0 blocks, rowBytes a row
             if (Rows == 1)
             {
                 // Decode: four weight rows at a time against the one activation row.
                 int o = o0;
-                for (; o + 4 <= o1; o += 4) Q8Dot.Dot4Rows(W + o * rowBytes, rowBytes, q, d, blocks, Y + o);
-                for (; o < o1; o++) Y[o] = Q8Dot.Dot(W + o * rowBytes, q, d, blocks);
+                for (; o + 4 <= o1; o += 4) Q8Dot.Dot4Rows(weights + o * rowBytes, rowBytes, q, d, blocks, Y + o);
+                for (; o < o1; o++) Y[o] = Q8Dot.Dot(weights + o * rowBytes, q, d, blocks);
                 AddBias(o0, o1);
                 return;
             }
@@ -77,7 +71,7 @@ internal sealed unsafe class Q8MatMulJob : CpuJob
                 int r1 = Math.Min(Rows, r0 + rowBlock);
                 for (int o = o0; o < o1; o++)
                 {
-                    byte* w = W + o * rowBytes;
+                    byte* w = weights + o * rowBytes;
                     int r = r0;
                     for (; r + 4 <= r1; r += 4) Q8Dot.Dot1x4(w, q + (long)r * In, d + (long)r * blocks, blocks, In, Y + (long)r * Out + o, Out);
                     for (; r < r1; r++) Y[(long)r * Out + o] = Q8Dot.Dot(w, q + (long)r * In, d + (long)r * blocks, blocks);
@@ -85,12 +79,5 @@ internal sealed unsafe class Q8MatMulJob : CpuJob
             }
             AddBias(o0, o1);
         }
-    }
-
-    private void AddBias(int o0, int o1)
-    {
-        if (Bias == null) return;
-        for (int r = 0; r < Rows; r++)
-        for (int o = o0; o < o1; o++) Y[(long)r * Out + o] += Bias[o];
     }
 }
