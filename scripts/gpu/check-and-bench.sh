@@ -23,9 +23,12 @@
 #   nccl      the NCCL communicator as a group of one (its calls in step graphs, timed on the device), and two
 #             ranks sharing the GPU on the host-staged collectives
 #   tp        the fixtures with the CUDA side as 2 tensor-parallel ranks (one GPU each and NCCL with two GPUs,
-#             else sharing one through host memory); with two GPUs also an 8B-shaped checkpoint (hf_baseline.py
-#             --shape 8b, $MODEL8B) at tp 1 and tp 2, and tp 2 again with GRANARY_TIME_COLLECTIVES=1 for the
-#             all-reduce share (the events it adds are kept out of the step time of the untimed run)
+#             else sharing one through host memory), with step graphs and without
+#   tp8b      (two GPUs) an 8B-shaped checkpoint (hf_baseline.py --shape 8b, $MODEL8B, made once) at tp 1 and tp 2,
+#             and tp 2 again with GRANARY_TIME_COLLECTIVES=1 for the all-reduce share (the events it adds are kept
+#             out of the step time of the untimed run)
+#   tpserve   (two GPUs) granary serve --device cuda --tp 2 on $MODEL8B (a rank a GPU, NCCL), then --device cuda:0,
+#             each loaded as in serve
 set -u
 OUT=${OUT:-$PWD/gpu-logs}
 mkdir -p "$OUT"
@@ -88,23 +91,22 @@ if has bench; then
     status=$((status | PIPESTATUS[0]))
   fi
 fi
+# serve_bench NAME MODEL SERVE-ARGS...: granary serve on the model, loaded by granary bench serve with 64 concurrent
+# requests (prompt 128, 128 new tokens); logs NAME-server.log, NAME.log and NAME.json.
+serve_bench() {
+  local name=$1 model=$2; shift 2
+  echo "== granary serve $* ($name), 64 concurrent requests"
+  dotnet $GRANARY serve --model "$model" "$@" --port 8000 --max-num-seqs 64 --max-num-batched-tokens 2048 > "$OUT/$name-server.log" 2>&1 &
+  local server=$!
+  for _ in $(seq 180); do curl -sf http://127.0.0.1:8000/ready >/dev/null && break; sleep 1; done
+  timeout 200 dotnet $GRANARY bench serve --base-url http://127.0.0.1:8000 --num-prompts 256 --max-concurrency 64 --request-rate inf \
+    --input-len 128 --output-len 128 --vocab-size 128000 --json "$OUT/$name.json" 2>&1 | tail -40 | tee "$OUT/$name.log"
+  status=$((status | PIPESTATUS[0]))
+  kill $server; wait $server
+}
 if has serve; then
-  echo "== granary serve on cuda:0, 64 concurrent requests"
-  dotnet $GRANARY serve --model "$MODEL" --device cuda:0 --port 8000 --max-num-seqs 64 --max-num-batched-tokens 2048 > "$OUT/serve-server.log" 2>&1 &
-  server=$!
-  for _ in $(seq 120); do curl -sf http://127.0.0.1:8000/ready >/dev/null && break; sleep 1; done
-  timeout 200 dotnet $GRANARY bench serve --base-url http://127.0.0.1:8000 --num-prompts 256 --max-concurrency 64 --request-rate inf \
-    --input-len 128 --output-len 128 --vocab-size 128000 --json "$OUT/serve.json" 2>&1 | tail -40 | tee "$OUT/serve.log"
-  status=$((status | PIPESTATUS[0]))
-  kill $server; wait $server
-  echo "== granary serve on cuda:0, fp8 weights, 64 concurrent requests"
-  dotnet $GRANARY serve --model "$MODEL" --device cuda:0 --quantization fp8 --port 8000 --max-num-seqs 64 --max-num-batched-tokens 2048 > "$OUT/serve-fp8-server.log" 2>&1 &
-  server=$!
-  for _ in $(seq 120); do curl -sf http://127.0.0.1:8000/ready >/dev/null && break; sleep 1; done
-  timeout 200 dotnet $GRANARY bench serve --base-url http://127.0.0.1:8000 --num-prompts 256 --max-concurrency 64 --request-rate inf \
-    --input-len 128 --output-len 128 --vocab-size 128000 --json "$OUT/serve-fp8.json" 2>&1 | tail -40 | tee "$OUT/serve-fp8.log"
-  status=$((status | PIPESTATUS[0]))
-  kill $server; wait $server
+  serve_bench serve "$MODEL" --device cuda:0
+  serve_bench serve-fp8 "$MODEL" --device cuda:0 --quantization fp8
 fi
 if has nccl; then
   echo "== nccl"; timeout 120 dotnet $TESTS nccl 2>&1 | tee "$OUT/nccl.log"; status=$((status | PIPESTATUS[0]))
@@ -115,19 +117,25 @@ if has tp; then
   echo "== fixtures, tp 2"; timeout 300 dotnet $TESTS fixtures --tp 2 "${dirs[@]}" 2>&1 | tee "$OUT/fixtures-tp2.log"; status=$((status | PIPESTATUS[0]))
   # NCCL inside step graphs has not run on two GPUs yet: without graphs too, so that a failure of one is told apart.
   echo "== fixtures, tp 2, no step graphs"; GRANARY_CUDA_GRAPHS=0 timeout 300 dotnet $TESTS fixtures --tp 2 "${dirs[@]}" 2>&1 | tee "$OUT/fixtures-tp2-nographs.log"; status=$((status | PIPESTATUS[0]))
-  if [ "$(nvidia-smi -L | wc -l)" -ge 2 ]; then
+fi
+if has tp8b && [ "$(nvidia-smi -L | wc -l)" -ge 2 ]; then
+  if [ ! -s "$MODEL8B/config.json" ]; then
     echo "== 8B-shaped checkpoint, transformers eager baseline at batch 1"
     timeout 500 python3 .gpu/hf_baseline.py --shape 8b --save "$MODEL8B" --batches 1 2>&1 | grep -v Warning | tee "$OUT/baseline-8b.log"
     add_tokenizer "$MODEL8B"
-    for tp in 1 2; do
-      echo "== granary bench-local 8B, tp $tp"
-      timeout 300 dotnet $GRANARY bench-local --model "$MODEL8B" --device cuda --tp $tp --batch 1,8,32 --prompt 128 --new 128 --json 2>&1 | tee "$OUT/bench-8b-tp$tp.log"
-      status=$((status | PIPESTATUS[0]))
-    done
-    echo "== granary bench-local 8B, tp 2, collectives timed on the device"
-    GRANARY_TIME_COLLECTIVES=1 timeout 300 dotnet $GRANARY bench-local --model "$MODEL8B" --device cuda --tp 2 --batch 1,8,32 --prompt 128 --new 128 --json 2>&1 | tee "$OUT/bench-8b-tp2-timed.log"
-    status=$((status | PIPESTATUS[0]))
   fi
+  for tp in 1 2; do
+    echo "== granary bench-local 8B, tp $tp"
+    timeout 300 dotnet $GRANARY bench-local --model "$MODEL8B" --device cuda --tp $tp --batch 1,8,32 --prompt 128 --new 128 --json 2>&1 | tee "$OUT/bench-8b-tp$tp.log"
+    status=$((status | PIPESTATUS[0]))
+  done
+  echo "== granary bench-local 8B, tp 2, collectives timed on the device"
+  GRANARY_TIME_COLLECTIVES=1 timeout 300 dotnet $GRANARY bench-local --model "$MODEL8B" --device cuda --tp 2 --batch 1,8,32 --prompt 128 --new 128 --json 2>&1 | tee "$OUT/bench-8b-tp2-timed.log"
+  status=$((status | PIPESTATUS[0]))
+fi
+if has tpserve && [ "$(nvidia-smi -L | wc -l)" -ge 2 ]; then
+  serve_bench serve-8b-tp2 "$MODEL8B" --device cuda --tp 2
+  serve_bench serve-8b-tp1 "$MODEL8B" --device cuda:0
 fi
 if has compile; then
   echo "== transformers static cache + torch.compile baseline"

@@ -1,3 +1,6 @@
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
 namespace Granary.Compute;
 
 /// <summary>
@@ -55,14 +58,32 @@ public static class TopLogits
             logSumExp[r] = Select(logits.Slice(r * vocab, vocab), ids.Slice(r * k, k), values.Slice(r * k, k));
     }
 
-    /// <summary>log(sum(exp(logits))) given the row's largest value, summed in double as the sampler always has.</summary>
+    /// <summary>
+    /// log(sum(exp(logits))) given the row's largest value, NaN left out: the exponentials in float32, vectorized (a
+    /// scalar exp per logit cost a CPU decode step ~0.1 ms a row at a 32k vocabulary), summed in double.
+    /// </summary>
     public static float LogSumExp(ReadOnlySpan<float> logits, float max)
     {
         if (float.IsNegativeInfinity(max)) return max;
         double sum = 0;
-        foreach (float l in logits)
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
         {
-            if (!float.IsNaN(l)) sum += Math.Exp(l - max);
+            var total = Vector256<double>.Zero;
+            var top = Vector256.Create(max);
+            ref float first = ref MemoryMarshal.GetReference(logits);
+            for (; i + Vector256<float>.Count <= logits.Length; i += Vector256<float>.Count)
+            {
+                var l = Vector256.LoadUnsafe(ref first, (nuint)i);
+                var e = Vector256.ConditionalSelect(Vector256.Equals(l, l), Vector256.Exp(l - top), Vector256<float>.Zero);
+                var (lower, upper) = Vector256.Widen(e);
+                total += lower + upper;
+            }
+            sum = Vector256.Sum(total);
+        }
+        for (; i < logits.Length; i++)
+        {
+            if (!float.IsNaN(logits[i])) sum += MathF.Exp(logits[i] - max);
         }
         return max + (float)Math.Log(sum);
     }

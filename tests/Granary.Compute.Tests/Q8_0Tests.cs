@@ -53,7 +53,9 @@ public class Q8_0Tests : IDisposable
     [InlineData(17, 768, 129)]
     [InlineData(64, 288, 288)]
     [InlineData(7, 96, 33)]
-    [InlineData(Q8MatMulJob.MaxRows, 96, 33)]
+    [InlineData(16, 288, 70)]
+    [InlineData(31, 96, 33)]
+    [InlineData(128, 288, 768)]
     public void MatMulMatchesTheQuantizedArithmeticAndTheFloatProduct(int rows, int inFeatures, int outFeatures)
     {
         float[] x = RandomFloats(rows * inFeatures), w = RandomFloats(outFeatures * inFeatures), bias = RandomFloats(outFeatures);
@@ -61,7 +63,7 @@ public class Q8_0Tests : IDisposable
         float[] wBack = new float[w.Length];
         Q8_0Blocks.Dequantize(wq, wBack);
         using var xb = Upload(x);
-        using var wb = _backend.Upload(DType.Q8_0, wq);
+        using var wb = _backend.UploadWeight(DType.Q8_0, wq, inFeatures);
         using var bb = Upload(bias);
         using var yb = _backend.Allocate(DType.F32, rows * outFeatures);
         Assert.Equal(outFeatures * inFeatures, wb.Length);
@@ -70,8 +72,8 @@ public class Q8_0Tests : IDisposable
         _backend.CopyToHost(yb, y);
         for (int r = 0; r < rows; r++)
         {
-            // Steps of fewer than MaxRows rows quantize the activations (int8 dots); longer ones widen the weights (f32 tiles).
-            float[] xBack = rows < Q8MatMulJob.MaxRows ? QuantizeActivations(x.AsSpan(r * inFeatures, inFeatures)) : x[(r * inFeatures)..((r + 1) * inFeatures)];
+            // The activations are quantized too (int8 dots), at every step size.
+            float[] xBack = QuantizeActivations(x.AsSpan(r * inFeatures, inFeatures));
             for (int o = 0; o < outFeatures; o++)
             {
                 double quantized = bias[o], exact = bias[o];
@@ -95,20 +97,77 @@ public class Q8_0Tests : IDisposable
         {
             ushort h = (ushort)bits;
             if (Half.IsNaN(BitConverter.UInt16BitsToHalf(h)) || Half.IsInfinity(BitConverter.UInt16BitsToHalf(h))) continue;
-            Assert.Equal((float)BitConverter.UInt16BitsToHalf(h), Q8Dot.Scale((byte*)&h));
+            Assert.Equal((float)BitConverter.UInt16BitsToHalf(h), WeightRows.Scale((byte*)&h));
         }
     }
 
     [Fact]
-    public void ViewsStartOnBlocksAndBadSizesAreRefused()
+    public void ViewsStartOnWholeTilesAndBadSizesAreRefused()
     {
-        using var buffer = _backend.Upload(DType.Q8_0, Q8_0Blocks.Quantize(RandomFloats(128)));
-        using var view = _backend.Slice(buffer, 64, 64);
-        Assert.Equal(68, view.ByteLength);
+        // 20 rows of 32: two whole tiles of 8 rows and a partial one.
+        float[] w = RandomFloats(20 * 32);
+        using var buffer = _backend.UploadWeight(DType.Q8_0, Q8_0Blocks.Quantize(w), 32);
+        using var view = _backend.Slice(buffer, 8 * 32, 12 * 32);
+        Assert.Equal(12 * 32, view.Length);
+        var error = Assert.Throws<ArgumentException>(() => _backend.Slice(buffer, 32, 32));
+        Assert.Contains("tile of 8 rows", error.Message);
         Assert.Throws<ArgumentException>(() => _backend.Slice(buffer, 16, 32));
-        Assert.Throws<ArgumentException>(() => _backend.Upload(DType.Q8_0, new byte[35]));
+        Assert.Throws<ArgumentException>(() => _backend.UploadWeight(DType.Q8_0, new byte[35], 32));
+        Assert.Throws<ArgumentException>(() => _backend.UploadWeight(DType.Q8_0, new byte[34], 64));
+        Assert.Contains("UploadWeight", Assert.Throws<ArgumentException>(() => _backend.Upload(DType.Q8_0, new byte[34])).Message);
         Assert.Throws<InvalidOperationException>(() => DType.Q8_0.Size());
         Assert.True(_backend.SupportsWeights(DType.Q8_0));
+    }
+
+    [Theory]
+    [InlineData(1, 20)]
+    [InlineData(3, 8)]
+    [InlineData(9, 13)]
+    public void AViewOfStackedRowsMultipliesAsTheRowsAlone(int rows, int tiles)
+    {
+        // As q, k and v stacked in one upload: the second matrix's view against the same rows uploaded alone.
+        const int inFeatures = 96;
+        int first = 8 * tiles, second = 40;
+        float[] x = RandomFloats(rows * inFeatures), w = RandomFloats((first + second) * inFeatures);
+        byte[] wq = Q8_0Blocks.Quantize(w);
+        using var stacked = _backend.UploadWeight(DType.Q8_0, wq, inFeatures);
+        using var view = _backend.Slice(stacked, (long)first * inFeatures, (long)second * inFeatures);
+        using var alone = _backend.UploadWeight(DType.Q8_0, wq.AsSpan(first * inFeatures / 32 * 34), inFeatures);
+        using var xb = Upload(x);
+        using var y1 = _backend.Allocate(DType.F32, rows * second);
+        using var y2 = _backend.Allocate(DType.F32, rows * second);
+        _backend.MatMul(xb, view, null, y1, rows, inFeatures, second);
+        _backend.MatMul(xb, alone, null, y2, rows, inFeatures, second);
+        float[] a = new float[rows * second], b = new float[rows * second];
+        _backend.CopyToHost(y1, a);
+        _backend.CopyToHost(y2, b);
+        Assert.Equal(b, a);
+    }
+
+    [Theory]
+    [InlineData(1, 32)]
+    [InlineData(8, 64)]
+    [InlineData(21, 96)]
+    public unsafe void TilesWidenToTheBlocksValues(int rows, int rowLength)
+    {
+        byte[] q = Q8_0Blocks.Quantize(RandomFloats(rows * rowLength));
+        float[] expected = new float[rows * rowLength], got = new float[rows * rowLength];
+        Q8_0Blocks.Dequantize(q, expected);
+        byte* tiles = (byte*)System.Runtime.InteropServices.NativeMemory.Alloc((nuint)Q8Tiles.ByteCount(rows, rowLength));
+        try
+        {
+            Q8Tiles.Pack(q, rowLength, tiles);
+            fixed (float* g = got)
+            {
+                Q8Tiles.ToFloat(tiles, rowLength, 0, 1, g);
+                if (rows > 1) Q8Tiles.ToFloat(tiles, rowLength, 1, rows - 1, g + rowLength);
+            }
+        }
+        finally
+        {
+            System.Runtime.InteropServices.NativeMemory.Free(tiles);
+        }
+        Assert.Equal(expected, got);
     }
 
     [Fact]
@@ -121,7 +180,7 @@ public class Q8_0Tests : IDisposable
         var batch = new BatchLayout(1, 1, 1);
         batch.TokenIds[0] = 2;
         batch.Commit(1, 1, 0);
-        using var tb = _backend.Upload(DType.Q8_0, q);
+        using var tb = _backend.UploadWeight(DType.Q8_0, q, 64);
         using var ob = _backend.Allocate(DType.F32, 64);
         _backend.Embedding(tb, 0, 3, 64, batch, ob);
         float[] output = new float[64];

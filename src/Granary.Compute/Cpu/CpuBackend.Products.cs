@@ -37,15 +37,15 @@ public sealed unsafe partial class CpuBackend
     }
 
     /// <summary>
-    /// Product <paramref name="slot"/> of a group, set up and checked: Q8_0 weights at fewer than
-    /// <see cref="Q8MatMulJob.MaxRows"/> rows in int8 (the activations quantized here), everything else in float32 tiles.
+    /// Product <paramref name="slot"/> of a group, set up and checked: Q8_0 weights in int8 (the activations quantized
+    /// here), everything else in float32 tiles.
     /// </summary>
     private (CpuJob Job, int Chunks) Product(int slot, DeviceBuffer x, DeviceBuffer weight, DeviceBuffer? bias, DeviceBuffer y, int rows, int inFeatures, int outFeatures)
     {
         CheckRange(weight, 0, (long)inFeatures * outFeatures, weight.DType);
         CheckRange(x, 0, (long)rows * inFeatures, DType.F32);
         CheckRange(y, 0, (long)rows * outFeatures, DType.F32);
-        if (weight.DType == DType.Q8_0 && rows < Q8MatMulJob.MaxRows)
+        if (weight.DType == DType.Q8_0)
         {
             var q8 = _q8MatMuls[slot];
             SetOperands(q8, x, weight, bias, y, rows, inFeatures, outFeatures);

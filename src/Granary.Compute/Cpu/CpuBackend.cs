@@ -39,6 +39,7 @@ public sealed unsafe partial class CpuBackend : IBackend
     public DeviceBuffer Upload(DType dtype, ReadOnlySpan<byte> data)
     {
         if (dtype == DType.F8E4M3) throw new ArgumentException("FP8 weights (codes and per-row scales) go through UploadWeight, not Upload", nameof(dtype));
+        if (dtype == DType.Q8_0) throw new ArgumentException("Q8_0 weights go through UploadWeight (with their row length), not Upload", nameof(dtype));
         long elements = dtype.ElementCount(data.Length);
         if (elements < 0) throw new ArgumentException($"{data.Length} bytes is not a whole number of {dtype} elements", nameof(data));
         var buffer = new CpuBuffer(dtype, elements);
@@ -48,14 +49,28 @@ public sealed unsafe partial class CpuBackend : IBackend
 
     public DeviceBuffer UploadWeight(DType dtype, ReadOnlySpan<byte> data, long rowLength)
     {
-        if (dtype == DType.Q8_0 || _quantization == WeightQuantization.None && dtype != DType.F8E4M3) return Upload(dtype, data);
+        if (dtype == DType.Q8_0) return UploadQ8(data, rowLength);
+        if (_quantization == WeightQuantization.None && dtype != DType.F8E4M3) return Upload(dtype, data);
         float[] values = dtype == DType.F8E4M3 ? Fp8Weights.Dequantize(data, rowLength) : HostConversions.ToFloat(dtype, data);
         // FP8 codes are quantized already: they keep their values under every option but Q8_0, which re-quantizes them.
         if (dtype == DType.F8E4M3 && _quantization != WeightQuantization.Q8_0) return UploadFloats(values);
         if (_quantization == WeightQuantization.Fp8) return UploadFloats(Fp8Weights.Dequantize(Fp8Weights.Quantize(values, rowLength), rowLength));
         if (rowLength % Q8_0Blocks.BlockLength != 0)
             throw new NotSupportedException($"Q8_0 quantizes rows in blocks of {Q8_0Blocks.BlockLength} elements; this matrix (or this rank's slice of it) has rows of {rowLength}");
-        return Upload(DType.Q8_0, Q8_0Blocks.Quantize(values));
+        return UploadQ8(Q8_0Blocks.Quantize(values), rowLength);
+    }
+
+    /// <summary>Rows of llama.cpp Q8_0 blocks, kept in <see cref="Q8Tiles"/>.</summary>
+    private static CpuBuffer UploadQ8(ReadOnlySpan<byte> data, long rowLength)
+    {
+        if (rowLength <= 0 || rowLength % Q8_0Blocks.BlockLength != 0 || rowLength > int.MaxValue)
+            throw new ArgumentException($"Q8_0 rows hold whole blocks of {Q8_0Blocks.BlockLength} values, not {rowLength}", nameof(rowLength));
+        long length = DType.Q8_0.ElementCount(data.Length);
+        if (length < 0 || length % rowLength != 0)
+            throw new ArgumentException($"{data.Length} bytes are not whole Q8_0 rows of {rowLength} values", nameof(data));
+        var buffer = CpuBuffer.Q8Tiled(length, (int)rowLength);
+        Q8Tiles.Pack(data, (int)rowLength, (byte*)buffer.Pointer);
+        return buffer;
     }
 
     public bool SupportsWeights(DType dtype) => dtype is DType.F32 or DType.BF16 or DType.F16 or DType.Q8_0 or DType.F8E4M3;
@@ -99,7 +114,9 @@ public sealed unsafe partial class CpuBackend : IBackend
                 new Span<float>(destination, dim).Clear();
                 continue;
             }
-            WeightRows.ToFloat(table.DType, (byte*)Cpu(table).Pointer + table.DType.ByteCount((long)local * dim), destination, dim);
+            var rows = Cpu(table);
+            if (rows.TiledRowLength != 0) Q8Tiles.ToFloat((byte*)rows.Pointer, rows.TiledRowLength, local, 1, destination);
+            else WeightRows.ToFloat(table.DType, (byte*)rows.Pointer + table.DType.ByteCount((long)local * dim), destination, dim);
         }
     }
 

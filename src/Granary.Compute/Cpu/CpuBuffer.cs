@@ -8,18 +8,35 @@ public sealed unsafe class CpuBuffer : DeviceBuffer
     private void* _pointer;
     private readonly bool _owns = true;
 
-    public CpuBuffer(DType dtype, long length) : base(dtype, length)
+    public CpuBuffer(DType dtype, long length) : this(dtype, length, dtype.ByteCount(length), 0) { }
+
+    /// <summary>Q8_0 rows of <paramref name="rowLength"/> values in <see cref="Q8Tiles"/>: <paramref name="length"/> values in all.</summary>
+    internal static CpuBuffer Q8Tiled(long length, int rowLength) => new(DType.Q8_0, length, Q8Tiles.ByteCount(length / rowLength, rowLength), rowLength);
+
+    private CpuBuffer(DType dtype, long length, long bytes, int tiledRowLength) : base(dtype, length)
     {
-        _pointer = NativeMemory.AlignedAlloc((nuint)Math.Max(ByteLength, 64), 64);
-        NativeMemory.Clear(_pointer, (nuint)ByteLength);
+        _pointer = NativeMemory.AlignedAlloc((nuint)Math.Max(bytes, 64), 64);
+        NativeMemory.Clear(_pointer, (nuint)bytes);
+        TiledRowLength = tiledRowLength;
     }
 
-    /// <summary>A view of <paramref name="length"/> elements of <paramref name="parent"/> from element <paramref name="offset"/>.</summary>
+    /// <summary>A view of <paramref name="length"/> elements of <paramref name="parent"/> from element <paramref name="offset"/> (of tiled Q8_0 rows: from a whole tile).</summary>
     internal CpuBuffer(CpuBuffer parent, long offset, long length) : base(parent.DType, length)
     {
-        _pointer = (byte*)parent.Pointer + parent.DType.ByteCount(offset);
+        TiledRowLength = parent.TiledRowLength;
+        if (TiledRowLength == 0) _pointer = (byte*)parent.Pointer + parent.DType.ByteCount(offset);
+        else
+        {
+            long tileValues = (long)Q8Tiles.Rows * TiledRowLength;
+            if (offset % tileValues != 0)
+                throw new ArgumentException($"a view of Q8_0 weights must start on a tile of {Q8Tiles.Rows} rows of {TiledRowLength}, not at element {offset}", nameof(offset));
+            _pointer = (byte*)parent.Pointer + offset / tileValues * Q8Tiles.TileBytes(TiledRowLength);
+        }
         _owns = false;
     }
+
+    /// <summary>The row length of Q8_0 weights kept in <see cref="Q8Tiles"/>; 0 for every other buffer.</summary>
+    internal int TiledRowLength { get; }
 
     public void* Pointer => _pointer != null ? _pointer : throw new ObjectDisposedException(nameof(CpuBuffer));
 

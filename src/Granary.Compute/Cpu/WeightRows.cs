@@ -1,10 +1,11 @@
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
 namespace Granary.Compute.Cpu;
 
-/// <summary>Widens rows of BF16, F16 or Q8_0 weights to float32 for the f32 kernels (and embedding lookups).</summary>
+/// <summary>Widens rows of BF16, F16 or Q8_0 (llama.cpp's row-by-row blocks) values to float32: weights for the f32 kernels and embedding lookups, checkpoint data on the host.</summary>
 internal static unsafe class WeightRows
 {
     /// <summary>Converts <paramref name="count"/> elements at <paramref name="source"/> (of <paramref name="dtype"/>) to floats.</summary>
@@ -55,11 +56,23 @@ internal static unsafe class WeightRows
         }
         for (int i = 0; i < count; i += Q8_0Blocks.BlockLength, source += Q8_0Blocks.BlockBytes, destination += Q8_0Blocks.BlockLength)
         {
-            var scale = Vector256.Create(Q8Dot.Scale(source));
+            var scale = Vector256.Create(Scale(source));
             sbyte* q = (sbyte*)(source + 2);
             for (int j = 0; j < Q8_0Blocks.BlockLength; j += 8)
                 Avx.Store(destination + j, Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(q + j)) * scale);
         }
+    }
+
+    /// <summary>
+    /// A block's fp16 scale as a float, inline: (float)Half is a call. The magnitude's bits shifted into a float's place
+    /// and times 2^112 give normal and subnormal halves exactly (infinities and NaNs, which no scale is, come out finite).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static float Scale(byte* block)
+    {
+        uint h = Unsafe.ReadUnaligned<ushort>(block);
+        float magnitude = BitConverter.UInt32BitsToSingle((h & 0x7FFF) << 13) * 5.192297e33f; // 2^112
+        return (h & 0x8000) != 0 ? -magnitude : magnitude;
     }
 
     /// <summary>Rounds float32 to bf16 (round to nearest even), as PyTorch does.</summary>
