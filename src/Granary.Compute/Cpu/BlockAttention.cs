@@ -35,9 +35,31 @@ internal static unsafe class BlockAttention
         }
 
         var max = Vector256.Create(float.NegativeInfinity);
-        for (int t = 0; t < length; t++)
+        int key = 0;
+        // Eight keys at a time: each query column is loaded once for the eight keys' broadcast elements.
+        for (; key + Rows <= length; key += Rows)
         {
-            float* k = kCache + Slot(blocks, blockSize, t) * kvDim + kvHead * headDim;
+            float* k0 = CacheRow(kCache, blocks, blockSize, kvDim, kvHead, headDim, key), k1 = CacheRow(kCache, blocks, blockSize, kvDim, kvHead, headDim, key + 1);
+            float* k2 = CacheRow(kCache, blocks, blockSize, kvDim, kvHead, headDim, key + 2), k3 = CacheRow(kCache, blocks, blockSize, kvDim, kvHead, headDim, key + 3);
+            float* k4 = CacheRow(kCache, blocks, blockSize, kvDim, kvHead, headDim, key + 4), k5 = CacheRow(kCache, blocks, blockSize, kvDim, kvHead, headDim, key + 5);
+            float* k6 = CacheRow(kCache, blocks, blockSize, kvDim, kvHead, headDim, key + 6), k7 = CacheRow(kCache, blocks, blockSize, kvDim, kvHead, headDim, key + 7);
+            Vector256<float> s0 = default, s1 = default, s2 = default, s3 = default, s4 = default, s5 = default, s6 = default, s7 = default;
+            for (int d = 0; d < headDim; d++)
+            {
+                var qd = Vector256.Load(qT + d * Rows);
+                s0 = Vector256.FusedMultiplyAdd(Vector256.Create(k0[d]), qd, s0); s1 = Vector256.FusedMultiplyAdd(Vector256.Create(k1[d]), qd, s1);
+                s2 = Vector256.FusedMultiplyAdd(Vector256.Create(k2[d]), qd, s2); s3 = Vector256.FusedMultiplyAdd(Vector256.Create(k3[d]), qd, s3);
+                s4 = Vector256.FusedMultiplyAdd(Vector256.Create(k4[d]), qd, s4); s5 = Vector256.FusedMultiplyAdd(Vector256.Create(k5[d]), qd, s5);
+                s6 = Vector256.FusedMultiplyAdd(Vector256.Create(k6[d]), qd, s6); s7 = Vector256.FusedMultiplyAdd(Vector256.Create(k7[d]), qd, s7);
+            }
+            max = Vector256.Max(max, Score(s0, key, first, scores)); max = Vector256.Max(max, Score(s1, key + 1, first, scores));
+            max = Vector256.Max(max, Score(s2, key + 2, first, scores)); max = Vector256.Max(max, Score(s3, key + 3, first, scores));
+            max = Vector256.Max(max, Score(s4, key + 4, first, scores)); max = Vector256.Max(max, Score(s5, key + 5, first, scores));
+            max = Vector256.Max(max, Score(s6, key + 6, first, scores)); max = Vector256.Max(max, Score(s7, key + 7, first, scores));
+        }
+        for (; key < length; key++)
+        {
+            float* k = CacheRow(kCache, blocks, blockSize, kvDim, kvHead, headDim, key);
             Vector256<float> a0 = default, a1 = default;
             int d = 0;
             for (; d + 2 <= headDim; d += 2)
@@ -46,11 +68,7 @@ internal static unsafe class BlockAttention
                 a1 = Vector256.FusedMultiplyAdd(Vector256.Create(k[d + 1]), Vector256.Load(qT + (d + 1) * Rows), a1);
             }
             if (d < headDim) a0 = Vector256.FusedMultiplyAdd(Vector256.Create(k[d]), Vector256.Load(qT + d * Rows), a0);
-            var s = a0 + a1;
-            // Row i sees keys up to first + i: later keys of the chunk are masked.
-            if (t > first) s = Vector256.ConditionalSelect(Vector256.LessThan(RowIndex(), Vector256.Create((float)(t - first))), Vector256.Create(float.NegativeInfinity), s);
-            s.Store(scores + (long)t * Rows);
-            max = Vector256.Max(max, s);
+            max = Vector256.Max(max, Score(a0 + a1, key, first, scores));
         }
 
         var sum = Vector256<float>.Zero;
@@ -69,7 +87,7 @@ internal static unsafe class BlockAttention
             Vector256<float> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default, c6 = default, c7 = default;
             for (int t = 0; t < length; t++)
             {
-                float* v = vCache + Slot(blocks, blockSize, t) * kvDim + kvHead * headDim + d0;
+                float* v = CacheRow(vCache, blocks, blockSize, kvDim, kvHead, headDim, t) + d0;
                 var p = Vector256.Load(scores + (long)t * Rows);
                 if (width == Rows)
                 {
@@ -97,6 +115,19 @@ internal static unsafe class BlockAttention
             }
         }
     }
+
+    /// <summary>Stores key <paramref name="t"/>'s scores of the rows, masked: row i sees keys up to first + i. Returns them.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Score(Vector256<float> s, int t, int first, float* scores)
+    {
+        if (t > first) s = Vector256.ConditionalSelect(Vector256.LessThan(RowIndex(), Vector256.Create((float)(t - first))), Vector256.Create(float.NegativeInfinity), s);
+        s.Store(scores + (long)t * Rows);
+        return s;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float* CacheRow(float* cache, ReadOnlySpan<int> blocks, int blockSize, int kvDim, int kvHead, int headDim, int t) =>
+        cache + Slot(blocks, blockSize, t) * kvDim + kvHead * headDim;
 
     private static Vector256<float> RowIndex() => Vector256.Create(0f, 1, 2, 3, 4, 5, 6, 7);
 
