@@ -81,7 +81,16 @@ public sealed unsafe partial class CpuBackend : IBackend
     {
         CheckRange(buffer, offset, length, buffer.DType);
         if (offset % buffer.DType.BlockLength() != 0) throw new ArgumentException($"a view of {buffer.DType} must start on a block of {buffer.DType.BlockLength()} elements, not at {offset}", nameof(offset));
-        return new CpuBuffer(Cpu(buffer), offset, length);
+        var parent = Cpu(buffer);
+        int rowLength = parent.TiledRowLength;
+        if (rowLength != 0 && (offset % ((long)Q8Tiles.Rows * rowLength) != 0))
+        {
+            // Q8_0 rows that do not begin a tile (stacked parts whose row counts are not multiples of 8): their own copy.
+            if (offset % rowLength != 0 || length % rowLength != 0)
+                throw new ArgumentException($"a view of Q8_0 weights takes whole rows of {rowLength}, not {length} elements at {offset}", nameof(offset));
+            return UploadQ8(Q8Tiles.ToBlocks((byte*)parent.Pointer, rowLength, offset / rowLength, length / rowLength), rowLength);
+        }
+        return new CpuBuffer(parent, offset, length);
     }
 
     public void CopyFromHost(ReadOnlySpan<float> source, DeviceBuffer destination, long offset = 0)

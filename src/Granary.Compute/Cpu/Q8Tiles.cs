@@ -50,6 +50,30 @@ internal static unsafe class Q8Tiles
         }
     }
 
+    /// <summary>Rows <paramref name="row"/> .. + <paramref name="count"/> back as llama.cpp Q8_0 blocks (scales exact: they were fp16).</summary>
+    public static byte[] ToBlocks(byte* tiles, int rowLength, long row, long count)
+    {
+        int blocks = rowLength / Q8_0Blocks.BlockLength;
+        var result = new byte[checked((int)(count * blocks * Q8_0Blocks.BlockBytes))];
+        fixed (byte* to = result)
+        {
+            for (long i = 0; i < count; i++, row++)
+            {
+                byte* tile = tiles + row / Rows * TileBytes(rowLength);
+                int r = (int)(row % Rows);
+                for (int b = 0; b < blocks; b++)
+                {
+                    byte* block = tile + (long)b * TileBlockBytes;
+                    byte* destination = to + (i * blocks + b) * Q8_0Blocks.BlockBytes;
+                    *(Half*)destination = (Half)((float*)block)[r];
+                    for (int v = 0; v < Q8_0Blocks.BlockLength; v++)
+                        destination[2 + v] = (byte)(block[Rows * sizeof(float) + v / 4 * Rows * 4 + r * 4 + v % 4] - Offset);
+                }
+            }
+        }
+        return result;
+    }
+
     /// <summary>Rows <paramref name="row"/> .. + <paramref name="count"/> widened to float32, row after row: each value times its block's scale.</summary>
     public static void ToFloat(byte* tiles, int rowLength, long row, int count, float* destination)
     {

@@ -93,6 +93,8 @@ internal sealed class ShardLoader(Checkpoint checkpoint, IBackend backend)
         var bytes = new byte[SliceBytes(info.DType, rows, cols)];
         checkpoint.CopyRows(name, 0, rows, bytes);
         if (info.DType == DType.F8E4M3) return Upload(DType.F32, System.Runtime.InteropServices.MemoryMarshal.AsBytes(Fp8Weights.Dequantize(bytes, cols).AsSpan()).ToArray());
+        // A Q8_0 router (a GGUF file may have one) too: backends take Q8_0 only as weights.
+        if (info.DType == DType.Q8_0) return Upload(DType.F32, System.Runtime.InteropServices.MemoryMarshal.AsBytes(HostConversions.ToFloat(DType.Q8_0, bytes).AsSpan()).ToArray());
         return Upload(info.DType, bytes);
     }
 
