@@ -114,6 +114,10 @@ public class Q8_0Tests : IDisposable
         Assert.Throws<ArgumentException>(() => _backend.UploadWeight(DType.Q8_0, new byte[35], 32));
         Assert.Throws<ArgumentException>(() => _backend.UploadWeight(DType.Q8_0, new byte[34], 64));
         Assert.Contains("UploadWeight", Assert.Throws<ArgumentException>(() => _backend.Upload(DType.Q8_0, new byte[34])).Message);
+        Assert.Throws<ArgumentException>(() => _backend.Allocate(DType.Q8_0, 256));
+        using var x = Upload(RandomFloats(64));
+        using var y = _backend.Allocate(DType.F32, 10);
+        Assert.Contains("rows of 32 values", Assert.Throws<ArgumentException>(() => _backend.MatMul(x, buffer, null, y, 1, 64, 10)).Message);
         Assert.Throws<InvalidOperationException>(() => DType.Q8_0.Size());
         Assert.True(_backend.SupportsWeights(DType.Q8_0));
     }

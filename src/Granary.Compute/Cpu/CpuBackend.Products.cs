@@ -47,6 +47,8 @@ public sealed unsafe partial class CpuBackend
         CheckRange(y, 0, (long)rows * outFeatures, DType.F32);
         if (weight.DType == DType.Q8_0)
         {
+            if (Cpu(weight).TiledRowLength != inFeatures)
+                throw new ArgumentException($"these Q8_0 weights have rows of {Cpu(weight).TiledRowLength} values, not the {inFeatures} inputs of the product", nameof(weight));
             var q8 = _q8MatMuls[slot];
             SetOperands(q8, x, weight, bias, y, rows, inFeatures, outFeatures);
             return (q8, q8.Prepare(_pool));

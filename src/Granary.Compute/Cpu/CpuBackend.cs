@@ -34,7 +34,9 @@ public sealed unsafe partial class CpuBackend : IBackend
     /// <summary>Kernel threads, the caller included.</summary>
     public int Threads => _pool.Threads;
 
-    public DeviceBuffer Allocate(DType dtype, long length) => new CpuBuffer(dtype, length);
+    public DeviceBuffer Allocate(DType dtype, long length) => dtype == DType.Q8_0
+        ? throw new ArgumentException("Q8_0 weights go through UploadWeight (with their row length), not Allocate", nameof(dtype))
+        : new CpuBuffer(dtype, length);
 
     public DeviceBuffer Upload(DType dtype, ReadOnlySpan<byte> data)
     {
