@@ -54,7 +54,7 @@ internal sealed unsafe class AttentionJob : CpuJob
         ReadOnlySpan<int> blocks = Batch.BlockTable(Batch.RowSequence[row]);
 
         var scores = t_scores;
-        int need = count == 1 ? length : length * BlockAttention.Rows + HeadDim * BlockAttention.Rows + 64;
+        int need = count == 1 ? length : BlockAttention.ScratchFloats(length, HeadDim);
         if (scores == null || scores.Length < need) t_scores = scores = GC.AllocateUninitializedArray<float>(Math.Max(need, 1024), pinned: true);
         if (count > 1)
         {

@@ -13,10 +13,13 @@ internal static unsafe class BlockAttention
 {
     public const int Rows = 8;
 
+    /// <summary>Floats of scratch that <see cref="Run"/> needs for <paramref name="length"/> positions (scores, queries, spill, row offsets).</summary>
+    public static int ScratchFloats(int length, int headDim) => length * Rows + headDim * Rows + 64 + 2 * length;
+
     /// <summary>
     /// Rows [row0, row0 + count) of <paramref name="q"/> ([rows, heads * headDim]); positions first..first + count - 1;
     /// keys and values of kvHead at the sequence's slots (through <paramref name="blocks"/>). <paramref name="scratch"/>
-    /// holds (first + count) * 8 + headDim * 8 + 64 floats.
+    /// holds <see cref="ScratchFloats"/> floats.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(float* q, float* kCache, float* vCache, float* output, int heads, int headDim, int kvDim, int head, int kvHead,
@@ -26,6 +29,13 @@ internal static unsafe class BlockAttention
         float* scores = scratch;
         float* qT = scores + (long)length * Rows;
         float* spill = qT + headDim * Rows;
+        // Each position's row offset in the caches, found once: a division a lookup cost more than the dots it fed.
+        long* rowAt = (long*)(spill + 64);
+        for (int b = 0, t = 0; t < length; b++)
+        {
+            long start = ((long)blocks[b] * blockSize) * kvDim + (long)kvHead * headDim;
+            for (int end = Math.Min(length, t + blockSize); t < end; t++, start += kvDim) rowAt[t] = start;
+        }
 
         // The queries transposed ([dim, row]) and scaled; missing rows are zero.
         for (int i = 0; i < Rows; i++)
@@ -39,10 +49,10 @@ internal static unsafe class BlockAttention
         // Eight keys at a time: each query column is loaded once for the eight keys' broadcast elements.
         for (; key + Rows <= length; key += Rows)
         {
-            float* k0 = CacheRow(kCache, blocks, blockSize, kvDim, kvHead, headDim, key), k1 = CacheRow(kCache, blocks, blockSize, kvDim, kvHead, headDim, key + 1);
-            float* k2 = CacheRow(kCache, blocks, blockSize, kvDim, kvHead, headDim, key + 2), k3 = CacheRow(kCache, blocks, blockSize, kvDim, kvHead, headDim, key + 3);
-            float* k4 = CacheRow(kCache, blocks, blockSize, kvDim, kvHead, headDim, key + 4), k5 = CacheRow(kCache, blocks, blockSize, kvDim, kvHead, headDim, key + 5);
-            float* k6 = CacheRow(kCache, blocks, blockSize, kvDim, kvHead, headDim, key + 6), k7 = CacheRow(kCache, blocks, blockSize, kvDim, kvHead, headDim, key + 7);
+            float* k0 = kCache + rowAt[key], k1 = kCache + rowAt[key + 1];
+            float* k2 = kCache + rowAt[key + 2], k3 = kCache + rowAt[key + 3];
+            float* k4 = kCache + rowAt[key + 4], k5 = kCache + rowAt[key + 5];
+            float* k6 = kCache + rowAt[key + 6], k7 = kCache + rowAt[key + 7];
             Vector256<float> s0 = default, s1 = default, s2 = default, s3 = default, s4 = default, s5 = default, s6 = default, s7 = default;
             for (int d = 0; d < headDim; d++)
             {
@@ -59,7 +69,7 @@ internal static unsafe class BlockAttention
         }
         for (; key < length; key++)
         {
-            float* k = CacheRow(kCache, blocks, blockSize, kvDim, kvHead, headDim, key);
+            float* k = kCache + rowAt[key];
             Vector256<float> a0 = default, a1 = default;
             int d = 0;
             for (; d + 2 <= headDim; d += 2)
@@ -87,7 +97,7 @@ internal static unsafe class BlockAttention
             Vector256<float> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default, c6 = default, c7 = default;
             for (int t = 0; t < length; t++)
             {
-                float* v = CacheRow(vCache, blocks, blockSize, kvDim, kvHead, headDim, t) + d0;
+                float* v = vCache + rowAt[t] + d0;
                 var p = Vector256.Load(scores + (long)t * Rows);
                 if (width == Rows)
                 {
@@ -125,11 +135,5 @@ internal static unsafe class BlockAttention
         return s;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float* CacheRow(float* cache, ReadOnlySpan<int> blocks, int blockSize, int kvDim, int kvHead, int headDim, int t) =>
-        cache + Slot(blocks, blockSize, t) * kvDim + kvHead * headDim;
-
     private static Vector256<float> RowIndex() => Vector256.Create(0f, 1, 2, 3, 4, 5, 6, 7);
-
-    private static long Slot(ReadOnlySpan<int> blocks, int blockSize, int t) => (long)blocks[t / blockSize] * blockSize + t % blockSize;
 }
