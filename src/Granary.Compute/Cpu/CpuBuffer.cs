@@ -27,9 +27,9 @@ public sealed unsafe class CpuBuffer : DeviceBuffer
         if (TiledRowLength == 0) _pointer = (byte*)parent.Pointer + parent.DType.ByteCount(offset);
         else
         {
+            // CpuBackend.Slice copies rows that do not begin a tile.
             long tileValues = (long)Q8Tiles.Rows * TiledRowLength;
-            if (offset % tileValues != 0)
-                throw new ArgumentException($"a view of Q8_0 weights must start on a tile of {Q8Tiles.Rows} rows of {TiledRowLength}, not at element {offset}", nameof(offset));
+            System.Diagnostics.Debug.Assert(offset % tileValues == 0);
             _pointer = (byte*)parent.Pointer + offset / tileValues * Q8Tiles.TileBytes(TiledRowLength);
         }
         _owns = false;

@@ -155,11 +155,10 @@ internal static unsafe class Q8Dot
         for (int r = 0; r < Q8Tiles.Rows; r++) y[r] = 0;
         for (int b = 0; b < blocks; b++, tile += Q8Tiles.TileBlockBytes)
         {
-            byte* values = tile + Q8Tiles.Rows * sizeof(float);
             for (int r = 0; r < Q8Tiles.Rows; r++)
             {
                 int dot = 0;
-                for (int i = 0; i < Block; i++) dot += (values[i / 4 * 32 + r * 4 + i % 4] - Q8Tiles.Offset) * q[b * Block + i];
+                for (int i = 0; i < Block; i++) dot += (tile[Q8Tiles.ValueAt(r, i)] - Q8Tiles.Offset) * q[b * Block + i];
                 y[r] += ((float*)tile)[r] * d[b] * dot;
             }
         }

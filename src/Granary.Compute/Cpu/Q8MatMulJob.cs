@@ -18,10 +18,12 @@ internal sealed unsafe class Q8MatMulJob : ProductJob
     private float[] _d = [];
     private int[] _sums = [];
 
-    /// <summary>Quantizes the activation rows on <paramref name="pool"/> and returns the product's chunk count (then run them).</summary>
+    /// <summary>
+    /// Quantizes the activation rows on <paramref name="pool"/> and returns the product's chunk count (then run them).
+    /// <see cref="In"/> is the tiled rows' length, whole blocks (the backend checks).
+    /// </summary>
     public int Prepare(WorkerPool pool)
     {
-        if (In % Q8_0Blocks.BlockLength != 0) throw new ArgumentException($"a Q8_0 matmul needs inputs in whole blocks of {Q8_0Blocks.BlockLength}, got {In}");
         long values = (long)Rows * In;
         if (_q.Length < values)
         {
@@ -56,8 +58,9 @@ internal sealed unsafe class Q8MatMulJob : ProductJob
             for (int o = o0; o < o1; o += Q8Tiles.Rows)
             {
                 byte* tile = (byte*)W + o / Q8Tiles.Rows * tileBytes;
+                bool whole = o + Q8Tiles.Rows <= o1;
                 int r = 0;
-                if (o + Q8Tiles.Rows <= o1)
+                if (whole)
                 {
                     for (; r + 4 <= Rows; r += 4)
                         Q8Dot.Dot8RowsBy4(tile, blocks, q + (long)r * In, In, d + (long)r * blocks, sums + (long)r * blocks, Y + (long)r * Out + o, Out);
@@ -66,7 +69,6 @@ internal sealed unsafe class Q8MatMulJob : ProductJob
                 {
                     // The last rows one at a time; a partial tile's outputs through a scratch row.
                     float* y = Y + (long)r * Out + o;
-                    bool whole = o + Q8Tiles.Rows <= o1;
                     Q8Dot.Dot8Rows(tile, blocks, q + (long)r * In, d + (long)r * blocks, sums + (long)r * blocks, whole ? y : partial);
                     if (!whole) new ReadOnlySpan<float>(partial, o1 - o).CopyTo(new Span<float>(y, o1 - o));
                 }

@@ -24,6 +24,12 @@ internal static unsafe class Q8Tiles
     /// <summary>Bytes of <paramref name="rows"/> rows of <paramref name="rowLength"/> values.</summary>
     public static long ByteCount(long rows, int rowLength) => (rows + Rows - 1) / Rows * TileBytes(rowLength);
 
+    /// <summary>Block <paramref name="b"/> of the tile that holds <paramref name="row"/> (rows of <paramref name="rowLength"/>).</summary>
+    private static byte* BlockOf(byte* tiles, int rowLength, long row, int b) => tiles + row / Rows * TileBytes(rowLength) + (long)b * TileBlockBytes;
+
+    /// <summary>Where value <paramref name="i"/> of a tile's row <paramref name="r"/> lies in a tile's block: after the scales, in its group of 4.</summary>
+    public static int ValueAt(int r, int i) => Rows * sizeof(float) + i / 4 * Rows * 4 + r * 4 + i % 4;
+
     /// <summary>Lays out rows of llama.cpp Q8_0 blocks (<paramref name="source"/>) as tiles into <paramref name="destination"/>.</summary>
     public static void Pack(ReadOnlySpan<byte> source, int rowLength, byte* destination)
     {
@@ -32,19 +38,17 @@ internal static unsafe class Q8Tiles
         long rows = source.Length / rowBytes;
         fixed (byte* src = source)
         {
-            for (long tile = 0; tile < (rows + Rows - 1) / Rows; tile++)
+            // Every row of the last tile, those past the matrix as zeros.
+            for (long row = 0; row < (rows + Rows - 1) / Rows * Rows; row++)
             {
+                int r = (int)(row % Rows);
                 for (int b = 0; b < blocks; b++)
                 {
-                    byte* block = destination + (tile * blocks + b) * TileBlockBytes;
-                    for (int r = 0; r < Rows; r++)
-                    {
-                        long row = tile * Rows + r;
-                        byte* from = row < rows ? src + row * rowBytes + (long)b * Q8_0Blocks.BlockBytes : null;
-                        ((float*)block)[r] = from is null ? 0 : (float)*(Half*)from;
-                        for (int i = 0; i < Q8_0Blocks.BlockLength; i++)
-                            block[Rows * sizeof(float) + i / 4 * Rows * 4 + r * 4 + i % 4] = (byte)((from is null ? 0 : ((sbyte*)(from + 2))[i]) + Offset);
-                    }
+                    byte* block = BlockOf(destination, rowLength, row, b);
+                    byte* from = row < rows ? src + row * rowBytes + (long)b * Q8_0Blocks.BlockBytes : null;
+                    ((float*)block)[r] = from is null ? 0 : (float)*(Half*)from;
+                    for (int i = 0; i < Q8_0Blocks.BlockLength; i++)
+                        block[ValueAt(r, i)] = (byte)((from is null ? 0 : ((sbyte*)(from + 2))[i]) + Offset);
                 }
             }
         }
@@ -59,15 +63,14 @@ internal static unsafe class Q8Tiles
         {
             for (long i = 0; i < count; i++, row++)
             {
-                byte* tile = tiles + row / Rows * TileBytes(rowLength);
                 int r = (int)(row % Rows);
                 for (int b = 0; b < blocks; b++)
                 {
-                    byte* block = tile + (long)b * TileBlockBytes;
+                    byte* block = BlockOf(tiles, rowLength, row, b);
                     byte* destination = to + (i * blocks + b) * Q8_0Blocks.BlockBytes;
                     *(Half*)destination = (Half)((float*)block)[r];
                     for (int v = 0; v < Q8_0Blocks.BlockLength; v++)
-                        destination[2 + v] = (byte)(block[Rows * sizeof(float) + v / 4 * Rows * 4 + r * 4 + v % 4] - Offset);
+                        destination[2 + v] = (byte)(block[ValueAt(r, v)] - Offset);
                 }
             }
         }
@@ -83,13 +86,12 @@ internal static unsafe class Q8Tiles
         sbyte* values = stackalloc sbyte[Q8_0Blocks.BlockLength];
         for (long end = row + count; row < end; row++, destination += rowLength)
         {
-            byte* tile = tiles + row / Rows * TileBytes(rowLength);
             int r = (int)(row % Rows);
             for (int b = 0; b < blocks; b++)
             {
-                byte* block = tile + (long)b * TileBlockBytes;
+                byte* block = BlockOf(tiles, rowLength, row, b);
                 float scale = ((float*)block)[r];
-                byte* rowValues = block + Rows * sizeof(float) + r * 4;
+                byte* rowValues = block + ValueAt(r, 0);
                 float* to = destination + b * Q8_0Blocks.BlockLength;
                 if (Avx2.IsSupported)
                 {
@@ -99,10 +101,7 @@ internal static unsafe class Q8Tiles
                         (Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(values + i)) * s).Store(to + i);
                     continue;
                 }
-                for (int g = 0; g < Groups; g++)
-                {
-                    for (int i = 0; i < 4; i++) to[g * 4 + i] = scale * (rowValues[g * Rows * 4 + i] - Offset);
-                }
+                for (int i = 0; i < Q8_0Blocks.BlockLength; i++) to[i] = scale * (block[ValueAt(r, i)] - Offset);
             }
         }
     }
