@@ -8,7 +8,9 @@
 #   3. the control path alone between two silos (`granary bench control`: a 1 KB plan out, 64 B back).
 # With BEFORE=/path/to/old/granary.dll the same runs go first on that build (the landed home-made transport, whose
 # silos took GRANARY_CLUSTER_SECRET and no --client-port, and whose `bench control` timed its transport in-process).
-# Build first (Release). Settings: THREADS (CPU threads per silo, 1), PROMPTS (64), CONCURRENCY (16), INPUT (32), OUTPUT (64).
+# Build first (Release). Settings: THREADS (CPU threads per silo, 1), PROMPTS (64), CONCURRENCY (16), INPUT (32), OUTPUT (64),
+# RUNS (bench serve runs against each server, 2: the first also pays the JIT of the request path, the later ones show
+# the steady state; builds before 2026-12-04 did not warm their engine before serving).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 model=${GRANARY_MODEL:-$repo/models/stories15M}
@@ -32,9 +34,12 @@ run() { # run NAME DLL KIND(old|new)
     [ -n "${4:-}" ] && args+=(--gateway --gateway-port "$4")
     "${granary[@]}" "${args[@]}" > "$logs/$name-$2.log" 2>&1 & pids+=($!)
   }
-  measure() { # measure PORT: bench serve against the OpenAI server there, its summary lines
-    "${granary[@]}" bench serve --base-url "http://127.0.0.1:$1" --num-prompts "${PROMPTS:-64}" --max-concurrency "${CONCURRENCY:-16}" \
-      --input-len "${INPUT:-32}" --output-len "${OUTPUT:-64}" 2>/dev/null | grep -E 'throughput|Mean TTFT|Mean TPOT|Failed'
+  measure() { # measure PORT: bench serve against the OpenAI server there, RUNS times, their summary lines
+    for run in $(seq "${RUNS:-2}"); do
+      echo "-- run $run"
+      "${granary[@]}" bench serve --base-url "http://127.0.0.1:$1" --num-prompts "${PROMPTS:-64}" --max-concurrency "${CONCURRENCY:-16}" \
+        --input-len "${INPUT:-32}" --output-len "${OUTPUT:-64}" 2>/dev/null | grep -E 'throughput|Mean TTFT|Mean TPOT|Failed' || return 1
+    done
   }
   serve() { # serve CLUSTER-ID GATEWAY-PORT TITLE
     "${granary[@]}" deploy --cluster "$redis" --cluster-id "$1" --model "$model" --tp 2 --kv-cache-mib 32 > /dev/null
