@@ -43,4 +43,22 @@ public static class ClusterStatusReader
             Unplaced = view.Unplaced,
         };
     }
+
+    /// <summary>Asks the grain of every rank of the ready replicas in <paramref name="status"/> what it holds; a rank that does not answer gets a row saying why.</summary>
+    public static async Task<IReadOnlyList<RankStatusRow>> ReadRanksAsync(IGrainFactory grains, ClusterStatus status, CancellationToken cancellationToken = default)
+    {
+        var ranks = status.Replicas.Where(r => r.Ready).SelectMany(r => r.Placement.Ranks.Select(k => (r.Placement, k)));
+        return await Task.WhenAll(ranks.Select(async p =>
+        {
+            var (placement, rank) = p;
+            try
+            {
+                return await grains.GetGrain<IRankGrain>(ReplicaGrainKeys.Rank(placement, rank.Rank)).GetStatusAsync().WaitAsync(SiloTimeout, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is TimeoutException or OrleansException or ReplicaNotServingException or Placement.PinnedSiloUnavailableException)
+            {
+                return new RankStatusRow(placement.Id, placement.Generation, rank.Rank, rank.Silo, rank.Device, 0, 0, 0, $"{e.GetType().Name}: {e.Message}");
+            }
+        })).ConfigureAwait(false);
+    }
 }

@@ -9,7 +9,7 @@ namespace Granary.Grains;
 /// <summary>
 /// One rank of a replica as loaded on this silo and one of its devices: the rank's slice of every weight matrix of
 /// its pipeline stage (loaded from the checkpoint, only its own bytes) and its slice of the KV cache. It lives in the
-/// silo's <see cref="ReplicaHost"/>, not in a grain activation, so that no deactivation reloads weights. The shard is
+/// silo's <see cref="ReplicaHost"/>, not in its rank grain's activation (which answers for it), so that no deactivation reloads weights. The shard is
 /// disposed by whoever runs it: the replica's executor, or the replica activation of a silo without rank 0.
 /// </summary>
 public sealed class LoadedRank

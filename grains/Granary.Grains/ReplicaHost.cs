@@ -48,6 +48,10 @@ public sealed partial class ReplicaHost : IAsyncDisposable
     internal LocalRanks? FindPart(string replicaId, long generation) =>
         _active.TryGetValue(replicaId, out var a) && a.Placement.Generation == generation ? a.RemotePart : null;
 
+    /// <summary>A rank of a replica generation loaded on this silo, or null.</summary>
+    internal LoadedRank? FindRank(string replicaId, long generation, int rank) =>
+        _active.TryGetValue(replicaId, out var a) && a.Placement.Generation == generation ? a.Ranks.FirstOrDefault(r => r.Placement.Rank == rank) : null;
+
     /// <summary>See <see cref="ISiloGrain.ApplyAsync"/>.</summary>
     public IReadOnlyList<ReplicaState> Apply(IReadOnlyList<ReplicaAssignment> assignments)
     {
@@ -102,6 +106,7 @@ public sealed partial class ReplicaHost : IAsyncDisposable
             }
             _failed.TryRemove(placement.Id, out _);
             LogActivated(placement.Id, placement.Generation, Describe(activation), (DateTime.UtcNow - started).TotalSeconds);
+            await ActivateRankGrainsAsync(activation).ConfigureAwait(false);
         }
         catch (Exception e)
         {
@@ -132,7 +137,27 @@ public sealed partial class ReplicaHost : IAsyncDisposable
             _active[replicaId] = activation;
         }
         LogActivated(replicaId, call.Placement.Generation, Describe(activation), (DateTime.UtcNow - started).TotalSeconds);
+        await ActivateRankGrainsAsync(activation).ConfigureAwait(false);
     }
+
+    /// <summary>
+    /// Activates the grain of each rank <paramref name="activation"/> loaded here (each answers for its shard from now
+    /// on). A grain that fails to activate is logged, not fatal: the ranks serve without it, and the next call to it
+    /// activates it again.
+    /// </summary>
+    private async Task ActivateRankGrainsAsync(ReplicaActivation activation)
+    {
+        try
+        {
+            await Task.WhenAll(activation.Ranks.Select(r => RankGrain(activation.Placement, r.Placement.Rank).GetStatusAsync())).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            LogRankGrainsFailed(e, activation.Placement.Id, e.Message);
+        }
+    }
+
+    private IRankGrain RankGrain(ReplicaPlacement placement, int rank) => _grains.GetGrain<IRankGrain>(ReplicaGrainKeys.Rank(placement, rank));
 
     private static string Describe(ReplicaActivation activation) => string.Join(", ", activation.Ranks.Select(r => $"rank {r.Placement.Rank} on {r.Placement.Device}"))
         + (activation.Session is null ? " (rank 0 runs on another silo)" : "");
@@ -149,6 +174,19 @@ public sealed partial class ReplicaHost : IAsyncDisposable
         LogDeactivating(id, activation.Placement.Generation, why);
         // Disposing a session ends its running requests with an error event (gateways resume them) and joins its step thread.
         _ = Task.Run(activation.Dispose);
+        _ = ReleaseRankGrainsAsync(activation);
+    }
+
+    private async Task ReleaseRankGrainsAsync(ReplicaActivation activation)
+    {
+        try
+        {
+            await Task.WhenAll(activation.Ranks.Select(r => RankGrain(activation.Placement, r.Placement.Rank).ReleaseAsync())).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            LogRankGrainsFailed(e, activation.Placement.Id, e.Message); // an activation left behind finds no rank at its next call and goes then
+        }
     }
 
     /// <summary>What this silo's sessions run now, for status.</summary>
@@ -187,6 +225,9 @@ public sealed partial class ReplicaHost : IAsyncDisposable
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Replica {Replica} could not be activated here: {Reason}; trying again in {Seconds} s")]
     private partial void LogActivationFailed(Exception e, string replica, string reason, double seconds);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The rank grains of replica {Replica} could not be activated or released: {Reason}")]
+    private partial void LogRankGrainsFailed(Exception e, string replica, string reason);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Deactivating replica {Replica} (generation {Generation}): {Why}")]
     private partial void LogDeactivating(string replica, long generation, string why);

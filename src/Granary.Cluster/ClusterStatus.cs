@@ -14,6 +14,8 @@ public sealed record ClusterStatus
     public required IReadOnlyList<ReplicaStatusRow> Replicas { get; init; }
     /// <summary>Replicas wanted but not placed for lack of free devices, with the reason.</summary>
     public IReadOnlyList<string> Unplaced { get; init; } = [];
+    /// <summary>What each rank of the ready replicas holds, as its grain says; empty unless asked for (<c>--ranks</c>).</summary>
+    public IReadOnlyList<RankStatusRow> Ranks { get; init; } = [];
 }
 
 /// <summary>A silo as status shows it: its row, the age of its last I-am-alive write in the membership table, and its load.</summary>

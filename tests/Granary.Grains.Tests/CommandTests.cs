@@ -33,6 +33,10 @@ public sealed class CommandTests
         Assert.Equal(0, table.Code);
         Assert.Contains("stories15M/1", table.Stdout);
         Assert.Contains("ready", table.Stdout);
+        // Every rank has a grain on its silo and device that says what it holds: the whole model and a KV cache here (tp 1).
+        var ranks = await cluster.CliAsync("cluster", "status", "--cluster", cluster.Redis.Url, "--cluster-id", cluster.ClusterId, "--ranks");
+        Assert.True(ranks.Code == 0, ranks.Stderr);
+        Assert.Equal(2, System.Text.RegularExpressions.Regex.Matches(ranks.Stdout, @"stories15M/\d+/0\s+s1\s+cpu:\d\s+[1-9]\d*\.\d MiB\s+[1-9]\d*\.\d MiB \([1-9]\d* blocks\)").Count);
         var json = await cluster.CliAsync("cluster", "status", "--cluster", cluster.Redis.Url, "--cluster-id", cluster.ClusterId, "--output", "json");
         var root = JsonDocument.Parse(json.Stdout).RootElement;
         Assert.Equal("s1", root.GetProperty("silos")[0].GetProperty("row").GetProperty("name").GetString());

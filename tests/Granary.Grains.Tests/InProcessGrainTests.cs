@@ -127,6 +127,17 @@ public sealed class InProcessGrainTests : IAsyncLifetime
         Assert.NotNull(await Grains.GetGrain<ICoordinatorGrain>(ICoordinatorGrain.Key).GetViewAsync());
     }
 
+    [Fact]
+    public async Task ARankGrainOfARankNotLoadedOnItsSiloSaysSoAndTheSiloGoesOn()
+    {
+        var placement = new ReplicaPlacement { Id = "absent/0", Deployment = "absent", Generation = 1, Ranks = [new RankPlacement(0, SiloKeys[0], "cpu:0")] };
+        var rank = Grains.GetGrain<IRankGrain>(ReplicaGrainKeys.Rank(placement, 0));
+        var e = await Assert.ThrowsAsync<ReplicaNotServingException>(rank.GetStatusAsync);
+        Assert.Contains("rank 0 of replica absent/0 (generation 1) is not loaded", e.Message);
+        await Assert.ThrowsAsync<ReplicaNotServingException>(() => rank.StepAsync(new byte[64]));
+        Assert.Equal(_cluster.Silos[0].Name, (await Grains.GetGrain<ISiloGrain>(SiloGrainKey.For(SiloKeys[0])).GetInfoAsync()).Name);
+    }
+
     private static async Task<ClusterView> Eventually(ICoordinatorGrain coordinator, Func<ClusterView, bool> condition)
     {
         var clock = Stopwatch.StartNew();

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Granary.Cluster.Membership;
 
 namespace Granary.Grains.Tests;
@@ -30,6 +31,20 @@ public sealed class SpanningReplicaTests(ReferenceServer reference)
         Assert.True(deployed.Code == 0, deployed.Stderr);
         ready = await cluster.WaitForAsync(s => s.Replicas.Count(r => r.Ready) == 1 && s.Replicas[0].Placement.Layout.Contains("|tp2|"), "the tensor-parallel replica", 90);
         Assert.Equal(expected, await Task.WhenAll(Completions.Prompts.Take(3).Select(p => Completions.CompleteAsync(cluster.Http, gateway, p, 40))));
+        // Both ranks' grains answer from the silo and device they were placed on: rank 0's (its silo runs the session)
+        // and the other silo's lead rank (it takes the step plans), each holding half the layers' weights and a KV cache.
+        var ranks = await cluster.CliAsync("cluster", "status", "--cluster", cluster.Redis.Url, "--cluster-id", cluster.ClusterId, "--output", "json", "--ranks");
+        Assert.True(ranks.Code == 0, ranks.Stderr);
+        var rows = JsonDocument.Parse(ranks.Stdout).RootElement.GetProperty("ranks").EnumerateArray().ToList();
+        Assert.Equal(2, rows.Count);
+        foreach (var row in rows)
+        {
+            Assert.False(row.TryGetProperty("error", out var error) && error.ValueKind != JsonValueKind.Null, row.ToString());
+            Assert.Equal(ready.Replicas[0].Placement.Ranks[row.GetProperty("rank").GetInt32()].Silo, row.GetProperty("silo").GetString());
+            Assert.Equal("cpu:0", row.GetProperty("device").GetString());
+            Assert.True(row.GetProperty("weightBytes").GetInt64() > 0 && row.GetProperty("kvBlocks").GetInt32() > 0, row.ToString());
+        }
+        Assert.Equal(2, rows.Select(r => r.GetProperty("silo").GetString()).Distinct().Count());
 
         // A third silo joins; the second dies while an answer streams. There is no other replica, but the coordinator
         // rebuilds this one on s1 and s3 within the gateway's resume wait: the answer goes on there, unbroken.
@@ -50,6 +65,11 @@ public sealed class SpanningReplicaTests(ReferenceServer reference)
         var rebuilt = await cluster.WaitForAsync(s => s.Replicas.Count(r => r.Ready) == 1 && s.Replicas[0].Placement.Ranks.All(r => r.Silo != SiloCluster.KeyOf(s, "s2")),
             "the replica rebuilt without s2", 60);
         Assert.Equal(2, rebuilt.Replicas[0].Placement.Ranks.Select(r => r.Silo).Distinct().Count());
+        // The rebuilt generation's rank grains answer from s1 and s3.
+        ranks = await cluster.CliAsync("cluster", "status", "--cluster", cluster.Redis.Url, "--cluster-id", cluster.ClusterId, "--output", "json", "--ranks");
+        rows = JsonDocument.Parse(ranks.Stdout).RootElement.GetProperty("ranks").EnumerateArray().ToList();
+        Assert.All(rows, row => Assert.False(row.TryGetProperty("error", out var error) && error.ValueKind != JsonValueKind.Null, row.ToString()));
+        Assert.Equal(rebuilt.Replicas[0].Placement.Ranks.Select(r => r.Silo).Order(), rows.Select(r => r.GetProperty("silo").GetString()!).Order());
         Assert.Equal(expected[0], await Completions.CompleteAsync(cluster.Http, gateway, Completions.Prompts[0], 40));
     }
 }

@@ -3,12 +3,25 @@ using Granary.Grains.Placement;
 
 namespace Granary.Grains.Contracts;
 
-/// <summary>Keys of a replica's pinned grains: the replica id and generation, the rank, and the silo.</summary>
+/// <summary>Keys of a replica's pinned grains: the replica id and generation, the rank and its device, and the silo.</summary>
 public static class ReplicaGrainKeys
 {
     public static string Session(ReplicaPlacement placement) => PinnedKey.Make($"{placement.Id}.g{placement.Generation}", placement.SessionSilo);
 
-    public static string Rank(ReplicaPlacement placement, int rank) => PinnedKey.Make($"{placement.Id}.g{placement.Generation}/{rank}", placement.Ranks[rank].Silo);
+    public static string Rank(ReplicaPlacement placement, int rank) =>
+        PinnedKey.Make($"{placement.Id}.g{placement.Generation}/{rank}@{placement.Ranks[rank].Device}", placement.Ranks[rank].Silo);
+
+    /// <summary>The replica id, generation and rank a rank key names.</summary>
+    public static (string ReplicaId, long Generation, int Rank) ParseRank(string key)
+    {
+        var (replicaId, generation) = Parse(key);
+        string local = PinnedKey.Local(key);
+        var rank = local.AsSpan(local.LastIndexOf('/') + 1);
+        int at = rank.IndexOf('@');
+        if (local.LastIndexOf('/') < 0 || at < 0 || !int.TryParse(rank[..at], System.Globalization.CultureInfo.InvariantCulture, out int r))
+            throw new FormatException($"'{key}' is not a rank grain key");
+        return (replicaId, generation, r);
+    }
 
     /// <summary>The replica id and generation a session or rank key names.</summary>
     public static (string ReplicaId, long Generation) Parse(string key)

@@ -15,15 +15,18 @@ internal static class ClusterStatusCommand
     {
         var cluster = new ClusterCliOptions();
         var output = new Option<string>("--output") { Description = "table or json", DefaultValueFactory = _ => "table" };
+        var ranks = new Option<bool>("--ranks") { Description = "Also ask the grain of every rank of the ready replicas what it holds (silo, device, weights, KV cache)" };
         var command = new Command("status", "Show the cluster's silos, devices, deployments, replicas and load");
         cluster.AddTo(command);
         command.Options.Add(output);
+        command.Options.Add(ranks);
         command.SetAction(async (parse, cancellationToken) =>
         {
             string format = parse.GetValue(output)!;
             if (format is not ("table" or "json")) throw new ArgumentException($"--output must be table or json, got '{format}'");
             await using var connection = await cluster.ConnectAsync(parse, cancellationToken);
             var status = await ClusterStatusReader.ReadAsync(connection.Client, cluster.Id(parse), cancellationToken);
+            if (parse.GetValue(ranks)) status = status with { Ranks = await ClusterStatusReader.ReadRanksAsync(connection.Client, status, cancellationToken) };
             var stdout = parse.InvocationConfiguration.Output;
             stdout.Write(format == "json" ? System.Text.Json.JsonSerializer.Serialize(status, ClusterJson.Default.ClusterStatus) + "\n" : Render(status));
             return 0;
@@ -64,8 +67,21 @@ internal static class ClusterStatusCommand
                 string.Join(' ', r.Placement.Ranks.Select(k => $"{k.Rank}={names.GetValueOrDefault(k.Silo, k.Silo)}/{k.Device}")),
                 r.Ready ? "ready" : r.Error is { } error ? $"failed: {error}" : "loading",
             }));
+        if (status.Ranks.Count > 0)
+        {
+            text.Append('\n');
+            Table(text, ["RANK", "SILO", "DEVICE", "WEIGHTS", "KV CACHE"],
+                status.Ranks.Select(k => new[]
+                {
+                    $"{k.Replica}/{k.Rank}", names.GetValueOrDefault(k.Silo, k.Silo), k.Device,
+                    k.Error is { } error ? $"unreachable: {error}" : Mib(k.WeightBytes),
+                    k.Error is null ? $"{Mib(k.KvCacheBytes)} ({k.KvBlocks} blocks)" : "-",
+                }));
+        }
         return text.ToString();
     }
+
+    private static string Mib(long bytes) => string.Create(CultureInfo.InvariantCulture, $"{bytes / 1048576.0:F1} MiB");
 
     private static void Table(StringBuilder text, string[] header, IEnumerable<string[]> rows)
     {
