@@ -18,6 +18,14 @@ public sealed class SpanningReplicaTests(ReferenceServer reference)
         cluster.StartSilo("s1", devices: "cpu:0", gateway: true, threads: 1);
         cluster.StartSilo("s2", devices: "cpu:0", threads: 1);
         await cluster.WaitForAsync(s => s.Silos.Count(r => r.Row.Status == SiloStatus.Active) == 2, "2 active silos");
+        // Orleans is the runtime: each silo's log shows Orleans' membership agent joining it to the cluster on Redis.
+        foreach (string name in new[] { "s1", "s2" })
+        {
+            for (int i = 0; i < 50 && !cluster.Silo(name).Stderr.Contains("-Finished BecomeActive", StringComparison.Ordinal); i++) await Task.Delay(100);
+            Assert.Contains("Orleans.Runtime.MembershipService.MembershipAgent", cluster.Silo(name).Stderr);
+            Assert.Contains("-Finished BecomeActive", cluster.Silo(name).Stderr);
+            Assert.Contains($"({name}) joined the cluster on redis://", cluster.Silo(name).Stderr);
+        }
         var expected = await Task.WhenAll(Completions.Prompts.Take(3).Select(p => Completions.CompleteAsync(cluster.Http, reference.BaseUrl, p, 40)));
 
         var deployed = await cluster.DeployAsync("--pp", "2");
