@@ -41,16 +41,16 @@ public sealed partial class ReplicaHost : IAsyncDisposable
     public string SiloKey => _silo.SiloAddress.ToParsableString();
 
     /// <summary>The session of a replica generation serving here, or null.</summary>
-    public ReplicaSession? FindSession(string replicaId, long generation) =>
-        _active.TryGetValue(replicaId, out var a) && a.Placement.Generation == generation ? a.Session : null;
+    public ReplicaSession? FindSession(string replicaId, long generation) => Find(replicaId, generation)?.Session;
 
     /// <summary>This silo's part of a replica spanning silos (rank 0 elsewhere), or null.</summary>
-    internal LocalRanks? FindPart(string replicaId, long generation) =>
-        _active.TryGetValue(replicaId, out var a) && a.Placement.Generation == generation ? a.RemotePart : null;
+    internal LocalRanks? FindPart(string replicaId, long generation) => Find(replicaId, generation)?.RemotePart;
 
     /// <summary>A rank of a replica generation loaded on this silo, or null.</summary>
-    internal LoadedRank? FindRank(string replicaId, long generation, int rank) =>
-        _active.TryGetValue(replicaId, out var a) && a.Placement.Generation == generation ? a.Ranks.FirstOrDefault(r => r.Placement.Rank == rank) : null;
+    internal LoadedRank? FindRank(string replicaId, long generation, int rank) => Find(replicaId, generation)?.Ranks.FirstOrDefault(r => r.Placement.Rank == rank);
+
+    private ReplicaActivation? Find(string replicaId, long generation) =>
+        _active.TryGetValue(replicaId, out var a) && a.Placement.Generation == generation ? a : null;
 
     /// <summary>See <see cref="ISiloGrain.ApplyAsync"/>.</summary>
     public IReadOnlyList<ReplicaState> Apply(IReadOnlyList<ReplicaAssignment> assignments)
@@ -140,24 +140,28 @@ public sealed partial class ReplicaHost : IAsyncDisposable
         await ActivateRankGrainsAsync(activation).ConfigureAwait(false);
     }
 
+    /// <summary>Activates the grain of each rank <paramref name="activation"/> loaded here: each answers for its shard from now on.</summary>
+    private Task ActivateRankGrainsAsync(ReplicaActivation activation) => CallRankGrainsAsync(activation, g => g.GetStatusAsync());
+
+    /// <summary>Lets the grains of the ranks <paramref name="activation"/> unloaded go.</summary>
+    private Task ReleaseRankGrainsAsync(ReplicaActivation activation) => CallRankGrainsAsync(activation, g => g.ReleaseAsync());
+
     /// <summary>
-    /// Activates the grain of each rank <paramref name="activation"/> loaded here (each answers for its shard from now
-    /// on). A grain that fails to activate is logged, not fatal: the ranks serve without it, and the next call to it
-    /// activates it again.
+    /// Calls the grain of each rank of <paramref name="activation"/> on this silo. A failure is logged, not fatal: the
+    /// ranks serve without their grains, a grain not activated is activated by its next call, and one not released
+    /// finds no rank at its next call and goes then.
     /// </summary>
-    private async Task ActivateRankGrainsAsync(ReplicaActivation activation)
+    private async Task CallRankGrainsAsync(ReplicaActivation activation, Func<IRankGrain, Task> call)
     {
         try
         {
-            await Task.WhenAll(activation.Ranks.Select(r => RankGrain(activation.Placement, r.Placement.Rank).GetStatusAsync())).ConfigureAwait(false);
+            await Task.WhenAll(activation.Ranks.Select(r => call(_grains.GetGrain<IRankGrain>(ReplicaGrainKeys.Rank(activation.Placement, r.Placement.Rank))))).ConfigureAwait(false);
         }
         catch (Exception e)
         {
             LogRankGrainsFailed(e, activation.Placement.Id, e.Message);
         }
     }
-
-    private IRankGrain RankGrain(ReplicaPlacement placement, int rank) => _grains.GetGrain<IRankGrain>(ReplicaGrainKeys.Rank(placement, rank));
 
     private static string Describe(ReplicaActivation activation) => string.Join(", ", activation.Ranks.Select(r => $"rank {r.Placement.Rank} on {r.Placement.Device}"))
         + (activation.Session is null ? " (rank 0 runs on another silo)" : "");
@@ -175,18 +179,6 @@ public sealed partial class ReplicaHost : IAsyncDisposable
         // Disposing a session ends its running requests with an error event (gateways resume them) and joins its step thread.
         _ = Task.Run(activation.Dispose);
         _ = ReleaseRankGrainsAsync(activation);
-    }
-
-    private async Task ReleaseRankGrainsAsync(ReplicaActivation activation)
-    {
-        try
-        {
-            await Task.WhenAll(activation.Ranks.Select(r => RankGrain(activation.Placement, r.Placement.Rank).ReleaseAsync())).ConfigureAwait(false);
-        }
-        catch (Exception e)
-        {
-            LogRankGrainsFailed(e, activation.Placement.Id, e.Message); // an activation left behind finds no rank at its next call and goes then
-        }
     }
 
     /// <summary>What this silo's sessions run now, for status.</summary>

@@ -16,11 +16,11 @@ public static class ReplicaGrainKeys
     {
         var (replicaId, generation) = Parse(key);
         string local = PinnedKey.Local(key);
-        var rank = local.AsSpan(local.LastIndexOf('/') + 1);
-        int at = rank.IndexOf('@');
-        if (local.LastIndexOf('/') < 0 || at < 0 || !int.TryParse(rank[..at], System.Globalization.CultureInfo.InvariantCulture, out int r))
+        int slash = local.LastIndexOf('/');
+        int at = slash < 0 ? -1 : local.IndexOf('@', slash);
+        if (at < 0 || !int.TryParse(local.AsSpan(slash + 1, at - slash - 1), System.Globalization.CultureInfo.InvariantCulture, out int rank))
             throw new FormatException($"'{key}' is not a rank grain key");
-        return (replicaId, generation, r);
+        return (replicaId, generation, rank);
     }
 
     /// <summary>The replica id and generation a session or rank key names.</summary>

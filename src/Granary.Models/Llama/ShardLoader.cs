@@ -85,16 +85,18 @@ internal sealed class ShardLoader(Checkpoint checkpoint, IBackend backend)
 
     /// <summary>
     /// A whole matrix as the checkpoint has it, never quantized (the MoE router, which llama.cpp keeps unquantized too);
-    /// an FP8 one dequantized to float32, since backends hold FP8 only as weights.
+    /// an FP8 or Q8_0 one widened to float32, since backends hold those only as weights.
     /// </summary>
     public DeviceBuffer Whole(string name, long rows, long cols)
     {
         var info = checkpoint.Require(name, rows, cols);
         var bytes = new byte[SliceBytes(info.DType, rows, cols)];
         checkpoint.CopyRows(name, 0, rows, bytes);
-        if (info.DType == DType.F8E4M3) return Upload(DType.F32, System.Runtime.InteropServices.MemoryMarshal.AsBytes(Fp8Weights.Dequantize(bytes, cols).AsSpan()).ToArray());
-        // A Q8_0 router (a GGUF file may have one) too: backends take Q8_0 only as weights.
-        if (info.DType == DType.Q8_0) return Upload(DType.F32, System.Runtime.InteropServices.MemoryMarshal.AsBytes(HostConversions.ToFloat(DType.Q8_0, bytes).AsSpan()).ToArray());
+        if (info.DType is DType.F8E4M3 or DType.Q8_0) // a GGUF file's router may be Q8_0, which backends also take only as weights
+        {
+            float[] values = info.DType == DType.F8E4M3 ? Fp8Weights.Dequantize(bytes, cols) : HostConversions.ToFloat(DType.Q8_0, bytes);
+            return Upload(DType.F32, System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()).ToArray());
+        }
         return Upload(info.DType, bytes);
     }
 
