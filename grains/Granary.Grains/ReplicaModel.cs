@@ -29,6 +29,7 @@ internal sealed record ReplicaModel(DeploymentSpec Spec, ParallelPlan Plan, int 
         MaxSequences = Spec.MaxSequences,
         MaxBatchedTokens = Spec.MaxBatchedTokens,
         AsyncScheduling = Spec.AsyncScheduling,
+        FeedTokensOnDevice = Spec.FeedTokensOnDevice,
     };
 
     /// <summary>Starts the session grain over the replica's executor (rank 0's silo): tokenizer and end-of-sequence ids from the folder.</summary>

@@ -15,6 +15,7 @@ public sealed class BatchLayout
         SlotMapping = new int[maxRows];
         RowSequence = new int[maxRows];
         LogitRows = new int[maxRows];
+        TokenSources = new int[maxRows];
         BlockTables = new int[maxSequences * maxBlocksPerSequence];
         MaxBlocksPerSequence = maxBlocksPerSequence;
     }
@@ -45,6 +46,17 @@ public sealed class BatchLayout
     /// <summary>Index (into the block tables) of each row's sequence.</summary>
     public int[] RowSequence { get; }
     public int[] LogitRows { get; }
+
+    /// <summary>
+    /// When true, row r's token id is not <see cref="TokenIds"/>[r] but the best candidate (the first id) of logit row
+    /// <see cref="TokenSources"/>[r] of the last <see cref="IBackend.BeginTopK"/> issued before this step: the token a
+    /// greedy step just chose, fed to the next step on the device, so that the host launches that step before it reads
+    /// the tokens back (async scheduling).
+    /// </summary>
+    public bool FeedsTokens { get; set; }
+
+    /// <summary>For a batch that <see cref="FeedsTokens"/>: each row's logit row of the last top-k.</summary>
+    public int[] TokenSources { get; }
     /// <summary>Block tables, <see cref="MaxBlocksPerSequence"/> entries per sequence.</summary>
     public int[] BlockTables { get; }
     public int MaxBlocksPerSequence { get; }

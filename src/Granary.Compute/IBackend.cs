@@ -53,7 +53,10 @@ public interface IBackend : IDisposable
     /// <summary>Sets the first <paramref name="length"/> elements to zero.</summary>
     void Zero(DeviceBuffer buffer, long length);
 
-    /// <summary>output[r] = table[batch.TokenIds[r] - vocabStart], or zeros where the id is outside this shard's rows.</summary>
+    /// <summary>
+    /// output[r] = table[batch.TokenIds[r] - vocabStart], or zeros where the id is outside this shard's rows. A batch
+    /// that <see cref="BatchLayout.FeedsTokens"/> takes each row's id from the last <see cref="BeginTopK"/> instead.
+    /// </summary>
     void Embedding(DeviceBuffer table, int vocabStart, int vocabRows, int dim, BatchLayout batch, DeviceBuffer output);
 
     /// <summary>output = x / rms(x) * weight, per row.</summary>
@@ -156,10 +159,12 @@ public interface IBackend : IDisposable
 
     /// <summary>
     /// Starts <see cref="TopK"/> of these arguments without waiting for its results, so that a backend that runs
-    /// asynchronously (a GPU) launches the step now; the next <see cref="TopK"/> of the same arguments then reads them.
-    /// By default it does nothing (the CPU computes in <see cref="TopK"/>).
+    /// asynchronously (a GPU) launches the step now. Up to two may be outstanding (a step launched before the last
+    /// one's results are read, its tokens fed on the device: <see cref="BatchLayout.FeedsTokens"/>): a
+    /// <see cref="TopK"/> whose arguments are the oldest outstanding one's reads that one's results, which later steps
+    /// do not change; beginning a third drops the oldest.
     /// </summary>
-    void BeginTopK(DeviceBuffer logits, int rows, int segmentLength, int segments, int k) { }
+    void BeginTopK(DeviceBuffer logits, int rows, int segmentLength, int segments, int k);
 
     /// <summary>Waits until all issued work is done.</summary>
     void Synchronize();

@@ -36,6 +36,15 @@ public sealed class EngineOptions
     /// </summary>
     public bool AsyncScheduling { get; set; } = true;
 
+    /// <summary>
+    /// With <see cref="AsyncScheduling"/>: when every sequence of a step decodes greedily and the model is one rank, the next
+    /// step takes its tokens from the step's top-1 on the device (<see cref="Granary.Compute.BatchLayout.FeedsTokens"/>), so
+    /// it is launched before the host reads the step back and the device does not wait for the host between them; a
+    /// sequence that stopped meanwhile gets nothing from that next step. The tokens are the same either way. Default true;
+    /// <c>--no-token-feed</c> turns it off.
+    /// </summary>
+    public bool FeedTokensOnDevice { get; set; } = true;
+
     /// <summary>Seed of the generator used by requests without a seed; null seeds from the clock.</summary>
     public int? Seed { get; set; }
 }

@@ -41,6 +41,13 @@ public interface IModelExecutor : IDisposable
         return ValueTask.CompletedTask;
     }
 
+    /// <summary>
+    /// Whether <see cref="Execute"/> honours <see cref="BatchLayout.FeedsTokens"/>: a step whose tokens are the last step's
+    /// best candidates, read where they were computed, so that it may launch before that step is read (then
+    /// <see cref="TopLogits"/> still answers for the last step first). Default false.
+    /// </summary>
+    bool FeedsTokens => false;
+
     void ReadLogits(int logitRow, Span<float> destination);
 
     /// <summary>

@@ -18,6 +18,8 @@ public sealed partial class LlmEngine : IDisposable
     private readonly HashSet<int> _eos;
     private readonly List<Sequence> _advanced = [];
     private readonly bool _asyncScheduling;
+    // Whether a greedy continuation is launched before the step it continues is read (its tokens fed on the executor).
+    private readonly bool _feedTokens;
     // The step launched and not yet read (async scheduling keeps one in flight between calls), and its launch.
     private LaunchedStep? _running;
     private ValueTask _launched;
@@ -43,6 +45,7 @@ public sealed partial class LlmEngine : IDisposable
         _scheduler = new Scheduler(new SchedulerOptions { MaxSequences = options.MaxSequences, MaxBatchedTokens = Math.Min(options.MaxBatchedTokens, executor.MaxRows) }, _blocks);
         _runner = new ModelRunner(executor, options.BlockSize, options.MaxSequences, options.Seed);
         _asyncScheduling = options.AsyncScheduling;
+        _feedTokens = options.FeedTokensOnDevice;
         LogKvCache(blocks, options.BlockSize, (long)blocks * options.BlockSize, executor.KvBytesPerToken * blocks * options.BlockSize / (1024.0 * 1024.0), MaxModelLength);
     }
 
@@ -61,6 +64,9 @@ public sealed partial class LlmEngine : IDisposable
     public int MaxModelLength { get; private set; }
 
     public BlockManager Blocks => _blocks;
+
+    /// <summary>Steps launched with their tokens fed on the executor, before the step they continue was read (<see cref="EngineOptions.FeedTokensOnDevice"/>).</summary>
+    public long FedSteps { get; private set; }
     public Scheduler Scheduler => _scheduler;
     /// <summary>Whether a sequence waits or runs, or a launched step is still to be read.</summary>
     public bool HasWork => _scheduler.HasWork || _running is not null;
@@ -146,8 +152,14 @@ public sealed partial class LlmEngine : IDisposable
             }
             var step = _running;
             var next = Continue(step);
+            bool fed = next is not null && _feedTokens && _runner.CanFeed(step);
+            if (fed)
+            {
+                _runner.LaunchFed(next!, step);
+                FedSteps++;
+            }
             _runner.Collect(step);
-            if (next is not null) _runner.Launch(next, step);
+            if (next is not null && !fed) _runner.Launch(next, step);
             _running = next;
             Advance(step);
         }
@@ -176,8 +188,14 @@ public sealed partial class LlmEngine : IDisposable
             var launched = _launched;
             _launched = default;
             await launched;
+            bool fed = next is not null && _feedTokens && _runner.CanFeed(step);
+            if (fed)
+            {
+                _launched = _runner.LaunchFedAsync(next!, step);
+                FedSteps++;
+            }
             _runner.Collect(step);
-            if (next is not null) _launched = _runner.LaunchAsync(next, step);
+            if (next is not null && !fed) _launched = _runner.LaunchAsync(next, step);
             _running = next;
             Advance(step);
         }

@@ -51,6 +51,7 @@ internal sealed class ModelRunner
     public void Layout(LaunchedStep step)
     {
         var b = step.Batch;
+        b.FeedsTokens = false;
         int row = 0, logitRows = 0, k = 0;
         bool whole = false;
         for (int s = 0; s < step.Count; s++)
@@ -96,10 +97,58 @@ internal sealed class ModelRunner
         return _executor.ExecuteAsync(step.Batch);
     }
 
+    /// <summary>
+    /// Whether a continuation of <paramref name="previous"/> can take its tokens on the executor (<see cref="LaunchFed"/>):
+    /// every sequence of it that samples decodes greedily from the candidates, so its token is its row's best one.
+    /// </summary>
+    public bool CanFeed(LaunchedStep previous)
+    {
+        if (!_executor.FeedsTokens || previous.Candidates <= 0) return false;
+        for (int s = 0; s < previous.Count; s++)
+        {
+            var p = previous.Sequences[s].Sampling;
+            if (previous.Samples[s] && (!Sampler.IsGreedy(p) || Sampler.CandidatesNeeded(p) <= 0)) return false;
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// Launches a continuation before <paramref name="previous"/> is collected: each row's token is its sequence's best
+    /// candidate in <paramref name="previous"/>, taken on the executor (<see cref="BatchLayout.FeedsTokens"/>).
+    /// </summary>
+    public void LaunchFed(LaunchedStep step, LaunchedStep previous)
+    {
+        SetTokenSources(step, previous);
+        _executor.Execute(step.Batch);
+    }
+
+    /// <summary><see cref="LaunchFed"/> through <see cref="IModelExecutor.ExecuteAsync"/>.</summary>
+    public ValueTask LaunchFedAsync(LaunchedStep step, LaunchedStep previous)
+    {
+        SetTokenSources(step, previous);
+        return _executor.ExecuteAsync(step.Batch);
+    }
+
+    private static void SetTokenSources(LaunchedStep step, LaunchedStep previous)
+    {
+        if (!step.Continuation) throw new InvalidOperationException("only a continuation takes its tokens from the step before it");
+        var b = step.Batch;
+        // A continuation's rows follow the previous step's sequences in order, so one pass counts the logit rows before each.
+        int source = 0, logitRow = 0;
+        for (int s = 0; s < step.Count; s++)
+        {
+            for (; source < step.Source[s]; source++) if (previous.Samples[source]) logitRow++;
+            b.TokenSources[s] = logitRow;
+        }
+        b.FeedsTokens = true;
+        b.Commit(b.Rows, b.Sequences, b.LogitRowCount);
+    }
+
     private static void WriteContinuedTokens(LaunchedStep step, LaunchedStep? previous)
     {
         if (!step.Continuation) return;
         var b = step.Batch;
+        b.FeedsTokens = false;
         // One row a sequence; a sequence that got no token (it finished meanwhile) computes any id: its token is dropped.
         for (int s = 0; s < step.Count; s++) b.TokenIds[s] = Math.Max(0, previous!.Sampled[step.Source[s]]);
         b.Commit(b.Rows, b.Sequences, b.LogitRowCount);

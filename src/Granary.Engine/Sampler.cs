@@ -31,9 +31,9 @@ public sealed class Sampler
             var scores = _scores.AsSpan(0, logits.Length);
             logits.CopyTo(scores);
             Penalize(scores, sequence.Tokens, p.RepetitionPenalty);
-            token = p.Temperature < 1e-5f ? ArgMax(scores) : Draw(scores, p, sequence.Random ?? _shared);
+            token = IsGreedy(p) ? ArgMax(scores) : Draw(scores, p, sequence.Random ?? _shared);
         }
-        else if (p.Temperature < 1e-5f) token = ArgMax(logits);
+        else if (IsGreedy(p)) token = ArgMax(logits);
         else
         {
             var scores = _scores.AsSpan(0, logits.Length);
@@ -44,6 +44,9 @@ public sealed class Sampler
         return token;
     }
 
+    /// <summary>Whether the sampling is greedy (a temperature of about zero): the row's best logit is the token.</summary>
+    public static bool IsGreedy(SamplingParams p) => p.Temperature < 1e-5f;
+
     /// <summary>
     /// How many of the largest logits (<see cref="Granary.Compute.IBackend.TopK"/>) this sampling needs to
     /// choose exactly as <see cref="Sample(Sequence, ReadOnlySpan{float}, out GeneratedTokenLogprobs?)"/> would
@@ -53,7 +56,7 @@ public sealed class Sampler
     public static int CandidatesNeeded(SamplingParams p)
     {
         if (p.RepetitionPenalty != 1f) return -1;
-        bool greedy = p.Temperature < 1e-5f;
+        bool greedy = IsGreedy(p);
         if (!greedy && p.TopK <= 0) return -1;
         int needed = Math.Max(greedy ? 1 : p.TopK, p.Logprobs ?? 0);
         return needed <= Granary.Compute.TopLogits.MaxK ? needed : -1;
@@ -67,7 +70,7 @@ public sealed class Sampler
     {
         var p = sequence.Sampling;
         int token;
-        if (p.Temperature < 1e-5f) token = ids[0];
+        if (IsGreedy(p)) token = ids[0];
         else
         {
             int count = Math.Min(p.TopK, values.Length);
@@ -103,7 +106,7 @@ public sealed class Sampler
     /// </summary>
     internal static void SkipDraws(Sequence sequence, int tokens)
     {
-        if (sequence.Random is not { } random || sequence.Sampling.Temperature < 1e-5f) return;
+        if (sequence.Random is not { } random || IsGreedy(sequence.Sampling)) return;
         for (int i = 0; i < tokens; i++) random.NextDouble();
     }
 

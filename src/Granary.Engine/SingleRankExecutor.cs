@@ -32,6 +32,9 @@ public sealed class SingleRankExecutor(LlamaModel model, IBackend backend) : IMo
         if (batch.SampleCandidates > 0) model.BeginTopLogits(batch.SampleCandidates);
     }
 
+    /// <remarks>The backend feeds the tokens itself (from its last top-k).</remarks>
+    public bool FeedsTokens => true;
+
     public void ReadLogits(int logitRow, Span<float> destination) => model.ReadLogits(logitRow, destination);
 
     public void TopLogits(int k, Span<int> ids, Span<float> values, Span<float> logSumExp) => model.TopLogits(k, ids, values, logSumExp);

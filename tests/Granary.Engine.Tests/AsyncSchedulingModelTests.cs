@@ -49,7 +49,7 @@ public class AsyncSchedulingModelTests
     }
 
     /// <summary>Half the requests at once, the others while a step is in flight; every step's advanced sequences.</summary>
-    private static (List<Sequence> Sequences, List<AsyncSchedulingTests.Advanced[]> Steps, long Preemptions) Run(string directory, bool async, bool tight, int[][] prompts, SamplingParams[] requests)
+    private static (List<Sequence> Sequences, List<AsyncSchedulingTests.Advanced[]> Steps, long Preemptions, long FedSteps) Run(string directory, bool async, bool tight, int[][] prompts, SamplingParams[] requests)
     {
         using var model = Load(directory, async, tight);
         var engine = model.Engine;
@@ -65,17 +65,26 @@ public class AsyncSchedulingModelTests
         }
         while (engine.HasWork) steps.Add(AsyncSchedulingTests.Advanced.Of(engine.Step()));
         Assert.Equal(engine.Blocks.TotalBlocks, engine.Blocks.FreeBlocks);
-        return (sequences, steps, engine.Scheduler.Preemptions);
+        return (sequences, steps, engine.Scheduler.Preemptions, engine.FedSteps);
     }
 
-    private static void AssertSameWithAndWithout(string directory, bool tight)
+    /// <summary>Only the greedy requests (stops, max_tokens and logprobs among them): every continuation may take its tokens on the backend.</summary>
+    private static SamplingParams[] GreedyRequests(string directory, int[][] prompts)
+    {
+        var all = Requests(directory, prompts);
+        return [all[0], all[1], all[2], all[3], all[0] with { Logprobs = 2, MaxTokens = 12 }, all[7], all[1] with { MaxTokens = 9 }, all[2]];
+    }
+
+    private static void AssertSameWithAndWithout(string directory, bool tight, bool greedyOnly = false)
     {
         int[][] prompts;
         using (var model = Load(directory, async: false)) prompts = Prompts(directory, model);
-        var requests = Requests(directory, prompts);
-        var (expected, _, _) = Run(directory, async: false, tight, prompts, requests);
-        var (actual, steps, preemptions) = Run(directory, async: true, tight, prompts, requests);
+        var requests = greedyOnly ? GreedyRequests(directory, prompts) : Requests(directory, prompts);
+        var (expected, _, _, _) = Run(directory, async: false, tight, prompts, requests);
+        var (actual, steps, preemptions, fed) = Run(directory, async: true, tight, prompts, requests);
         if (tight) Assert.True(preemptions > 0, "the small cache should have forced a preemption");
+        // Greedy batches feed each continuation's tokens on the backend (the CPU's too); a sampled sequence in the batch stops that.
+        if (greedyOnly) Assert.True(fed > 5, $"only {fed} steps were fed");
 
         Assert.Equal(4, expected[1].OutputLength);
         Assert.Equal(FinishReason.Stop, expected[2].FinishReason);
@@ -112,4 +121,16 @@ public class AsyncSchedulingModelTests
 
     [Fact]
     public void Stories15MTokensAreTheSameWithAndWithout() => AssertSameWithAndWithout(TestData.Stories15M, tight: false);
+
+    [Theory]
+    [MemberData(nameof(TestData.Fixtures), MemberType = typeof(TestData))]
+    public void FixtureGreedyTokensFedOnTheBackendAreTheSame(string fixture) => AssertSameWithAndWithout(TestData.Fixture(fixture), tight: false, greedyOnly: true);
+
+    [Theory]
+    [InlineData("llama-tiny")]
+    [InlineData("qwen2-tiny")]
+    public void FixtureGreedyTokensFedOnTheBackendAreTheSameWithChunkedPrefillAndPreemption(string fixture) => AssertSameWithAndWithout(TestData.Fixture(fixture), tight: true, greedyOnly: true);
+
+    [Fact]
+    public void Stories15MGreedyTokensFedOnTheBackendAreTheSame() => AssertSameWithAndWithout(TestData.Stories15M, tight: false, greedyOnly: true);
 }

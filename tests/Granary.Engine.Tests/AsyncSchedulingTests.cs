@@ -3,7 +3,7 @@ namespace Granary.Engine.Tests;
 /// <summary>Async scheduling in the step loop, over an executor that counts its launches.</summary>
 public class AsyncSchedulingTests
 {
-    private static LlmEngine Engine(CountingExecutor executor, bool async, int blocks = 64, int maxBatchedTokens = 512) =>
+    internal static LlmEngine Engine(CountingExecutor executor, bool async, int blocks = 64, int maxBatchedTokens = 512) =>
         new(executor, null, [12], new EngineOptions { KvCacheBlocks = blocks, BlockSize = 4, MaxBatchedTokens = maxBatchedTokens, AsyncScheduling = async });
 
     [Fact]
@@ -99,9 +99,9 @@ public class AsyncSchedulingTests
     }
 
     /// <summary>Prompts of different lengths, finishing at different steps by max_tokens, an end-of-sequence id, a stop id.</summary>
-    private static (List<Sequence> Sequences, List<Advanced[]> Steps, long Preemptions) RunMixed(bool async, int blocks = 64, int maxBatchedTokens = 512)
+    internal static (List<Sequence> Sequences, List<Advanced[]> Steps, long Preemptions) RunMixed(bool async, int blocks = 64, int maxBatchedTokens = 512, CountingExecutor? executor = null)
     {
-        var executor = new CountingExecutor();
+        executor ??= new CountingExecutor();
         using var engine = Engine(executor, async, blocks, maxBatchedTokens);
         var sequences = new List<Sequence>
         {

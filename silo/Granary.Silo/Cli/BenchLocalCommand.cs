@@ -66,7 +66,7 @@ internal static class BenchLocalCommand
                 string capped = p.Tokens < length ? $" (pp{length} capped at the max model length)" : "";
                 stdout.WriteLine($"{p.Tokens,14} | {p.BestTokensPerSecond,10:F1} | {p.MedianTokensPerSecond,12:F1} | {p.Tokens / p.BestTokensPerSecond * 1000,7:F2}{capped}");
             }
-            stdout.WriteLine("batch | prefill tok/s | decode ms/step | decode tok/s | MB moved/step | floor ms/step | GB/s | share of bandwidth floor | communication share | GPU idle between steps us (median, p90)");
+            stdout.WriteLine("batch | prefill tok/s | decode ms/step | decode tok/s | MB moved/step | floor ms/step | GB/s | share of bandwidth floor | communication share | GPU idle between steps us (median, p90) | decode steps fed on the device");
             int measured = 0;
             foreach (int batch in sizes)
             {
@@ -78,7 +78,7 @@ internal static class BenchLocalCommand
                 progress.Report(measured, sizes.Length, $"batch {batch} measured ({measured}/{sizes.Length}): {r.DecodeMsPerStep:F3} ms/step", milestone: true);
                 string communication = r.CommunicationShare is { } c ? c.ToString("P1") : "-";
                 string idle = r.IdleGapUs is { } g ? $"{g.Median:F1}, {g.P90:F1}" : "-";
-                stdout.WriteLine($"{batch,5} | {r.PrefillTokensPerSecond,13:F1} | {r.DecodeMsPerStep,14:F3} | {r.DecodeTokensPerSecond,12:F1} | {r.BytesPerStep / 1e6,13:F1} | {r.BytesPerStep / (bandwidth * 1e9) * 1000,13:F3} | {r.AchievedGBps,4:F1} | {r.ShareOfLimit,24:P1} | {communication} | {idle}");
+                stdout.WriteLine($"{batch,5} | {r.PrefillTokensPerSecond,13:F1} | {r.DecodeMsPerStep,14:F3} | {r.DecodeTokensPerSecond,12:F1} | {r.BytesPerStep / 1e6,13:F1} | {r.BytesPerStep / (bandwidth * 1e9) * 1000,13:F3} | {r.AchievedGBps,4:F1} | {r.ShareOfLimit,24:P1} | {communication} | {idle} | {r.FedSteps}/{r.DecodeSteps}");
             }
             if (parse.GetValue(json)) stdout.WriteLine(JsonSerializer.Serialize(results));
             return Task.FromResult(0);
@@ -109,7 +109,8 @@ internal static class BenchLocalCommand
     /// Median and 90th percentile of the GPU's idle time between consecutive decode step graphs, timed by CUDA events
     /// (null off one CUDA rank): the host's share of the critical path.
     /// </param>
-    private sealed record Result(int Batch, double PrefillTokensPerSecond, double DecodeMsPerStep, double DecodeTokensPerSecond, double BytesPerStep, double AchievedGBps, double ShareOfLimit, double? CommunicationShare, IdleGap? IdleGapUs);
+    /// <param name="FedSteps">Of the <paramref name="DecodeSteps"/>, those launched with their tokens fed on the device (<see cref="LlmEngine.FedSteps"/>).</param>
+    private sealed record Result(int Batch, double PrefillTokensPerSecond, double DecodeMsPerStep, double DecodeTokensPerSecond, double BytesPerStep, double AchievedGBps, double ShareOfLimit, double? CommunicationShare, IdleGap? IdleGapUs, int DecodeSteps, long FedSteps);
 
     private sealed record IdleGap(double Median, double P90, int Gaps);
 
@@ -145,6 +146,7 @@ internal static class BenchLocalCommand
         var communicationBefore = group?.CommunicationTime ?? TimeSpan.Zero;
         var cuda = model.ModelExecutor is SingleRankExecutor { Backend: Granary.Cuda.CudaBackend single } ? single : null;
         cuda?.StartStepGapTiming();
+        long fedBefore = engine.FedSteps;
         while (engine.HasWork)
         {
             kvBytes += sequences.Sum(s => (double)s.Length) * sizes.KvBytesPerToken;
@@ -166,6 +168,6 @@ internal static class BenchLocalCommand
         double gbps = bytes / (median / 1000) / 1e9;
         // The ranks' time in collectives during the decode steps, against the steps' wall time.
         double? communication = group is null ? null : (group.CommunicationTime - communicationBefore).TotalMilliseconds / steps.Sum();
-        return new Result(batch, batch * prompt / prefillSeconds, median, batch / (median / 1000), bytes, gbps, gbps / bandwidthGBps, communication, gap);
+        return new Result(batch, batch * prompt / prefillSeconds, median, batch / (median / 1000), bytes, gbps, gbps / bandwidthGBps, communication, gap, steps.Count, engine.FedSteps - fedBefore);
     }
 }

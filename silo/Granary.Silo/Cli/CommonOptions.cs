@@ -16,6 +16,7 @@ internal sealed class CommonOptions
     public Option<int?> TensorParallel { get; } = new("--tensor-parallel-size", "--tp") { Description = "Tensor-parallel ranks (env TP_SIZE; default 1, or WORLD_SIZE / PP when started as one process per rank)" };
     public Option<int?> PipelineParallel { get; } = new("--pipeline-parallel-size", "--pp") { Description = "Pipeline stages (env PP_SIZE; default 1)" };
     public Option<bool> NoAsyncScheduling { get; } = new("--no-async-scheduling") { Description = "Lay out each step only once the step before it is read (default: the next decode step is laid out while the last one runs, as vLLM's async scheduling)" };
+    public Option<bool> NoTokenFeed { get; } = new("--no-token-feed") { Description = "With async scheduling, launch a greedy decode step only once the step before it is read back (default: on one rank its tokens are taken from that step's top-1 on the device, so it launches before)" };
     public Option<string> PipelinePartition { get; } = new("--pp-partition") { Description = "Layers per pipeline stage, e.g. 3,2,3 (env VLLM_PP_LAYER_PARTITION; default: even, extra layers on the stages before the last)" };
 
     public void AddTo(Command command)
@@ -31,6 +32,7 @@ internal sealed class CommonOptions
         command.Options.Add(PipelineParallel);
         command.Options.Add(PipelinePartition);
         command.Options.Add(NoAsyncScheduling);
+        command.Options.Add(NoTokenFeed);
     }
 
     public LocalModelOptions Read(ParseResult parse, int maxBatchedTokens = 512, int maxSequences = 64) => new()
@@ -48,6 +50,7 @@ internal sealed class CommonOptions
             MaxBatchedTokens = maxBatchedTokens,
             MaxSequences = maxSequences,
             AsyncScheduling = !parse.GetValue(NoAsyncScheduling),
+            FeedTokensOnDevice = !parse.GetValue(NoTokenFeed),
         },
     };
 

@@ -72,6 +72,7 @@ internal static partial class EmbeddedSilo
             MaxBatchedTokens = options.Engine.MaxBatchedTokens,
             MaxWaiting = settings.MaxWaiting,
             AsyncScheduling = options.Engine.AsyncScheduling,
+            FeedTokensOnDevice = options.Engine.FeedTokensOnDevice,
         };
     }
 

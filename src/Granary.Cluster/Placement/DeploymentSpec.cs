@@ -57,11 +57,14 @@ public sealed record DeploymentSpec
     /// <summary>Whether a replica's engine lays out the next decode step while the last one runs (<c>--no-async-scheduling</c> turns it off). Default true.</summary>
     public bool AsyncScheduling { get; init; } = true;
 
+    /// <summary>Whether a one-rank replica feeds a greedy step's tokens to the next on the device (<c>--no-token-feed</c> turns it off). Default true.</summary>
+    public bool FeedTokensOnDevice { get; init; } = true;
+
     /// <summary>
     /// What a replica is loaded with: a replica placed for another layout (model, split, device kind, limits) must be
     /// loaded again when the deployment changes.
     /// </summary>
-    public string Layout => $"{Model}|tp{TensorParallelSize}|pp{PipelineParallelSize}|{string.Join(',', PipelinePartition ?? [])}|{DeviceKind}|{Quantization}|kv{KvCacheMiB}|len{MaxModelLength}{(AllowLongMaxModelLength ? "+" : "")}|seqs{MaxSequences}|tokens{MaxBatchedTokens}|wait{MaxWaiting}{(AsyncScheduling ? "" : "|sync")}";
+    public string Layout => $"{Model}|tp{TensorParallelSize}|pp{PipelineParallelSize}|{string.Join(',', PipelinePartition ?? [])}|{DeviceKind}|{Quantization}|kv{KvCacheMiB}|len{MaxModelLength}{(AllowLongMaxModelLength ? "+" : "")}|seqs{MaxSequences}|tokens{MaxBatchedTokens}|wait{MaxWaiting}{(AsyncScheduling ? "" : "|sync")}{(FeedTokensOnDevice ? "" : "|nofeed")}";
 
     /// <summary>Ranks per replica.</summary>
     public int RanksPerReplica => TensorParallelSize * PipelineParallelSize;

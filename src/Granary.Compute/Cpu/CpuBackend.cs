@@ -17,6 +17,9 @@ public sealed unsafe partial class CpuBackend : IBackend
     private readonly WeightQuantization _quantization;
     private readonly AttentionJob _attention = new();
     private readonly RowJob _rows = new();
+    // Top-k results begun and not yet read (async scheduling reads a step's after launching the next).
+    private readonly OutstandingTopK _outstanding = new();
+    private bool _fedTokens; // the step since the last BeginTopK took its tokens from it
 
     public CpuBackend(CpuBackendOptions? options = null)
     {
@@ -116,9 +119,11 @@ public sealed unsafe partial class CpuBackend : IBackend
     public void Embedding(DeviceBuffer table, int vocabStart, int vocabRows, int dim, BatchLayout batch, DeviceBuffer output)
     {
         float* outRows = Floats(output);
+        _fedTokens |= batch.FeedsTokens;
         for (int r = 0; r < batch.Rows; r++)
         {
-            int local = batch.TokenIds[r] - vocabStart;
+            int id = batch.FeedsTokens ? _outstanding.BestId(batch.TokenSources[r]) : batch.TokenIds[r];
+            int local = id - vocabStart;
             float* destination = outRows + (long)r * dim;
             if ((uint)local >= (uint)vocabRows)
             {
@@ -137,12 +142,27 @@ public sealed unsafe partial class CpuBackend : IBackend
         _pool.Run(_rows, RowJob.Chunks(rows));
     }
 
+    /// <remarks>Reads the oldest outstanding <see cref="BeginTopK"/>'s results when they answer these arguments; computes them otherwise.</remarks>
     public void TopK(DeviceBuffer logits, int rows, int segmentLength, int segments, int k, Span<int> ids, Span<float> values, Span<float> logSumExp)
+    {
+        if (ids.Length < rows * k || values.Length < rows * k || logSumExp.Length < rows) throw new ArgumentException("the result spans are too short for rows x k results");
+        if (_outstanding.TryRead(new TopKRequest(logits, rows, segmentLength, segments, k), ids, values, logSumExp)) return;
+        SelectTop(logits, rows, segmentLength, segments, k, ids, values, logSumExp);
+    }
+
+    /// <remarks>The CPU computes the results now and keeps them until read: the next step overwrites the logits.</remarks>
+    public void BeginTopK(DeviceBuffer logits, int rows, int segmentLength, int segments, int k)
+    {
+        var slot = _outstanding.Begin(new TopKRequest(logits, rows, segmentLength, segments, k), _fedTokens);
+        _fedTokens = false;
+        SelectTop(logits, rows, segmentLength, segments, k, slot.Ids, slot.Values, slot.LogSumExp);
+    }
+
+    private void SelectTop(DeviceBuffer logits, int rows, int segmentLength, int segments, int k, Span<int> ids, Span<float> values, Span<float> logSumExp)
     {
         if ((uint)k > TopLogits.MaxK) throw new ArgumentOutOfRangeException(nameof(k), $"k must be in 0..{TopLogits.MaxK}, got {k}");
         long vocab = (long)segmentLength * segments;
         CheckRange(logits, 0, vocab * rows, DType.F32);
-        if (ids.Length < rows * k || values.Length < rows * k || logSumExp.Length < rows) throw new ArgumentException("the result spans are too short for rows x k results");
         float* all = Floats(logits);
         if (segments == 1)
         {

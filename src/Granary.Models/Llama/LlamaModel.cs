@@ -161,10 +161,16 @@ public sealed class LlamaModel : IDisposable
         }
         _tp?.AllGather(w.Logits, w.GatheredLogits!, (long)logitRows * _vocabRows);
         LogitRows = logitRows;
+        _fedTokens = batch.FeedsTokens;
     }
 
     /// <summary>Rows of logits the last <see cref="Forward"/> produced.</summary>
     public int LogitRows { get; private set; }
+
+    // Whether the last Forward fed its tokens from the top-k before it; the logit rows of the last BeginTopLogits, and
+    // of the one before it while that one is unread (a step fed from it was launched before it was read).
+    private bool _fedTokens;
+    private int _lastTopRows = -1, _previousTopRows = -1;
 
     /// <summary>Copies the logits of one logit row (the full vocabulary) to the host (last stage only).</summary>
     public void ReadLogits(int row, Span<float> destination)
@@ -186,14 +192,19 @@ public sealed class LlamaModel : IDisposable
     public void TopLogits(int k, Span<int> ids, Span<float> values, Span<float> logSumExp)
     {
         if (!Shard.IsLastStage) throw new InvalidOperationException($"pipeline stage {Shard.PpRank} has no logits; the last stage has");
-        if (_tp is null) _backend.TopK(_work.Logits, LogitRows, _vocabRows, 1, k, ids, values, logSumExp);
-        else _backend.TopK(_work.GatheredLogits!, LogitRows, _vocabRows, Shard.TpSize, k, ids, values, logSumExp);
+        // After a step launched with its tokens fed from the last one's top-k, the results read are that last step's.
+        int rows = _previousTopRows >= 0 ? _previousTopRows : LogitRows;
+        _previousTopRows = -1;
+        if (_tp is null) _backend.TopK(_work.Logits, rows, _vocabRows, 1, k, ids, values, logSumExp);
+        else _backend.TopK(_work.GatheredLogits!, rows, _vocabRows, Shard.TpSize, k, ids, values, logSumExp);
     }
 
     /// <summary>Starts <see cref="TopLogits"/> without waiting (see <see cref="IBackend.BeginTopK"/>); last stage only, a no-op elsewhere.</summary>
     public void BeginTopLogits(int k)
     {
         if (!Shard.IsLastStage) return;
+        _previousTopRows = _fedTokens ? _lastTopRows : -1;
+        _lastTopRows = LogitRows;
         if (_tp is null) _backend.BeginTopK(_work.Logits, LogitRows, _vocabRows, 1, k);
         else _backend.BeginTopK(_work.GatheredLogits!, LogitRows, _vocabRows, Shard.TpSize, k);
     }
