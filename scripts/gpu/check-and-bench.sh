@@ -14,7 +14,8 @@
 #             2e-2, batched + chunked prefill on CUDA gives the same tokens
 #   bench     a Llama-3.2-1B-shaped bf16 checkpoint made by hf_baseline.py (which prints the transformers
 #             eager baseline in the same run), then granary bench-local --device cuda:0 --batch 1,8,32,64, bf16 then
-#             --quantization fp8, then bf16 with --no-async-scheduling; each reports the GPU's idle time between steps
+#             --quantization fp8, then bf16 with --no-async-scheduling, then bf16 and fp8 with --no-token-feed (async
+#             scheduling, each step launched after the last is read); each reports the GPU's idle time between steps
 #   profile   time per op at the 1B shapes (1 and 32 rows), then with FP8 weights (1, 8, 32 and 64 rows)
 #   (NOGRAPHS=0 skips the second fixtures and bench runs without step graphs)
 #   serve     granary serve --device cuda:0 on that checkpoint, loaded by granary bench serve with 64 concurrent
@@ -85,6 +86,11 @@ if has bench; then
   echo "== granary bench-local, no async scheduling (the GPU idle column against the first run's)"
   timeout 300 dotnet $GRANARY bench-local --model "$MODEL" --device cuda:0 --no-async-scheduling --batch 1,32,64 --prompt 128 --new 128 --json 2>&1 | tee "$OUT/bench-sync.log"
   status=$((status | PIPESTATUS[0]))
+  for quantization in none fp8; do
+    echo "== granary bench-local, --quantization $quantization, async scheduling with the tokens from the host (--no-token-feed)"
+    timeout 300 dotnet $GRANARY bench-local --model "$MODEL" --device cuda:0 --quantization $quantization --no-token-feed --batch 1,32,64 --prompt 128 --new 128 --json 2>&1 | tee "$OUT/bench-nofeed-$quantization.log"
+    status=$((status | PIPESTATUS[0]))
+  done
   if [ "${NOGRAPHS:-1}" = 1 ]; then
     echo "== granary bench-local, no step graphs"
     GRANARY_CUDA_GRAPHS=0 timeout 300 dotnet $GRANARY bench-local --model "$MODEL" --device cuda:0 --batch 1,8,32,64 --prompt 128 --new 128 --json 2>&1 | tee "$OUT/bench-nographs.log"

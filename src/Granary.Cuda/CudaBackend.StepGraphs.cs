@@ -6,22 +6,24 @@ namespace Granary.Cuda;
 
 /// <summary>
 /// The step recorder: every op goes through <see cref="Issue"/>; a step whose ops repeat an earlier step's is replayed
-/// as a CUDA graph (up to 16 kept, one per shape of step), its ops held back while they still match one.
+/// as a CUDA graph (up to 32 kept, one per shape of step and staging half), its ops held back while they still match one.
 /// </summary>
 public sealed unsafe partial class CudaBackend
 {
-    // Step graphs: the ops since the last sync point, the previous step's, and graphs made from steps seen
-    // twice in a row (one per shape of step: decode at each batch size serving meets). While a step's ops
+    // Step graphs: the ops since the last sync point, the previous step's of each staging half (steps alternate
+    // between the halves, so a step repeats the one two back), and graphs made from steps seen twice (one per shape
+    // of step and half: decode at each batch size serving meets). While a step's ops
     // match some graph's, they are held back (deferred) and the graph is launched at the sync point; once
     // no graph matches, the held ops run as usual.
     private const int MaxStepOps = 4096;
-    private const int MaxGraphs = 16;
+    private const int MaxGraphs = 32;
     private StreamOp[] _ops = new StreamOp[MaxStepOps];
-    private StreamOp[] _previousOps = new StreamOp[MaxStepOps];
+    private readonly StreamOp[][] _previousOps = [new StreamOp[MaxStepOps], new StreamOp[MaxStepOps]];
     private readonly StepGraph?[] _graphs = new StepGraph?[MaxGraphs];
-    private int _opCount, _previousCount = -1;
-    private bool _traceBroken, _deferring, _capturing, _stepEnded;
-    private int _candidates; // bit i: _graphs[i] matches the step so far
+    private int _opCount;
+    private readonly int[] _previousCount = [-1, -1];
+    private bool _traceBroken, _deferring, _capturing;
+    private ulong _candidates; // bit i: _graphs[i] matches the step so far
 
     /// <summary>Runs an op now, or holds it back while the step so far matches a cached graph.</summary>
     private void Issue(in StreamOp op)
@@ -35,15 +37,15 @@ public sealed unsafe partial class CudaBackend
         }
         if (_opCount == 0)
         {
-            _candidates = (1 << MaxGraphs) - 1;
+            _candidates = ulong.MaxValue;
             _deferring = true;
         }
         if (_deferring)
         {
-            int still = 0;
+            ulong still = 0;
             for (int i = 0; i < MaxGraphs; i++)
             {
-                if ((_candidates & (1 << i)) != 0 && _graphs[i] is { } g && _opCount < g.Ops.Length && op.SameAs(g.Ops[_opCount])) still |= 1 << i;
+                if ((_candidates & (1UL << i)) != 0 && _graphs[i] is { } g && _opCount < g.Ops.Length && op.SameAs(g.Ops[_opCount])) still |= 1UL << i;
             }
             _candidates = still;
             if (still != 0)
@@ -69,29 +71,13 @@ public sealed unsafe partial class CudaBackend
 
     /// <summary>
     /// Launches (or records) the step's held-back ops now: a rank with no sync point of its own between steps (all but
-    /// the logits rank of a group) needs this for step graphs. The next step then stages from the start of the ring
-    /// again once this one is done (<see cref="ReuseRingAfterStep"/>), so that its ops match this one's.
+    /// the logits rank of a group) needs this for step graphs. The step after the next stages where this one did, once
+    /// this one is done, so that its ops match this one's.
     /// </summary>
     public void EndStep()
     {
         Bind();
         Barrier();
-        Driver.Check(Driver.cuEventRecord(_stepDone, _stream), "cuEventRecord");
-        _stepEnded = true;
-    }
-
-    /// <summary>
-    /// At the first staging after <see cref="EndStep"/>: waits for that step to finish (a rank without sync points has
-    /// let it run on) and frees the ring, as <see cref="Sync"/> does. Without it such a rank stages each step at new
-    /// addresses, so no two steps are alike and none replays as a graph. Ops issued before this point that use data
-    /// staged earlier come before any copy that overwrites it on the stream.
-    /// </summary>
-    private void ReuseRingAfterStep()
-    {
-        _stepEnded = false;
-        if (_ringUsed == 0) return;
-        WaitFor(_stepDone);
-        FreeRing();
     }
 
     /// <summary>
@@ -127,11 +113,18 @@ public sealed unsafe partial class CudaBackend
         Issue(op);
     }
 
-    /// <summary>
-    /// At a sync point: launches the graph the whole step matched, runs held-back ops otherwise, and turns a
-    /// step that repeats the previous one into a graph for the steps to come.
-    /// </summary>
+    /// <summary>At a sync point: launches the step (<see cref="LaunchStep"/>), then marks the end of its staging.</summary>
     private void CloseStep()
+    {
+        LaunchStep();
+        if (InterruptReason is null) CloseRingHalf();
+    }
+
+    /// <summary>
+    /// Launches the graph the whole step matched, runs held-back ops otherwise, and turns a step that repeats the
+    /// last one of its staging half into a graph for the steps to come.
+    /// </summary>
+    private void LaunchStep()
     {
         _steps++;
         if (InterruptReason is not null)
@@ -147,7 +140,7 @@ public sealed unsafe partial class CudaBackend
             _deferring = false;
             for (int i = 0; i < MaxGraphs; i++)
             {
-                if ((_candidates & (1 << i)) != 0 && _graphs[i] is { } g && g.Ops.Length == _opCount)
+                if ((_candidates & (1UL << i)) != 0 && _graphs[i] is { } g && g.Ops.Length == _opCount)
                 {
                     _gapTimer?.BeforeLaunch(_stream);
                     Driver.Check(Driver.cuGraphLaunch(g.Exec, _stream), "cuGraphLaunch");
@@ -163,11 +156,13 @@ public sealed unsafe partial class CudaBackend
         }
         if (!_traceBroken && _opCount > 1)
         {
-            bool repeats = _previousCount == _opCount;
-            for (int i = 0; repeats && i < _opCount; i++) repeats = _ops[i].SameAs(_previousOps[i]);
+            int h = _ringHalf;
+            var previous = _previousOps[h];
+            bool repeats = _previousCount[h] == _opCount;
+            for (int i = 0; repeats && i < _opCount; i++) repeats = _ops[i].SameAs(previous[i]);
             if (repeats) BuildGraph();
-            (_ops, _previousOps) = (_previousOps, _ops);
-            _previousCount = _opCount;
+            (_ops, _previousOps[h]) = (previous, _ops);
+            _previousCount[h] = _opCount;
         }
         _opCount = 0;
         _traceBroken = false;

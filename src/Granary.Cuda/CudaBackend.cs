@@ -29,20 +29,10 @@ public sealed unsafe partial class CudaBackend : IBackend
     private readonly bool _overlap;
     // Blocks resident per multiprocessor, by kernel, block size and shared-memory bytes (the GEMV's persistent grid, attention's block size).
     private readonly Dictionary<(nint, uint, uint), int> _occupancy = [];
-    private readonly nint _fConvert, _fEmbedding, _fRmsNorm, _fRope, _fSiluMul, _fAdd, _fAddBias, _fWriteKv, _fRopeWriteKv, _fAttention, _fGatherRows, _fScaleAddRows, _fGemv, _fGemvGated, _fGemvSplit, _fTopKPart, _fTopKMerge, _fSplitStacked, _fSiluMulStacked;
-
-    // Pinned host ring and its device twin: small per-op host data is written at the same offset in both and
-    // copied on the stream; both reset once the stream is idle.
-    private nint _hostRing;
-    private ulong _deviceRing;
-    private long _ringBytes;
-    private long _ringUsed;
+    private readonly nint _fConvert, _fEmbedding, _fRmsNorm, _fRope, _fSiluMul, _fAdd, _fAddBias, _fWriteKv, _fRopeWriteKv, _fAttention, _fGatherRows, _fScaleAddRows, _fGemv, _fGemvGated, _fGemvSplit, _fTopKPart, _fTopKMerge, _fFeedTokens, _fSplitStacked, _fSiluMulStacked;
 
     private nint _download;
     private long _downloadBytes;
-    private CudaBuffer? _topK;
-    // The arguments of the BeginTopK whose results are on their way into the download buffer.
-    private (CudaBuffer Logits, int Rows, int SegmentLength, int Segments, int K)? _pendingTopK;
     // The float32 product of stacked weights (q, k and v; gate and up) before it is split.
     private CudaBuffer? _stacked;
     // What the download buffer holds: elements [_cachedStart, _cachedEnd) of _cachedSource as of op epoch _cachedEpoch.
@@ -64,8 +54,6 @@ public sealed unsafe partial class CudaBackend : IBackend
     // Set once NCCL collectives run on the stream (WatchCollectives): the waits poll, so that they can be interrupted.
     private TimeSpan? _collectiveTimeout;
     private string? _interrupted;
-    // Recorded at EndStep: when the step before the next one is done.
-    private readonly nint _stepDone;
     // Set while bench-local times the device's idle gaps between step graphs.
     private StepGapTimer? _gapTimer;
     private long _steps;
@@ -101,7 +89,6 @@ public sealed unsafe partial class CudaBackend : IBackend
         Driver.Check(Driver.cuDevicePrimaryCtxRetain(out _context, _device), "cuDevicePrimaryCtxRetain");
         Bind();
         Driver.Check(Driver.cuStreamCreate(out _stream, Driver.StreamNonBlocking), "cuStreamCreate");
-        Driver.Check(Driver.cuEventCreate(out _stepDone, Driver.EventDisableTiming), "cuEventCreate");
         _act = _options.Float32Activations ? DType.F32 : DType.BF16;
         // Programmatic dependent launch needs sm_90 and a driver of CUDA 12.3 or later (cuLaunchKernelEx, and its edges in captured graphs).
         Driver.Check(Driver.cuDriverGetVersion(out int driverVersion), "cuDriverGetVersion");
@@ -143,6 +130,7 @@ public sealed unsafe partial class CudaBackend : IBackend
         (_fGemvFp8, _fGemvFp8Gated, _fGemvFp8Split) = (Function("gemv_fp8"), Function("gemv_fp8_gated"), Function("gemv_fp8_split"));
         _fTopKPart = Function("top_k_part");
         _fTopKMerge = Function("top_k_merge");
+        _fFeedTokens = Function("feed_tokens");
         _fGemmFp8 = [Function("gemm_fp8_n8"), Function("gemm_fp8_n16"), Function("gemm_fp8_n32"), Function("gemm_fp8_n64")];
         _fEmbeddingFp8 = Function("embedding_fp8");
 
@@ -276,22 +264,10 @@ public sealed unsafe partial class CudaBackend : IBackend
         }
     }
 
-    /// <summary>Ends the step, copies device bytes into the pinned download buffer and waits; returns that buffer.</summary>
+    /// <summary>Ends the step (launching it, or its graph), copies device bytes into the pinned download buffer and waits; returns that buffer.</summary>
     private byte* Download(ulong source, long bytes)
     {
-        BeginDownload(source, bytes);
-        Sync();
-        return (byte*)_download;
-    }
-
-    /// <summary>
-    /// Ends the step (launching it, or its graph) and queues the copy of device bytes into the pinned download buffer,
-    /// without waiting: whatever the buffer held before (a <see cref="BeginTopK"/>'s results) is gone.
-    /// </summary>
-    private void BeginDownload(ulong source, long bytes)
-    {
         Barrier();
-        _pendingTopK = null;
         _cachedSource = null;
         if (bytes > _downloadBytes)
         {
@@ -302,6 +278,8 @@ public sealed unsafe partial class CudaBackend : IBackend
             Driver.Check(Driver.cuMemHostAlloc(out _download, (nuint)_downloadBytes, 0), "cuMemHostAlloc");
         }
         if (bytes > 0) Driver.Check(Driver.cuMemcpyDtoHAsync((void*)_download, source, (nuint)bytes, _stream), "cuMemcpyDtoHAsync");
+        Sync();
+        return (byte*)_download;
     }
 
     public void Zero(DeviceBuffer buffer, long length)
@@ -507,61 +485,6 @@ public sealed unsafe partial class CudaBackend : IBackend
         }
         MatMul(x, weight, bias, scratch, rows, inFeatures, outFeatures);
         Add(residual, scratch, (long)rows * outFeatures);
-    }
-
-    /// <remarks>
-    /// After a <see cref="BeginTopK"/> of the same arguments, with no download between, it only waits for that one's
-    /// results: the step was launched then, and the host could do other work while it ran.
-    /// </remarks>
-    public void TopK(DeviceBuffer logits, int rows, int segmentLength, int segments, int k, Span<int> ids, Span<float> values, Span<float> logSumExp)
-    {
-        if (ids.Length < rows * k || values.Length < rows * k || logSumExp.Length < rows) throw new ArgumentException("the result spans are too short for rows x k results");
-        var request = (Dev(logits), rows, segmentLength, segments, k);
-        if (_pendingTopK != request) BeginTopK(logits, rows, segmentLength, segments, k);
-        _pendingTopK = null;
-        if (rows == 0) return;
-        Sync();
-        byte* host = (byte*)_download;
-        new ReadOnlySpan<int>(host, rows * k).CopyTo(ids);
-        new ReadOnlySpan<float>(host + rows * k * 4, rows * k).CopyTo(values);
-        new ReadOnlySpan<float>(host + 2L * rows * k * 4, rows).CopyTo(logSumExp);
-    }
-
-    /// <summary>
-    /// Queues <see cref="TopK"/>'s kernels and the copy of their results to the host, and launches the step (or its
-    /// graph) without waiting: async scheduling prepares the next step while this one runs.
-    /// </summary>
-    public void BeginTopK(DeviceBuffer logits, int rows, int segmentLength, int segments, int k)
-    {
-        if ((uint)k > TopLogits.MaxK) throw new ArgumentOutOfRangeException(nameof(k), $"k must be in 0..{TopLogits.MaxK}, got {k}");
-        var l = Dev(logits);
-        if (l.DType != DType.F32) throw new ArgumentException($"TopK reads float32 logits, got a {l.DType} buffer", nameof(logits));
-        CheckRange(l, 0, (long)segmentLength * segments * rows);
-        Bind();
-        if (rows == 0) return;
-        // Each row's ids are split into parts of TopKItems a thread for top_k_part; top_k_merge combines them, a
-        // thread a part.
-        int total = segmentLength * segments, rounds = Math.Max(k, 1);
-        int span = (int)Threads * KernelSource.TopKItems, parts = Math.Max(1, (total + span - 1) / span);
-        if (parts > 1024) throw new NotSupportedException($"TopK over {total} ids a row: at most {1024 * span} are supported");
-        uint mergeThreads = (uint)Math.Max(Threads, (parts + 31) / 32 * 32);
-        long bytes = (2L * k + 1) * rows * sizeof(float);
-        long candidates = (long)rows * parts * rounds, partStats = (long)rows * parts;
-        long elements = bytes / sizeof(float) + 2 * candidates + 2 * partStats;
-        if (_topK is null || _topK.Length < elements)
-        {
-            Barrier();
-            _topK?.Dispose();
-            _topK = NewBuffer(DType.F32, Math.Max(elements, 1L << 16));
-        }
-        ulong idsAt = _topK.Pointer, valuesAt = idsAt + (ulong)(rows * k * 4), lseAt = valuesAt + (ulong)(rows * k * 4);
-        ulong candIdsAt = _topK.Pointer + (ulong)bytes, candValuesAt = candIdsAt + (ulong)(candidates * 4);
-        ulong maxAt = candValuesAt + (ulong)(candidates * 4), sumAt = maxAt + (ulong)(partStats * 4);
-        // Part of the step: the kernels join the step's graph; only the candidates cross to the host.
-        Launch(_fTopKPart, (uint)parts, (uint)rows, Threads, 0, P(logits), I(rows), I(segmentLength), I(segments), I(k), I(span), candIdsAt, candValuesAt, maxAt, sumAt);
-        Launch(_fTopKMerge, (uint)rows, 1, mergeThreads, 0, I(parts), I(k), candIdsAt, candValuesAt, maxAt, sumAt, idsAt, valuesAt, lseAt);
-        BeginDownload(idsAt, bytes);
-        _pendingTopK = (l, rows, segmentLength, segments, k);
     }
 
     private static ulong Bias(DeviceBuffer? bias) => bias is null ? 0 : P(bias);
@@ -847,16 +770,14 @@ public sealed unsafe partial class CudaBackend : IBackend
             if (graph is not null) Driver.cuGraphExecDestroy(graph.Exec);
         }
         Driver.cuMemFree(_cublasWorkspace);
-        _topK?.Dispose();
+        DisposeTopK();
         _stacked?.Dispose();
         _fp8Work?.Dispose();
         Cublas.cublasDestroy(_cublas);
         Driver.cuModuleUnload(_module);
-        if (_hostRing != 0) Driver.cuMemFreeHost(_hostRing);
-        if (_deviceRing != 0) Driver.cuMemFree(_deviceRing);
+        FreeRingMemory();
         if (_download != 0) Driver.cuMemFreeHost(_download);
         Driver.cuStreamDestroy(_stream);
-        Driver.cuEventDestroy(_stepDone);
         _gapTimer?.Dispose();
         Driver.cuDevicePrimaryCtxRelease(_device);
         t_current = 0;
@@ -923,6 +844,7 @@ public sealed unsafe partial class CudaBackend : IBackend
         if (ReferenceEquals(batch, _layout) && batch.Version == _layoutVersion) return;
         int rows = batch.Rows;
         _dTokens = Stage(batch.TokenIds.AsSpan(0, rows));
+        if (batch.FeedsTokens) FeedTokens(batch, rows);
         _dPositions = Stage(batch.Positions.AsSpan(0, rows));
         _dSlots = Stage(batch.SlotMapping.AsSpan(0, rows));
         _dRowSequence = Stage(batch.RowSequence.AsSpan(0, rows));

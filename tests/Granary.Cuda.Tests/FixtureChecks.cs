@@ -149,23 +149,34 @@ internal static class FixtureChecks
             log.WriteLine($"  {(agree ? "ok  " : strict ? "FAIL" : "diff")} {name} prompt {p} batched+chunked on cuda: tokens {tokens}");
         }
 
-        // Async scheduling (on above, the default) against none: the same steps (but for the row a stopped sequence
-        // still computes in the step after its stop, whose token is dropped), so the same tokens; a stop token from
-        // the CPU run ends the first prompt's output in both.
+        // Async scheduling (on above, the default, with a greedy step's tokens fed to the next on the device at tp 1)
+        // against none, and against async scheduling without the feed: the same steps (but for the row a stopped
+        // sequence still computes in the step after its stop, whose token is dropped), so the same tokens; a stop token
+        // from the CPU run ends the first prompt's output in all three.
         int stop = cpuRuns[0].OutputIds[Tokens / 2];
         SamplingParams Request(int p) => SamplingParams.Greedy(Tokens) with { IgnoreEos = true, StopTokenIds = p == 0 ? [stop] : [] };
-        var runs = new bool[] { true, false }.Select(async =>
+        var variants = new (bool Async, bool Feed, string Name)[] { (false, false, "none"), (true, true, "async scheduling, tokens fed on the device"), (true, false, "async scheduling, tokens from the host") };
+        var runs = variants.Select(v =>
         {
-            using var engine = CudaEngine(dir, f32, tp, new EngineOptions { KvCacheBlocks = 256, BlockSize = 4, MaxBatchedTokens = 8, AsyncScheduling = async }, quantization);
+            using var engine = CudaEngine(dir, f32, tp, new EngineOptions { KvCacheBlocks = 256, BlockSize = 4, MaxBatchedTokens = 8, AsyncScheduling = v.Async, FeedTokensOnDevice = v.Feed }, quantization);
             var batch = prompts.Select((prompt, p) => engine.Add(prompt, Request(p))).ToList();
             engine.RunToCompletion();
-            return batch.Select(s => s.OutputIds.ToArray()).ToList();
+            return (Outputs: batch.Select(s => s.OutputIds.ToArray()).ToList(), engine.FedSteps);
         }).ToList();
-        for (int p = 0; p < prompts.Count; p++)
+        if (tp == 1 && runs[1].FedSteps == 0)
         {
-            bool same = runs[0][p].AsSpan().SequenceEqual(runs[1][p]);
-            if (!same) failures++;
-            log.WriteLine($"  {(same ? "ok  " : "FAIL")} {name} prompt {p} batched on cuda, async scheduling against none: {(same ? "equal" : $"[{string.Join(',', runs[0][p])}] against [{string.Join(',', runs[1][p])}]")}");
+            failures++;
+            log.WriteLine($"  FAIL {name}: no step was fed on the device with async scheduling");
+        }
+        for (int v = 1; v < variants.Length; v++)
+        {
+            for (int p = 0; p < prompts.Count; p++)
+            {
+                int[] got = runs[v].Outputs[p], expected = runs[0].Outputs[p];
+                bool same = got.AsSpan().SequenceEqual(expected);
+                if (!same) failures++;
+                log.WriteLine($"  {(same ? "ok  " : "FAIL")} {name} prompt {p} batched on cuda, {variants[v].Name} ({runs[v].FedSteps} steps fed) against none: {(same ? "equal" : $"[{string.Join(',', got)}] against [{string.Join(',', expected)}]")}");
+            }
         }
         return failures;
     }

@@ -198,6 +198,7 @@ internal sealed partial class OpChecks : IDisposable
             Compare($"GatedMatMul rows {rows} {outF}x{inF}{(stacked ? " stacked" : "")}", go, (long)rows * outF);
         }
         TopK();
+        FedTopK();
         Fp8();
 
         // The last two have more (head, row) blocks than one wave of 256 threads holds: attention takes 128-thread blocks.

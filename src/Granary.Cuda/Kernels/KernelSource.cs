@@ -12,7 +12,7 @@ internal static class KernelSource
     [
         "convert", "embedding", "rms_norm", "rope", "silu_mul", "add", "add_bias", "write_kv", "rope_write_kv",
         "attention", "gather_rows", "scale_add_rows", "gemv", "gemv_gated", "gemv_split", "gemv_fp8", "gemv_fp8_gated", "gemv_fp8_split",
-        "top_k_part", "top_k_merge",
+        "top_k_part", "top_k_merge", "feed_tokens",
         "split_stacked", "silu_mul_stacked",
     ];
 
@@ -101,6 +101,12 @@ extern "C" __global__ void convert(const void* src, int srcType, void* dst, int 
     PDL_START();
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
         stt(dst, i, ldt(src, i, srcType), dstType);
+}
+
+// A step fed from the last one's top-k: row r's token is the best id (the first of k) of its source logit row.
+extern "C" __global__ void feed_tokens(int* tokens, const int* sources, int rows, const int* best, int k) {
+    PDL_START();
+    for (int r = blockIdx.x * blockDim.x + threadIdx.x; r < rows; r += gridDim.x * blockDim.x) tokens[r] = best[sources[r] * k];
 }
 
 extern "C" __global__ void embedding(const void* table, int tableType, const int* tokens, int vocabStart, int vocabRows, int dim, void* out, int outType) {
